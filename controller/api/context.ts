@@ -1,0 +1,23 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RequestContext } from '../auth/context.ts';
+import type { Config } from '../config.ts';
+import type { Store } from '../store/types.ts';
+
+// What every route handler can reach.
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    ctx: RequestContext;
+  }
+}
+
+export interface ApiDeps {
+  readonly store: Store;
+  readonly config: Config;
+}
+
+export type ApiPlugin = (app: FastifyInstance, deps: ApiDeps) => void;
+
+export function ctxOf(req: FastifyRequest): RequestContext {
+  return req.ctx;
+}

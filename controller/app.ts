@@ -1,0 +1,64 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import type { Authenticator } from './auth/context.ts';
+import type { Config } from './config.ts';
+import { NeutronError, httpNotFound } from './errors.ts';
+import { apiPlugins } from './api/index.ts';
+import { versionRoutes } from './api/versions.ts';
+import type { Store } from './store/types.ts';
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  authenticator: Authenticator;
+}
+
+/** Paths served without a token: version discovery and the API docs. */
+const PUBLIC = [/^\/$/, /^\/docs(\/|$)/];
+
+/** The controller's HTTP API. Never listens: main.ts does, tests use inject(). */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.config.logLevel === 'silent' ? false : { level: deps.config.logLevel },
+    bodyLimit: 8 * 1024 * 1024,
+    requestIdHeader: 'x-openstack-request-id',
+    genReqId: () => `req-${crypto.randomUUID()}`,
+  });
+  // Bodies are parsed by each handler with zod so errors read like Neutron's; route schemas feed the docs.
+  app.setValidatorCompiler(() => (data) => ({ value: data }));
+
+  await app.register(swagger, {
+    openapi: { info: { title: 'Weft Networking API (Neutron v2.0-compatible)', version: '2.0' } },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.decorateRequest('ctx', null as never);
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-openstack-request-id', req.id);
+    const path = req.url.split('?')[0];
+    if (PUBLIC.some((re) => re.test(path))) return;
+    req.ctx = await deps.authenticator.authenticate(req.headers);
+  });
+
+  app.setErrorHandler((error: FastifyError | NeutronError, req, reply) => {
+    if (error instanceof NeutronError) return reply.code(error.status).send(error.toBody());
+    const status = (error as FastifyError).statusCode;
+    if (status && status >= 400 && status < 500) {
+      const type = status === 415 ? 'HTTPUnsupportedMediaType' : status === 413 ? 'HTTPRequestEntityTooLarge' : 'HTTPBadRequest';
+      return reply.code(status).send(new NeutronError(status, type, error.message).toBody());
+    }
+    req.log.error({ err: error }, 'internal error');
+    return reply.code(500).send(new NeutronError(500, 'HTTPInternalServerError', 'Request Failed: internal server error while processing your request.').toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const err = httpNotFound(`The resource could not be found.`);
+    reply.code(404).send(err.toBody());
+  });
+
+  versionRoutes(app);
+  for (const plugin of apiPlugins) plugin(app, { store: deps.store, config: deps.config });
+  return app;
+}

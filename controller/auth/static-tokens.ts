@@ -1,0 +1,70 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { unauthorized } from '../errors.ts';
+import { header, makeContext, type Authenticator, type RequestContext } from './context.ts';
+
+// Static tokens: a JSON file mapping tokens to a project and roles. On first start the
+// file is created with an admin token, also written alone to $dataDir/admin-token, and an
+// agent token in $dataDir/agent-token.
+
+const TokensFile = z.object({
+  tokens: z.record(
+    z.string().min(16),
+    z.object({ project_id: z.string().min(1), roles: z.array(z.string()), user_id: z.string().optional() }).strict(),
+  ),
+});
+export type TokensFile = z.infer<typeof TokensFile>;
+
+const newToken = () => randomBytes(24).toString('hex');
+/** Keystone-style project id: 32 hex digits. */
+export const newProjectId = () => randomBytes(16).toString('hex');
+
+export interface StaticTokenOptions {
+  dataDir: string;
+  tokensFile?: string;
+  agentToken?: string;
+}
+
+function writePrivate(path: string, content: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, content, { mode: 0o600 });
+}
+
+/** Read the tokens file, creating it (and admin-token, agent-token) on first start. */
+export function ensureTokens(options: StaticTokenOptions): TokensFile {
+  const path = options.tokensFile ?? join(options.dataDir, 'tokens.json');
+  if (!existsSync(path)) {
+    const admin = newToken();
+    const agent = options.agentToken ?? newToken();
+    const file: TokensFile = {
+      tokens: {
+        [admin]: { project_id: newProjectId(), roles: ['admin', 'member'], user_id: 'admin' },
+        [agent]: { project_id: 'weft-agents', roles: ['weft-agent'], user_id: 'weft-agent' },
+      },
+    };
+    writePrivate(path, `${JSON.stringify(file, null, 2)}\n`);
+    writePrivate(join(options.dataDir, 'admin-token'), `${admin}\n`);
+    writePrivate(join(options.dataDir, 'agent-token'), `${agent}\n`);
+  }
+  const parsed = TokensFile.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+  if (!parsed.success) throw new Error(`invalid tokens file ${path}: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+export function staticTokens(file: TokensFile, agentToken?: string): Authenticator {
+  const table = new Map<string, RequestContext>();
+  for (const [token, entry] of Object.entries(file.tokens)) {
+    table.set(token, makeContext(entry.project_id, entry.roles, entry.user_id ?? entry.project_id));
+  }
+  if (agentToken && !table.has(agentToken)) table.set(agentToken, makeContext('weft-agents', ['weft-agent'], 'weft-agent'));
+  return {
+    async authenticate(headers) {
+      const token = header(headers, 'x-auth-token');
+      const ctx = token ? table.get(token.trim()) : undefined;
+      if (!ctx) throw unauthorized();
+      return ctx;
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+// One config file (JSON, validated here), overridden by WEFT_* environment variables.
+
+const range = z.string().regex(/^\d+:\d+$/, 'expected MIN:MAX');
+const vlanRange = z.string().regex(/^[A-Za-z0-9_.-]+(:\d+:\d+)?$/, 'expected PHYSNET or PHYSNET:MIN:MAX');
+
+export const ConfigSchema = z
+  .object({
+    listen: z.string().regex(/^[^:]+:\d+$|^\[.+\]:\d+$/, 'expected HOST:PORT').default('127.0.0.1:9696'),
+    dataDir: z.string().default('./data'),
+    auth: z.enum(['keystone', 'token', 'noauth']).default('token'),
+    keystone: z
+      .object({
+        url: z.string().url().optional(),
+        username: z.string().optional(),
+        password: z.string().optional(),
+        project: z.string().optional(),
+        userDomain: z.string().default('Default'),
+        projectDomain: z.string().default('Default'),
+        cacheSeconds: z.number().int().min(0).default(300),
+      })
+      .strict()
+      .default({ userDomain: 'Default', projectDomain: 'Default', cacheSeconds: 300 }),
+    /** Static tokens file (token mode); default $dataDir/tokens.json. */
+    tokensFile: z.string().optional(),
+    /** Token agents present to the controller; default: read from $dataDir/agent-token. */
+    agentToken: z.string().optional(),
+    segments: z
+      .object({
+        tenantNetworkTypes: z.array(z.enum(['vxlan', 'vlan'])).min(1).default(['vxlan']),
+        vniRanges: z.array(range).default(['1000:65535']),
+        /** PHYSNET:MIN:MAX for tenant VLANs; a bare PHYSNET allows provider networks only. */
+        vlanRanges: z.array(vlanRange).default(['physnet1:100:199']),
+        /** Physical networks usable by flat networks ('*' = any). */
+        flatNetworks: z.array(z.string()).default(['*']),
+      })
+      .strict()
+      .default({ tenantNetworkTypes: ['vxlan'], vniRanges: ['1000:65535'], vlanRanges: ['physnet1:100:199'], flatNetworks: ['*'] }),
+    /** MTU of the physical underlay; VXLAN networks get 50 bytes less. */
+    physicalMtu: z.number().int().min(1280).max(9216).default(1500),
+    dnsDomain: z.string().default('openstacklocal.'),
+    /** First three octets of generated MACs. */
+    baseMac: z.string().regex(/^[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/).default('fa:16:3e'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+type Env = Record<string, string | undefined>;
+
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+/** Environment variables that override the file. */
+function fromEnv(env: Env): Record<string, unknown> {
+  const out: Record<string, any> = {};
+  const set = (path: string[], value: unknown) => {
+    let node = out;
+    for (const key of path.slice(0, -1)) node = node[key] ??= {};
+    node[path[path.length - 1]] = value;
+  };
+  const vars: Array<[string, string[], (s: string) => unknown]> = [
+    ['WEFT_LISTEN', ['listen'], String],
+    ['WEFT_DATA_DIR', ['dataDir'], String],
+    ['WEFT_AUTH', ['auth'], String],
+    ['WEFT_KEYSTONE_URL', ['keystone', 'url'], String],
+    ['WEFT_KEYSTONE_USERNAME', ['keystone', 'username'], String],
+    ['WEFT_KEYSTONE_PASSWORD', ['keystone', 'password'], String],
+    ['WEFT_KEYSTONE_PROJECT', ['keystone', 'project'], String],
+    ['WEFT_TOKENS_FILE', ['tokensFile'], String],
+    ['WEFT_AGENT_TOKEN', ['agentToken'], String],
+    ['WEFT_TENANT_NETWORK_TYPES', ['segments', 'tenantNetworkTypes'], list],
+    ['WEFT_VNI_RANGES', ['segments', 'vniRanges'], list],
+    ['WEFT_VLAN_RANGES', ['segments', 'vlanRanges'], list],
+    ['WEFT_FLAT_NETWORKS', ['segments', 'flatNetworks'], list],
+    ['WEFT_PHYSICAL_MTU', ['physicalMtu'], Number],
+    ['WEFT_DNS_DOMAIN', ['dnsDomain'], String],
+    ['WEFT_LOG_LEVEL', ['logLevel'], String],
+  ];
+  for (const [name, path, parse] of vars) {
+    const v = env[name];
+    if (v !== undefined && v !== '') set(path, parse(v));
+  }
+  return out;
+}
+
+function merge(a: Record<string, any>, b: Record<string, any>): Record<string, any> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && typeof out[k] === 'object' ? merge(out[k], v) : v;
+  }
+  return out;
+}
+
+export class ConfigError extends Error {}
+
+/** Load WEFT_CONFIG (default ./weft.json when present), then apply the environment. */
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const file = env.WEFT_CONFIG ?? (existsSync('weft.json') ? 'weft.json' : undefined);
+  let fromFile: Record<string, unknown> = {};
+  if (file) {
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+  }
+  const parsed = ConfigSchema.safeParse(merge(merge(fromFile, fromEnv(env)), overrides));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration${file ? ` (${file} + environment)` : ''}:\n${lines.join('\n')}`);
+  }
+  const config = parsed.data;
+  if (config.auth === 'keystone') {
+    const k = config.keystone;
+    const missing = (['url', 'username', 'password', 'project'] as const).filter((f) => !k[f]);
+    if (missing.length) throw new ConfigError(`auth=keystone needs ${missing.map((m) => `WEFT_KEYSTONE_${m.toUpperCase()}`).join(', ')}`);
+  }
+  return { ...config, dataDir: resolve(config.dataDir) };
+}
+
+/** A config for tests: in-memory defaults, noauth unless said otherwise. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return ConfigSchema.parse({ auth: 'noauth', dataDir: '/nonexistent', logLevel: 'silent', ...overrides });
+}

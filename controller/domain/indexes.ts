@@ -1,0 +1,33 @@
+import type { Doc, IndexSpec } from '../store/types.ts';
+
+// Secondary indexes the domain looks things up by.
+
+const byProject = (d: Doc) => d.project_id;
+
+interface FixedIp { subnet_id: string; ip_address: string }
+
+export const MODEL_INDEXES: IndexSpec = {
+  network: { project_id: byProject },
+  subnet: { project_id: byProject, network_id: (d) => d.network_id },
+  port: {
+    project_id: byProject,
+    network_id: (d) => d.network_id,
+    device_id: (d) => d.device_id || undefined,
+    subnet_id: (d) => (d.fixed_ips as FixedIp[]).map((f) => f.subnet_id),
+    security_group: (d) => d.security_groups,
+    host: (d) => d['binding:host_id'] || undefined,
+  },
+  security_group: { project_id: byProject },
+  security_group_rule: {
+    project_id: byProject,
+    security_group_id: (d) => d.security_group_id,
+    remote_group_id: (d) => d.remote_group_id ?? undefined,
+  },
+  router: { project_id: byProject },
+  floatingip: {
+    project_id: byProject,
+    port_id: (d) => d.port_id ?? undefined,
+    router_id: (d) => d.router_id ?? undefined,
+    floating_network_id: (d) => d.floating_network_id,
+  },
+};

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the system packages Weft's tests and agent use, with apt, when they are missing.
+set -euo pipefail
+need=()
+check() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
+check ovs-vswitchd openvswitch-switch
+check iptables iptables
+check ethtool ethtool
+check busybox busybox
+check conntrack conntrack
+check tcpdump tcpdump
+check dhclient isc-dhcp-client
+check ip iproute2
+check openstack python3-openstackclient
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" != 0 ]; then
+  echo "weft: missing system packages: ${need[*]} (run as root to install them with apt)" >&2
+  exit 1
+fi
+echo "weft: installing with apt: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
