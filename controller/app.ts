@@ -25,6 +25,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 8 * 1024 * 1024,
     requestIdHeader: 'x-openstack-request-id',
     genReqId: () => `req-${crypto.randomUUID()}`,
+    // Errors raised before routing (malformed %-escapes, over-long ids) answer as NeutronErrors too.
+    frameworkErrors: (error, _req, reply) => {
+      const err = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? httpNotFound() : new NeutronError(400, 'HTTPBadRequest', error.message);
+      void reply.code(err.status as never).send(err.toBody() as never); // the reply type here is generic over route schemas
+    },
   });
   // Bodies are parsed by each handler with zod so errors read like Neutron's; route schemas feed the docs.
   app.setValidatorCompiler(() => (data) => ({ value: data }));

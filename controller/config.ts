@@ -4,8 +4,20 @@ import { z } from 'zod';
 
 // One config file (JSON, validated here), overridden by WEFT_* environment variables.
 
-const range = z.string().regex(/^\d+:\d+$/, 'expected MIN:MAX');
-const vlanRange = z.string().regex(/^[A-Za-z0-9_.-]+(:\d+:\d+)?$/, 'expected PHYSNET or PHYSNET:MIN:MAX');
+/** The numbers of a MIN:MAX text lie within [lo, hi]. */
+const within = (lo: number, hi: number, what: string) => (s: string) => {
+  const nums = s.split(':').slice(-2).map(Number).filter((n) => !Number.isNaN(n));
+  return nums.every((n) => n >= lo && n <= hi) ? true : `${what} must be within ${lo}:${hi}`;
+};
+const check = (fn: (s: string) => true | string) => (s: string, ctx: z.RefinementCtx) => {
+  const verdict = fn(s);
+  if (verdict !== true) ctx.addIssue({ code: 'custom', message: `'${s}': ${verdict}` });
+};
+const range = z.string().regex(/^\d+:\d+$/, 'expected MIN:MAX').superRefine(check(within(1, 16777215, 'VXLAN VNIs')));
+const vlanRange = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+(:\d+:\d+)?$/, 'expected PHYSNET or PHYSNET:MIN:MAX')
+  .superRefine(check((s) => (s.includes(':') ? within(1, 4094, 'VLAN ids')(s) : true)));
 
 export const ConfigSchema = z
   .object({
@@ -46,7 +58,13 @@ export const ConfigSchema = z
     baseMac: z.string().regex(/^[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/).default('fa:16:3e'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const seg = c.segments;
+    if (seg.tenantNetworkTypes.includes('vlan') && !seg.vlanRanges.some((r) => r.includes(':'))) {
+      ctx.addIssue({ code: 'custom', path: ['segments', 'vlanRanges'], message: "tenant network type 'vlan' needs at least one PHYSNET:MIN:MAX range" });
+    }
+  });
 
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -70,6 +88,9 @@ function fromEnv(env: Env): Record<string, unknown> {
     ['WEFT_KEYSTONE_USERNAME', ['keystone', 'username'], String],
     ['WEFT_KEYSTONE_PASSWORD', ['keystone', 'password'], String],
     ['WEFT_KEYSTONE_PROJECT', ['keystone', 'project'], String],
+    ['WEFT_KEYSTONE_USER_DOMAIN', ['keystone', 'userDomain'], String],
+    ['WEFT_KEYSTONE_PROJECT_DOMAIN', ['keystone', 'projectDomain'], String],
+    ['WEFT_KEYSTONE_CACHE_SECONDS', ['keystone', 'cacheSeconds'], Number],
     ['WEFT_TOKENS_FILE', ['tokensFile'], String],
     ['WEFT_AGENT_TOKEN', ['agentToken'], String],
     ['WEFT_TENANT_NETWORK_TYPES', ['segments', 'tenantNetworkTypes'], list],
@@ -95,7 +116,9 @@ function merge(a: Record<string, any>, b: Record<string, any>): Record<string, a
   return out;
 }
 
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
 
 /** Load WEFT_CONFIG (default ./weft.json when present), then apply the environment. */
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
@@ -107,6 +130,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     } catch (err) {
       throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
     }
+    if (fromFile === null || typeof fromFile !== 'object' || Array.isArray(fromFile)) {
+      throw new ConfigError(`invalid configuration (${file}): expected a JSON object`);
+    }
   }
   const parsed = ConfigSchema.safeParse(merge(merge(fromFile, fromEnv(env)), overrides));
   if (!parsed.success) {
@@ -117,7 +143,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   if (config.auth === 'keystone') {
     const k = config.keystone;
     const missing = (['url', 'username', 'password', 'project'] as const).filter((f) => !k[f]);
-    if (missing.length) throw new ConfigError(`auth=keystone needs ${missing.map((m) => `WEFT_KEYSTONE_${m.toUpperCase()}`).join(', ')}`);
+    if (missing.length) {
+      const names = missing.map((m) => `keystone.${m} (WEFT_KEYSTONE_${m.toUpperCase()})`);
+      throw new ConfigError(`invalid configuration: auth=keystone needs ${names.join(', ')}`);
+    }
   }
   return { ...config, dataDir: resolve(config.dataDir) };
 }

@@ -120,6 +120,19 @@ export const FIELDS: readonly FieldDef[] = [
 export const FIELD_BY_NAME: ReadonlyMap<FieldName, FieldDef> = new Map(FIELDS.map((f) => [f.name, f]));
 const byKey = new Map<number, FieldDef>(FIELDS.map((f) => [(f.oxmClass << 7) | f.field, f]));
 
+/** Older NXM numbers of the same fields (same width); OVS uses them in move/ct-zone subfield headers. */
+const NXM_ALIASES: readonly [number, number, FieldName][] = [
+  [OXM_CLASS_NXM_0, 1, 'ethDst'], [OXM_CLASS_NXM_0, 2, 'ethSrc'], [OXM_CLASS_NXM_0, 3, 'ethType'],
+  [OXM_CLASS_NXM_0, 6, 'ipProto'], [OXM_CLASS_NXM_0, 7, 'ipv4Src'], [OXM_CLASS_NXM_0, 8, 'ipv4Dst'],
+  [OXM_CLASS_NXM_0, 9, 'tcpSrc'], [OXM_CLASS_NXM_0, 10, 'tcpDst'], [OXM_CLASS_NXM_0, 11, 'udpSrc'],
+  [OXM_CLASS_NXM_0, 12, 'udpDst'], [OXM_CLASS_NXM_0, 13, 'icmpv4Type'], [OXM_CLASS_NXM_0, 14, 'icmpv4Code'],
+  [OXM_CLASS_NXM_0, 15, 'arpOp'], [OXM_CLASS_NXM_0, 16, 'arpSpa'], [OXM_CLASS_NXM_0, 17, 'arpTpa'],
+  [OXM_CLASS_NXM_1, 16, 'tunnelId'], [OXM_CLASS_NXM_1, 17, 'arpSha'], [OXM_CLASS_NXM_1, 18, 'arpTha'],
+  [OXM_CLASS_NXM_1, 19, 'ipv6Src'], [OXM_CLASS_NXM_1, 20, 'ipv6Dst'], [OXM_CLASS_NXM_1, 21, 'icmpv6Type'],
+  [OXM_CLASS_NXM_1, 22, 'icmpv6Code'], [OXM_CLASS_NXM_1, 23, 'ipv6NdTarget'],
+];
+for (const [cls, field, name] of NXM_ALIASES) byKey.set((cls << 7) | field, FIELD_BY_NAME.get(name)!);
+
 export function fieldDef(name: FieldName): FieldDef {
   const f = FIELD_BY_NAME.get(name);
   if (!f) throw new Error(`unknown field '${String(name)}'`);
@@ -185,8 +198,11 @@ export function decodeFieldValue(f: FieldDef, value: Buffer, mask?: Buffer): unk
     case 'u32':
       return Number(bytesUint(value));
     case 'm16':
-    case 'm32':
-      return m ? { value: Number(bytesUint(value)), mask: Number(bytesUint(m)) } : { value: Number(bytesUint(value)) };
+    case 'm32': {
+      // OVS keeps ct_state in 8 bits and reports an exact match as mask 0xff: canonically exact.
+      const exact = !m || (f.name === 'ctState' && Number(bytesUint(m)) === 0xff);
+      return exact ? { value: Number(bytesUint(value)) } : { value: Number(bytesUint(value)), mask: Number(bytesUint(m)) };
+    }
     case 'm64':
     case 'm128':
       return m ? { value: bytesUint(value), mask: bytesUint(m) } : { value: bytesUint(value) };

@@ -224,11 +224,14 @@ export function decodeNxAction(a: Buffer, decodeList: DecodeList): Action {
       };
     }
     case NXAST.REG_MOVE: {
+      // Canonical dst: its width is the source's, so only a nonzero offset is kept.
       const nBits = a.readUInt16BE(10);
+      const dstOfs = a.readUInt16BE(14);
+      const dst = fieldByHeader(a.readUInt32BE(20)).name;
       return {
         type: 'move',
         src: makeSubfield(a.readUInt32BE(16), a.readUInt16BE(12), nBits),
-        dst: makeSubfield(a.readUInt32BE(20), a.readUInt16BE(14), nBits),
+        dst: dstOfs === 0 ? { field: dst } : { field: dst, ofs: dstOfs },
       };
     }
     case NXAST.CONJUNCTION:

@@ -224,9 +224,16 @@ export class OvsdbConnection extends EventEmitter<OvsdbConnectionEvents> {
         else this.send({ id: msg.id, result: null, error: { error: 'unknown method', details: msg.method } });
         return;
       }
-      if (msg.method === 'update2') this.emit('update2', params[0], params[1] as TableUpdates2);
-      else if (msg.method === 'update') this.emit('update', params[0], params[1] as never);
-      this.emit('notification', msg.method, msg.params);
+      try {
+        if (msg.method === 'update2') this.emit('update2', params[0], params[1] as TableUpdates2);
+        else if (msg.method === 'update') this.emit('update', params[0], params[1] as never);
+        this.emit('notification', msg.method, msg.params);
+      } catch (e) {
+        // A replica that cannot apply an update is out of sync: drop the connection so that the
+        // owner reconnects and starts over from a fresh snapshot, instead of crashing the process.
+        this.socket.destroy();
+        this.shutdown(e instanceof Error ? e : new Error(String(e)));
+      }
       return;
     }
     if (typeof msg.id !== 'number') return; // not ours

@@ -1,8 +1,9 @@
 // A local copy of the monitored rows, kept current by applying <table-updates2> (the update2
 // notification of monitor_cond). In "modify", a changed column carries:
-//   scalar column  -> the new value
-//   set column     -> the elements to toggle: those in the old set are removed, the others added
-//                     (an optional 0..1 column is a set: 5 -> 6 arrives as ["set",[5,6]])
+//   column holding at most one element (scalar, or optional with max 1)
+//                  -> the new value (["set",[]] when an optional column becomes empty);
+//                     checked against ovsdb-server 3.1: datapath_id aa01 -> aa02 arrives as "aa02"
+//   set column (max > 1) -> the elements to toggle: those in the old set are removed, the others added
 //   map column     -> pairs to apply: a new key is added, a key with the same value is removed,
 //                     a key with a different value gets the new value
 // "initial" and "insert" carry the row, omitting columns whose value is the column's default.
@@ -52,6 +53,7 @@ export function applyMapDiff(old: OvsMap, diff: OvsMap): OvsMap {
 /** Applies one column's update2 "modify" value to its old value. */
 export function applyColumnDiff(t: ColumnType, old: Datum, wire: unknown): Datum {
   const diff = decodeDatum(wire, t);
+  if (t.max === 1) return diff;
   if (t.kind === 'map') return applyMapDiff(old as OvsMap, diff as OvsMap);
   if (t.kind === 'set') return applySetDiff(old as Atom[], diff as Atom[]);
   return diff;

@@ -35,7 +35,7 @@ function short(v: unknown): string {
 }
 
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const parsed = schema.safeParse(input);
+  const parsed = schema.safeParse(input, { reportInput: true });
   if (!parsed.success) throw badRequest(describeIssues(parsed.error));
   return parsed.data;
 }

@@ -3,3 +3,19 @@ import { networksApi } from './networks/index.ts';
 
 /** Every API resource, in the order its routes are registered. */
 export const apiPlugins: ApiPlugin[] = [networksApi];
+
+import { quotasApi } from './quotas/index.ts';
+import { extensionsApi } from './extensions/index.ts';
+apiPlugins.push(quotasApi, extensionsApi);
+
+import { securityGroupsApi } from './security-groups/index.ts';
+import { securityGroupRulesApi } from './security-group-rules/index.ts';
+apiPlugins.push(securityGroupsApi, securityGroupRulesApi);
+
+import { subnetsApi } from './subnets/index.ts';
+import { portsApi } from './ports/index.ts';
+apiPlugins.push(subnetsApi, portsApi);
+
+import { routersApi } from './routers/index.ts';
+import { floatingIpsApi } from './floatingips/index.ts';
+apiPlugins.push(routersApi, floatingIpsApi);

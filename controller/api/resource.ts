@@ -5,6 +5,7 @@ import { checkQuota } from '../domain/quotas.ts';
 import { revise } from '../domain/standard-attrs.ts';
 import { badRequest, forbidden, notFound, preconditionFailed } from '../errors.ts';
 import type { Doc, ReadView, Tx } from '../store/types.ts';
+import type { Store } from '../store/types.ts';
 import { parseWith, unwrapBody } from './body.ts';
 import { filterRows, paginate, selectFields, type CustomFilter, type Query, type Row } from './collection.ts';
 import type { ApiDeps } from './context.ts';
@@ -35,6 +36,8 @@ export interface ResourceDef<C = any, U = any> {
   create(tx: Tx, ctx: RequestContext, input: C): Doc;
   update?(tx: Tx, ctx: RequestContext, current: Doc, input: U): Doc;
   remove?(tx: Tx, ctx: RequestContext, current: Doc): void;
+  /** Runs before a list is read (e.g. to create the project's default security group lazily). */
+  beforeList?(store: Store, ctx: RequestContext, query: Query): Promise<void>;
 }
 
 export const ownerOrAdmin = (_view: ReadView, ctx: RequestContext, doc: Doc) =>
@@ -80,6 +83,12 @@ export function registerResource(app: FastifyInstance, deps: ApiDeps, def: Resou
 
   app.get(base, docs(`List ${def.collection}`), async (req) => {
     const ctx = req.ctx;
+    if (def.beforeList) {
+      // Reject a bad query (unknown filter, sort key, limit...) before beforeList may write, as Neutron validates first.
+      const q = req.query as Query;
+      paginate(filterRows([], q, def), { ...q, marker: undefined }, { ...def, kind: def.kind }, baseUrl(req));
+      await def.beforeList(store, ctx, q);
+    }
     const view = store.view();
     const query = req.query as Query;
     const visible = def.visible ?? ownerOrAdmin;

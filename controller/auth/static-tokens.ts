@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { ConfigError } from '../config.ts';
 import { unauthorized } from '../errors.ts';
 import { header, makeContext, type Authenticator, type RequestContext } from './context.ts';
 
@@ -48,8 +49,19 @@ export function ensureTokens(options: StaticTokenOptions): TokensFile {
     writePrivate(join(options.dataDir, 'admin-token'), `${admin}\n`);
     writePrivate(join(options.dataDir, 'agent-token'), `${agent}\n`);
   }
-  const parsed = TokensFile.safeParse(JSON.parse(readFileSync(path, 'utf8')));
-  if (!parsed.success) throw new Error(`invalid tokens file ${path}: ${parsed.error.message}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read tokens file ${path}: ${(err as Error).message}`);
+  }
+  const parsed = TokensFile.safeParse(raw);
+  if (!parsed.success) {
+    // Name entries by their last four characters: error messages end up in logs.
+    const where = (keys: PropertyKey[]) => keys.map((p, n) => (n === 1 && keys[0] === 'tokens' ? `<...${String(p).slice(-4)}>` : String(p))).join('.');
+    const lines = parsed.error.issues.map((i) => `  ${where(i.path) || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid tokens file ${path}:\n${lines.join('\n')}`);
+  }
   return parsed.data;
 }
 

@@ -41,6 +41,11 @@ export class ModelCache implements ReadView {
     return this.docs.get(kind)?.size ?? 0;
   }
 
+  /** Every kind that has (or had) documents; for dumps and consistency checks. */
+  kinds(): string[] {
+    return [...this.docs.keys()];
+  }
+
   /** Ids filed under value; undefined when the index is not declared. */
   indexedIds(kind: string, index: string, value: unknown): Set<string> | undefined {
     const idx = this.indexes.get(kind)?.get(index);

@@ -93,8 +93,9 @@ export class SqliteStore implements Store {
     const changes = tx.changes(revision);
     this.persist(tx, revision, changes);
     tx.applyTo(this.cache, revision);
-    for (const listener of this.listeners) listener(changes, revision);
-    for (const hook of tx.commitHooks) hook(revision);
+    // The transaction is committed: a failing listener or hook must not make it look failed.
+    for (const listener of this.listeners) afterCommitSafely(() => listener(changes, revision));
+    for (const hook of tx.commitHooks) afterCommitSafely(() => hook(revision));
     return { result, revision, changes };
   }
 
@@ -148,5 +149,13 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     this.listeners.clear();
     if (this.db.open) this.db.close();
+  }
+}
+
+function afterCommitSafely(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    console.error('weft store: an after-commit callback failed', err);
   }
 }

@@ -1,0 +1,4 @@
+import { apiBench } from './api.ts';
+
+// npm run bench: every benchmark prints its figures; none of them asserts.
+await apiBench();

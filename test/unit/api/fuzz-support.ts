@@ -1,0 +1,180 @@
+import fc from 'fast-check';
+import { expect } from 'vitest';
+import { ModelCache } from '../../../controller/store/model-cache.ts';
+import { ADMIN, ALICE, BOB, testApi, type Caller, type TestApi } from '../../helpers/api.ts';
+import { bodyOf, idSegment, ifMatch, junk, queryString, rawText, wrappedBody, type Fields } from '../../helpers/arbitraries.ts';
+
+// The fuzz harness: a table of endpoints, each an arbitrary of requests; every request
+// must answer < 500, errors must be NeutronError bodies, and a rejected request (or any
+// GET) must leave the store exactly as it was (same revision, same documents, same claims).
+
+export interface Fixtures {
+  /** kind -> ids of documents created for the run (random uuids when the resource does not exist yet). */
+  ids: Record<string, string[]>;
+}
+
+export interface FuzzRequest {
+  caller: Caller;
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  /** A JS value sent as JSON, or raw text (sent as application/json). */
+  body?: { json: unknown } | { raw: string };
+  headers?: Record<string, string>;
+}
+
+export interface Endpoint {
+  name: string;
+  requests(fx: Fixtures): fc.Arbitrary<FuzzRequest>;
+}
+
+const callers = fc.constantFrom(ADMIN, ALICE, BOB);
+const idsOf = (fx: Fixtures, kind: string) => fx.ids[kind] ?? [];
+const ifMatchHeaders = ifMatch.map((v): Record<string, string> => (v === undefined ? {} : { 'if-match': v }));
+
+export interface ResourceFuzz {
+  path: string;
+  kind: string;
+  singular: string;
+  collection: string;
+  attributes: readonly string[];
+  createFields(fx: Fixtures): Fields;
+  updateFields(fx: Fixtures): Fields;
+  tags?: boolean;
+  /** Extra member actions, e.g. PUT routers/{id}/add_router_interface. */
+  actions?: Array<{ name: string; method: 'PUT' | 'POST'; fields(fx: Fixtures): Fields; wrap?: string }>;
+}
+
+/** The collection protocol endpoints of one resource. */
+export function resourceEndpoints(r: ResourceFuzz): Endpoint[] {
+  const base = `/v2.0/${r.path}`;
+  const id = (fx: Fixtures) => idSegment(idsOf(fx, r.kind));
+  const out: Endpoint[] = [
+    { name: `GET ${base}?query`, requests: (fx) => fc.record({ caller: callers, method: fc.constant('GET' as const), url: queryString(r.attributes, idsOf(fx, r.kind)).map((q) => `${base}?${q}`) }) },
+    { name: `GET ${base}/{id}?query`, requests: (fx) => fc.record({ caller: callers, method: fc.constant('GET' as const), url: fc.tuple(id(fx), queryString(['fields', ...r.attributes])).map(([i, q]) => `${base}/${i}?${q}`) }) },
+    { name: `POST ${base}`, requests: (fx) => fc.record({ caller: callers, method: fc.constant('POST' as const), url: fc.constant(base), body: wrappedBody(r.singular, r.collection, r.createFields(fx)).map((json) => ({ json })) }) },
+    { name: `POST ${base} (raw text)`, requests: () => fc.record({ caller: callers, method: fc.constant('POST' as const), url: fc.constant(base), body: rawText.map((raw) => ({ raw })) }) },
+    { name: `PUT ${base}/{id}`, requests: (fx) => fc.record({ caller: callers, method: fc.constant('PUT' as const), url: id(fx).map((i) => `${base}/${i}`), body: wrappedBody(r.singular, undefined, r.updateFields(fx)).map((json) => ({ json })), headers: ifMatchHeaders }) },
+    // Deletes hit random ids or fixtures that are in use (a network with subnets, ...): both must leave the store alone or succeed whole.
+    { name: `DELETE ${base}/{id}`, requests: (fx) => fc.record({ caller: callers, method: fc.constant('DELETE' as const), url: id(fx).map((i) => `${base}/${i}`), headers: ifMatchHeaders }) },
+  ];
+  if (r.tags !== false) {
+    const tagSeg = idSegment(['red', 'blue', 'a,b']);
+    out.push(
+      { name: `PUT ${base}/{id}/tags`, requests: (fx) => fc.record({ caller: callers, method: fc.constant('PUT' as const), url: id(fx).map((i) => `${base}/${i}/tags`), body: wrappedBody('tags', undefined, {}).chain((j) => fc.oneof(fc.constant(j), fc.array(fc.oneof(fc.constantFrom('red', 'blue', '', 'a,b'), fc.string()), { maxLength: 60 }).map((tags) => ({ tags })))).map((json) => ({ json })), headers: ifMatchHeaders }) },
+      { name: `PUT|DELETE|GET ${base}/{id}/tags/{tag}`, requests: (fx) => fc.record({ caller: callers, method: fc.constantFrom('PUT' as const, 'DELETE' as const, 'GET' as const), url: fc.tuple(id(fx), tagSeg).map(([i, t]) => `${base}/${i}/tags/${t}`) }) },
+      { name: `GET|DELETE ${base}/{id}/tags`, requests: (fx) => fc.record({ caller: callers, method: fc.constantFrom('GET' as const, 'DELETE' as const), url: id(fx).map((i) => `${base}/${i}/tags`) }) },
+    );
+  }
+  for (const action of r.actions ?? []) {
+    out.push({
+      name: `${action.method} ${base}/{id}/${action.name}`,
+      requests: (fx) => fc.record({
+        caller: callers,
+        method: fc.constant(action.method),
+        url: id(fx).map((i) => `${base}/${i}/${action.name}`),
+        body: (action.wrap ? wrappedBody(action.wrap, undefined, action.fields(fx)) : fc.oneof({ weight: 4, arbitrary: bodyOf(action.fields(fx)) }, { weight: 1, arbitrary: junk })).map((json) => ({ json })),
+      }),
+    });
+  }
+  return out;
+}
+
+/** Everything the store holds, as text (documents of every kind and every claim). */
+export function storeDump(api: TestApi): string {
+  const view = api.store.view();
+  if (!(view instanceof ModelCache)) return String(api.store.revision);
+  const docs = view.kinds().sort().map((k) => [k, view.list(k)]);
+  const claims = [...view.claimScopes()].map(([scope, m]) => [scope, [...m]]);
+  return JSON.stringify({ revision: view.revision, docs, claims });
+}
+
+function describeRequest(req: FuzzRequest): string {
+  const body = req.body === undefined ? '' : 'raw' in req.body ? ` raw=${JSON.stringify(req.body.raw).slice(0, 600)}` : ` json=${(JSON.stringify(req.body.json) ?? 'undefined').slice(0, 600)}`;
+  return `${req.method} ${req.url.slice(0, 300)} as ${req.caller.project}${req.headers && Object.keys(req.headers).length ? ` headers=${JSON.stringify(req.headers)}` : ''}${body}`;
+}
+
+/** Send one request and check the invariants; throws (failing the property) when one breaks. */
+export async function sendAndCheck(api: TestApi, req: FuzzRequest): Promise<number> {
+  const before = storeDump(api);
+  const revision = api.store.revision;
+  const headers: Record<string, string> = { 'x-project-id': req.caller.project, 'x-roles': (req.caller.roles ?? ['member']).join(','), ...req.headers };
+  let payload: string | undefined;
+  if (req.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    payload = 'raw' in req.body ? req.body.raw : JSON.stringify(req.body.json);
+  }
+  const res = await api.app.inject({ method: req.method, url: req.url, payload, headers });
+  const where = `${describeRequest(req)}\n  -> ${res.statusCode} ${res.body.slice(0, 600)}`;
+  if (res.statusCode >= 500) throw new Error(`5xx on ${where}`);
+  if (res.statusCode >= 400) {
+    let body: any;
+    try {
+      body = JSON.parse(res.body);
+    } catch {
+      throw new Error(`non-JSON error body on ${where}`);
+    }
+    const err = body?.NeutronError;
+    if (!err || typeof err.type !== 'string' || !err.type || typeof err.message !== 'string' || typeof err.detail !== 'string') {
+      throw new Error(`error body is not {NeutronError: {type, message, detail}} on ${where}`);
+    }
+    if (api.store.revision !== revision) throw new Error(`rejected request bumped the revision ${revision} -> ${api.store.revision} on ${where}`);
+    if (storeDump(api) !== before) throw new Error(`rejected request changed the store on ${where}`);
+  } else if (req.method === 'GET') {
+    if (storeDump(api) !== before) {
+      // The one write a read may do, as in Neutron: listing security groups creates the project's default group.
+      const changes = await api.store.changesSince(revision);
+      const lazyDefault = changes !== 'compacted' && changes.every((c) => c.op === 'create' && (c.kind === 'security_group' || c.kind === 'security_group_rule'));
+      if (!lazyDefault || !req.url.startsWith('/v2.0/security-groups?')) throw new Error(`GET changed the store on ${where}`);
+    }
+    if (res.statusCode !== 204) expect(() => JSON.parse(res.body), where).not.toThrow();
+  } else if (res.statusCode !== 204 && res.body) {
+    expect(() => JSON.parse(res.body), where).not.toThrow();
+  }
+  return res.statusCode;
+}
+
+/** After a run: every declared index answers what a scan answers (no stale entries from in-place mutation). */
+export function checkIndexes(api: TestApi): void {
+  const view = api.store.view();
+  if (!(view instanceof ModelCache)) return;
+  for (const [kind, spec] of Object.entries(view.indexSpec)) {
+    const docs = view.list(kind);
+    for (const [index, extract] of Object.entries(spec)) {
+      const values = new Set(docs.flatMap((d) => {
+        const v = extract(d);
+        return v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];
+      }));
+      for (const value of values) {
+        const found = view.find(kind, index, value).map((d) => d.id).sort();
+        const scanned = docs.filter((d) => {
+          const v = extract(d);
+          return Array.isArray(v) ? v.includes(value) : v === value;
+        }).map((d) => d.id).sort();
+        expect(found, `index ${kind}.${index} = ${JSON.stringify(value)}`).toEqual(scanned);
+      }
+    }
+  }
+}
+
+export const NUM_RUNS = Number(process.env.WEFT_FUZZ_RUNS ?? 60);
+
+/** Run every endpoint's property against one fresh API with fixtures; returns the status counts. */
+export async function fuzzEndpoint(api: TestApi, fx: Fixtures, endpoint: Endpoint, numRuns = NUM_RUNS): Promise<Map<number, number>> {
+  const statuses = new Map<number, number>();
+  await fc.assert(
+    fc.asyncProperty(endpoint.requests(fx), async (req) => {
+      const status = await sendAndCheck(api, req);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }),
+    { numRuns, endOnFailure: true },
+  );
+  checkIndexes(api);
+  return statuses;
+}
+
+export { testApi, ADMIN, ALICE, BOB };
+
+/** Is the resource served yet? (fixture creation got a real document) */
+export function served(api: TestApi, kind: string, fx: Fixtures): boolean {
+  return (fx.ids[kind] ?? []).some((id) => api.store.view().get(kind, id) !== undefined);
+}
