@@ -46,7 +46,7 @@ export function filterRows(rows: Row[], query: Query, spec: CollectionSpec): Row
   for (const [key, raw] of Object.entries(query)) {
     if (RESERVED.has(key)) continue;
     const wanted = values(raw);
-    const custom = spec.customFilters?.[key];
+    const custom = spec.customFilters && Object.hasOwn(spec.customFilters, key) ? spec.customFilters[key] : undefined; // not ?toString=...
     if (custom) checks.push((row) => custom(row, wanted));
     else if (spec.attributes.includes(key)) checks.push((row) => wanted.some((w) => matchesValue(row[key], w)));
     else invalid.push(key);
@@ -156,6 +156,6 @@ export function selectFields(row: Row, query: Query): Row {
   const fields = values(query.fields).flatMap((f) => f.split(',')).filter(Boolean);
   if (!fields.length) return row;
   const out: Row = {};
-  for (const f of fields) if (f in row) out[f] = row[f];
+  for (const f of fields) if (Object.hasOwn(row, f)) out[f] = row[f];
   return out;
 }

@@ -7,7 +7,8 @@ import { badRequest, forbidden, notFound, preconditionFailed } from '../errors.t
 import type { Doc, ReadView, Tx } from '../store/types.ts';
 import type { Store } from '../store/types.ts';
 import { parseWith, unwrapBody } from './body.ts';
-import { filterRows, paginate, selectFields, type CustomFilter, type Query, type Row } from './collection.ts';
+import { MODEL_INDEXES } from '../domain/indexes.ts';
+import { filterRows, paginate, selectFields, values, type CustomFilter, type Query, type Row } from './collection.ts';
 import type { ApiDeps } from './context.ts';
 import { tag as tagSchema, tags as tagsSchema } from '../../schemas/common.ts';
 
@@ -76,6 +77,24 @@ export function baseUrl(req: FastifyRequest): string {
   return `${req.protocol}://${host}${req.url.split('?')[0]}`;
 }
 
+/** Id-valued filters answered from an index (param -> index name) instead of a scan of the kind. */
+const INDEXED_FILTERS: Readonly<Record<string, string>> = {
+  network_id: 'network_id', device_id: 'device_id', project_id: 'project_id', tenant_id: 'project_id',
+  security_group_id: 'security_group_id', port_id: 'port_id', router_id: 'router_id', floating_network_id: 'floating_network_id',
+};
+
+/** The documents a list could return: all of the kind, or fewer when an indexed filter narrows them. */
+function candidates(view: ReadView, kind: string, query: Query): Doc[] {
+  for (const [param, index] of Object.entries(INDEXED_FILTERS)) {
+    const wanted = values(query[param]);
+    if (wanted.length && !wanted.includes('') && MODEL_INDEXES[kind]?.[index]) {
+      const byId = new Map(wanted.flatMap((v) => view.find(kind, index, v)).map((d) => [d.id, d]));
+      return [...byId.values()];
+    }
+  }
+  return view.list(kind);
+}
+
 export function registerResource(app: FastifyInstance, deps: ApiDeps, def: ResourceDef): void {
   const { store } = deps;
   const base = `/v2.0/${def.path}`;
@@ -92,7 +111,7 @@ export function registerResource(app: FastifyInstance, deps: ApiDeps, def: Resou
     const view = store.view();
     const query = req.query as Query;
     const visible = def.visible ?? ownerOrAdmin;
-    const rows = view.list(def.kind).filter((d) => visible(view, ctx, d)).map((d) => def.present(view, ctx, d));
+    const rows = candidates(view, def.kind, query).filter((d) => visible(view, ctx, d)).map((d) => def.present(view, ctx, d));
     const page = paginate(filterRows(rows, query, def), query, { ...def, kind: def.kind }, baseUrl(req));
     const body: Row = { [def.collection]: page.rows.map((r) => selectFields(r, query)) };
     if (page.links.length) body[`${def.collection}_links`] = page.links;

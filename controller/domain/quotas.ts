@@ -31,7 +31,7 @@ export function quotaLimits(view: ReadView, projectId: string): Record<string, n
 }
 
 export function usage(view: ReadView, projectId: string, resource: string): number {
-  return view.find(QUOTA_KINDS[resource] ?? resource, 'project_id', projectId).length;
+  return view.countBy(QUOTA_KINDS[resource] ?? resource, 'project_id', projectId);
 }
 
 /** Throws OverQuota when the project holds more of `resource` than allowed (call after creating). */

@@ -16,6 +16,7 @@ export class ModelCache implements ReadView {
   private readonly docs = new Map<string, Map<string, Doc>>();
   private readonly indexes = new Map<string, Map<string, Index>>();
   private readonly claims = new Map<string, Map<string, string>>();
+  private readonly hints = new Map<string, unknown>();
 
   constructor(readonly indexSpec: IndexSpec) {
     for (const [kind, spec] of Object.entries(indexSpec)) {
@@ -60,12 +61,24 @@ export class ModelCache implements ReadView {
     return this.list<T>(kind).filter((doc) => indexKeys(extract, doc).includes(value));
   }
 
+  countBy(kind: string, index: string, value: unknown): number {
+    return this.indexedIds(kind, index, value)?.size ?? this.find(kind, index, value).length;
+  }
+
   extractor(kind: string, index: string): (doc: Doc) => unknown {
     return this.indexSpec[kind]?.[index] ?? ((doc: Doc) => doc[index]);
   }
 
   claimOwner(scope: string, key: string): string | undefined {
     return this.claims.get(scope)?.get(key);
+  }
+
+  hint(key: string): unknown {
+    return this.hints.get(key);
+  }
+
+  setHint(key: string, value: unknown): void {
+    this.hints.set(key, value);
   }
 
   claimScopes(): Map<string, Map<string, string>> {
@@ -111,6 +124,7 @@ export interface WriteSet {
 export class Transaction implements Tx {
   readonly writes: WriteSet = { docs: new Map(), claims: new Map() };
   readonly commitHooks: Array<(revision: number) => void> = [];
+  private readonly hints = new Map<string, unknown>();
 
   constructor(private readonly base: ModelCache) {}
 
@@ -161,10 +175,29 @@ export class Transaction implements Tx {
     return out;
   }
 
+  countBy(kind: string, index: string, value: unknown): number {
+    const written = this.overlay(kind);
+    if (!written) return this.base.countBy(kind, index, value);
+    const extract = this.base.extractor(kind, index);
+    const files = (doc: Doc | null | undefined) => !!doc && indexKeys(extract, doc).includes(value);
+    let n = this.base.countBy(kind, index, value);
+    for (const [id, doc] of written) n += Number(files(doc)) - Number(files(this.base.get(kind, id)));
+    return n;
+  }
+
   claimOwner(scope: string, key: string): string | undefined {
     const written = this.writes.claims.get(scope);
     if (written?.has(key)) return written.get(key) ?? undefined;
     return this.base.claimOwner(scope, key);
+  }
+
+  hint(key: string): unknown {
+    return this.hints.has(key) ? this.hints.get(key) : this.base.hint(key);
+  }
+
+  /** Kept with the transaction, so an aborted one leaves no trace, not even in a hint. */
+  setHint(key: string, value: unknown): void {
+    this.hints.set(key, value);
   }
 
   put(kind: string, doc: Doc): void {
@@ -226,6 +259,7 @@ export class Transaction implements Tx {
     for (const [scope, written] of this.writes.claims) {
       for (const [key, owner] of written) cache.applyClaim(scope, key, owner);
     }
+    for (const [key, value] of this.hints) cache.setHint(key, value);
     cache.revision = revision;
   }
 }

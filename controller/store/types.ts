@@ -35,8 +35,16 @@ export interface ReadView {
   /** Documents of `kind` filed under `value` in index `index` (see IndexSpec). */
   find<T extends Doc = Doc>(kind: string, index: string, value: unknown): T[];
   count(kind: string): number;
+  /** How many documents find(kind, index, value) would return, without building them. */
+  countBy(kind: string, index: string, value: unknown): number;
   /** Who holds a unique claim (an IP in a subnet, a MAC in a network, a VNI, ...). */
   claimOwner(scope: string, key: string): string | undefined;
+  /**
+   * A search hint (e.g. where an allocator stopped). Hints live in memory only, outside
+   * transactions: a stale or missing hint may cost time but never changes a result.
+   */
+  hint(key: string): unknown;
+  setHint(key: string, value: unknown): void;
 }
 
 export interface Tx extends ReadView {

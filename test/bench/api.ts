@@ -31,12 +31,13 @@ export async function apiBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
   const store = openStore(dir);
   const app = await buildApp({ config: testConfig(), store, authenticator: noAuth() });
-  const call = async (method: 'GET' | 'POST', url: string, payload?: object) => {
+  const call = async (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => {
     const res = await app.inject({ method, url, payload });
     if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`);
     return res.json();
   };
   try {
+    await call('PUT', '/v2.0/quotas/admin', { quota: { port: -1 } });
     const net = (await call('POST', '/v2.0/networks', { network: { name: 'bench' } })).network;
     const subnet = (await call('POST', '/v2.0/subnets', { subnet: { network_id: net.id, cidr: '10.0.0.0/16', ip_version: 4 } })).subnet;
     const start = performance.now();

@@ -204,3 +204,12 @@ describe('crash recovery', () => {
     expect((await api('GET', `/v2.0/networks/${fresh.body.network.id}`)).status).toBe(200);
   }, 120_000);
 });
+
+describe('one controller per data directory', () => {
+  it('a second controller on a data directory in use refuses to start, and the first keeps serving', async () => {
+    expect(ctl.running).toBe(true);
+    await expect(startController({ dataDir: ctl.dataDir, keepDataDir: true, startTimeoutMs: 20_000 })).rejects.toThrow(/in use by another process|exited during start/);
+    const res = await api('POST', '/v2.0/networks', { network: { name: 'still-here' } });
+    expect(res.status).toBe(201);
+  }, 60_000);
+});

@@ -22,6 +22,8 @@ export interface SqliteStoreOptions {
   indexes: IndexSpec;
   /** How many revisions of change log to keep. */
   changeLogRevisions?: number;
+  /** How long to wait for another process to let go of the database (default 5 s). */
+  lockTimeoutMs?: number;
 }
 
 export class SqliteStore implements Store {
@@ -34,10 +36,23 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.db = new Database(options.path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(SCHEMA);
+    this.db = new Database(options.path, { timeout: options.lockTimeoutMs ?? 5000 });
+    try {
+      // One writer per data directory: the model lives in this process's memory, so a second
+      // controller on the same files would hand out the same addresses. The exclusive lock is
+      // taken by the first read and held until close (or process death).
+      if (options.path !== ':memory:') this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.pragma('journal_mode = WAL');
+      // WAL + NORMAL: a commit survives the process being killed (not necessarily a power cut).
+      this.db.pragma('synchronous = NORMAL');
+      this.db.exec(SCHEMA);
+    } catch (err) {
+      this.db.close();
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+        throw new Error(`the store ${options.path} is in use by another process (is another controller running on this data directory?)`);
+      }
+      throw err;
+    }
     this.keepRevisions = options.changeLogRevisions ?? 100_000;
     this.stmt = this.prepare();
     this.cache = new ModelCache(options.indexes);

@@ -11,6 +11,8 @@ const pick = (fx: Fixtures, ...kinds: string[]) => {
   const ids = kinds.flatMap((k) => fx.ids[k] ?? []);
   return ids.length ? fc.oneof(fc.constantFrom(...ids), uuid) : uuid;
 };
+/** A real fixture id (for valid base bodies). */
+const real = (fx: Fixtures, kind: string) => ((fx.ids[kind] ?? []).length ? fc.constantFrom(...fx.ids[kind]) : uuid);
 const project = fc.constantFrom('alice-project', 'bob-project', 'admin-project', '', 'x'.repeat(300), 'bad project');
 const name = fc.oneof({ weight: 3, arbitrary: fc.string({ maxLength: 10 }) }, { weight: 1, arbitrary: nastyString });
 const text = (f: string) => ({ [f]: name });
@@ -49,7 +51,7 @@ const portFields = (fx: Fixtures): Fields => ({
 const sgFields = (): Fields => ({ ...text('name'), ...text('description'), stateful: booleanish, project_id: project });
 
 const sgRuleFields = (fx: Fixtures): Fields => ({
-  security_group_id: pick(fx, 'security_group'), direction: fc.constantFrom('ingress', 'egress', 'both', ''), ethertype: fc.constantFrom('IPv4', 'IPv6', 'ipv4', 'IPv5'),
+  security_group_id: real(fx, 'security_group'), direction: fc.constantFrom('ingress', 'egress', 'both', ''), ethertype: fc.constantFrom('IPv4', 'IPv6', 'ipv4', 'IPv5'),
   protocol: fc.constantFrom('tcp', 'udp', 'icmp', 'icmpv6', 'ipv6-icmp', 'any', '6', '17', '256', '-1', 'foo', null, 0, 6),
   port_range_min: port, port_range_max: port, remote_ip_prefix: fc.oneof(cidr, ip, fc.constant(null)), remote_group_id: fc.oneof(pick(fx, 'security_group'), fc.constant(null)),
   remote_address_group_id: fc.oneof(uuid, fc.constant(null)), ...text('description'), project_id: project,
@@ -76,24 +78,31 @@ const quotaFields = (): Fields => Object.fromEntries(
     .map((k) => [k, fc.constantFrom(-2, -1, 0, 1, 10, 1000, 2 ** 31, '5', 'unlimited', null, 1.5)]),
 );
 
+const only = (fields: Fields, keys: string[]): Fields => Object.fromEntries(keys.filter((k) => k in fields).map((k) => [k, fields[k]]));
+const networkUpdate = () => only(networkFields(), ['name', 'description', 'admin_state_up', 'shared', 'router:external', 'mtu', 'port_security_enabled']);
+const subnetUpdate = (fx: Fixtures) => only(subnetFields(fx), ['name', 'description', 'gateway_ip', 'enable_dhcp', 'allocation_pools', 'dns_nameservers', 'host_routes']);
+const portUpdate = (fx: Fixtures) => only(portFields(fx), ['name', 'description', 'admin_state_up', 'mac_address', 'fixed_ips', 'device_id', 'device_owner', 'security_groups', 'port_security_enabled', 'allowed_address_pairs', 'binding:host_id', 'binding:profile', 'binding:vnic_type']);
+const routerUpdate = (fx: Fixtures) => only(routerFields(fx), ['name', 'description', 'admin_state_up', 'external_gateway_info', 'routes']);
+const interfaceBody = (fx: Fixtures) => fc.oneof(fc.record({ subnet_id: real(fx, 'subnet') }), fc.record({ port_id: real(fx, 'port') }));
+
 const common = ['id', 'name', 'description', 'project_id', 'tenant_id', 'created_at', 'updated_at', 'revision_number', 'tags'];
 
 export const RESOURCES: ResourceFuzz[] = [
-  { path: 'networks', kind: 'network', singular: 'network', collection: 'networks', attributes: [...common, 'admin_state_up', 'shared', 'router:external', 'mtu', 'status', 'subnets', 'provider:network_type', 'provider:segmentation_id'], createFields: networkFields, updateFields: networkFields },
-  { path: 'subnets', kind: 'subnet', singular: 'subnet', collection: 'subnets', attributes: [...common, 'network_id', 'cidr', 'ip_version', 'gateway_ip', 'enable_dhcp', 'ipv6_ra_mode', 'ipv6_address_mode', 'subnetpool_id'], createFields: subnetFields, updateFields: subnetFields },
-  { path: 'ports', kind: 'port', singular: 'port', collection: 'ports', attributes: [...common, 'network_id', 'mac_address', 'fixed_ips', 'device_id', 'device_owner', 'status', 'admin_state_up', 'binding:host_id', 'security_groups'], createFields: portFields, updateFields: portFields },
-  { path: 'security-groups', kind: 'security_group', singular: 'security_group', collection: 'security_groups', attributes: [...common, 'stateful'], createFields: sgFields, updateFields: sgFields },
-  { path: 'security-group-rules', kind: 'security_group_rule', singular: 'security_group_rule', collection: 'security_group_rules', attributes: ['id', 'project_id', 'tenant_id', 'security_group_id', 'direction', 'ethertype', 'protocol', 'port_range_min', 'port_range_max', 'remote_ip_prefix', 'remote_group_id', 'description'], createFields: sgRuleFields, updateFields: () => ({ ...text('description'), direction: fc.constantFrom('ingress') }), tags: false },
+  { path: 'networks', base: () => fc.record({ name: fc.string({ maxLength: 8 }) }), kind: 'network', singular: 'network', collection: 'networks', attributes: [...common, 'admin_state_up', 'shared', 'router:external', 'mtu', 'status', 'subnets', 'provider:network_type', 'provider:segmentation_id'], createFields: networkFields, updateFields: networkUpdate },
+  { path: 'subnets', base: (fx) => fc.record({ network_id: real(fx, 'network'), ip_version: fc.constant(4), cidr: fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 })).map(([a, b]) => `10.${a}.${b}.0/24`) }), kind: 'subnet', singular: 'subnet', collection: 'subnets', attributes: [...common, 'network_id', 'cidr', 'ip_version', 'gateway_ip', 'enable_dhcp', 'ipv6_ra_mode', 'ipv6_address_mode', 'subnetpool_id'], createFields: subnetFields, updateFields: subnetUpdate },
+  { path: 'ports', base: (fx) => fc.record({ network_id: real(fx, 'network') }), kind: 'port', singular: 'port', collection: 'ports', attributes: [...common, 'network_id', 'mac_address', 'fixed_ips', 'device_id', 'device_owner', 'status', 'admin_state_up', 'binding:host_id', 'security_groups'], createFields: portFields, updateFields: portUpdate },
+  { path: 'security-groups', base: () => fc.record({ name: fc.string({ maxLength: 8 }) }), kind: 'security_group', singular: 'security_group', collection: 'security_groups', attributes: [...common, 'stateful'], createFields: sgFields, updateFields: sgFields },
+  { path: 'security-group-rules', base: (fx) => fc.record({ security_group_id: real(fx, 'security_group'), direction: fc.constantFrom('ingress', 'egress'), protocol: fc.constantFrom('tcp', 'udp', 'icmp', null), port_range_min: fc.constantFrom(undefined, 22, 80) }).map((b) => JSON.parse(JSON.stringify(b))), kind: 'security_group_rule', singular: 'security_group_rule', collection: 'security_group_rules', attributes: ['id', 'project_id', 'tenant_id', 'security_group_id', 'direction', 'ethertype', 'protocol', 'port_range_min', 'port_range_max', 'remote_ip_prefix', 'remote_group_id', 'description'], createFields: sgRuleFields, updateFields: () => ({ ...text('description'), direction: fc.constantFrom('ingress') }), tags: false },
   {
-    path: 'routers', kind: 'router', singular: 'router', collection: 'routers', attributes: [...common, 'admin_state_up', 'status', 'external_gateway_info', 'distributed', 'ha'], createFields: routerFields, updateFields: routerFields,
+    path: 'routers', base: () => fc.record({ name: fc.string({ maxLength: 8 }) }), kind: 'router', singular: 'router', collection: 'routers', attributes: [...common, 'admin_state_up', 'status', 'external_gateway_info', 'distributed', 'ha'], createFields: routerFields, updateFields: routerUpdate,
     actions: [
-      { name: 'add_router_interface', method: 'PUT', fields: (fx) => ({ subnet_id: pick(fx, 'subnet', 'ext_subnet'), port_id: pick(fx, 'port') }) },
-      { name: 'remove_router_interface', method: 'PUT', fields: (fx) => ({ subnet_id: pick(fx, 'subnet', 'ext_subnet'), port_id: pick(fx, 'port') }) },
+      { name: 'add_router_interface', method: 'PUT', valid: interfaceBody, fields: (fx) => ({ subnet_id: pick(fx, 'subnet', 'ext_subnet'), port_id: pick(fx, 'port') }) },
+      { name: 'remove_router_interface', method: 'PUT', valid: interfaceBody, fields: (fx) => ({ subnet_id: pick(fx, 'subnet', 'ext_subnet'), port_id: pick(fx, 'port') }) },
       { name: 'add_extraroutes', method: 'PUT', wrap: 'router', fields: () => ({ routes }) },
       { name: 'remove_extraroutes', method: 'PUT', wrap: 'router', fields: () => ({ routes }) },
     ],
   },
-  { path: 'floatingips', kind: 'floatingip', singular: 'floatingip', collection: 'floatingips', attributes: [...common, 'floating_network_id', 'floating_ip_address', 'fixed_ip_address', 'port_id', 'router_id', 'status'], createFields: fipFields, updateFields: (fx) => ({ port_id: fc.oneof(pick(fx, 'port'), fc.constant(null)), fixed_ip_address: fc.oneof(ipOf('10.0.0.'), ip), ...text('description') }) },
+  { path: 'floatingips', base: (fx) => fc.record({ floating_network_id: real(fx, 'ext_network') }), kind: 'floatingip', singular: 'floatingip', collection: 'floatingips', attributes: [...common, 'floating_network_id', 'floating_ip_address', 'fixed_ip_address', 'port_id', 'router_id', 'status'], createFields: fipFields, updateFields: (fx) => ({ port_id: fc.oneof(pick(fx, 'port'), fc.constant(null)), fixed_ip_address: fc.oneof(ipOf('10.0.0.'), ip), ...text('description') }) },
 ];
 
 /** Quotas: /v2.0/quotas, /v2.0/quotas/{project}[/default|/details]. */

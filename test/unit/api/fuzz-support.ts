@@ -38,10 +38,30 @@ export interface ResourceFuzz {
   collection: string;
   attributes: readonly string[];
   createFields(fx: Fixtures): Fields;
+  /** A valid create body; the fuzzer overrides a few of its fields, to reach the domain checks. */
+  base?(fx: Fixtures): fc.Arbitrary<Record<string, unknown>>;
   updateFields(fx: Fixtures): Fields;
   tags?: boolean;
   /** Extra member actions, e.g. PUT routers/{id}/add_router_interface. */
-  actions?: Array<{ name: string; method: 'PUT' | 'POST'; fields(fx: Fixtures): Fields; wrap?: string }>;
+  actions?: Array<{ name: string; method: 'PUT' | 'POST'; fields(fx: Fixtures): Fields; wrap?: string; valid?(fx: Fixtures): fc.Arbitrary<unknown> }>;
+}
+
+function actionBody(action: NonNullable<ResourceFuzz['actions']>[number], fx: Fixtures): fc.Arbitrary<unknown> {
+  const free = action.wrap ? wrappedBody(action.wrap, undefined, action.fields(fx)) : fc.oneof({ weight: 4, arbitrary: bodyOf(action.fields(fx)) }, { weight: 1, arbitrary: junk });
+  return action.valid ? fc.oneof({ weight: 3, arbitrary: free }, { weight: 2, arbitrary: action.valid(fx) }) : free;
+}
+
+/** Create bodies: free-form ones, and valid ones with a few fields overridden (single or bulk). */
+function createBody(r: ResourceFuzz, fx: Fixtures): fc.Arbitrary<unknown> {
+  const free = wrappedBody(r.singular, r.collection, r.createFields(fx));
+  if (!r.base) return free;
+  const near = fc.tuple(r.base(fx), bodyOf(r.createFields(fx))).map(([b, o]) => ({ ...b, ...o }));
+  return fc.oneof(
+    { weight: 2, arbitrary: free },
+    { weight: 3, arbitrary: near.map((b) => ({ [r.singular]: b })) },
+    { weight: 1, arbitrary: r.base(fx).map((b) => ({ [r.singular]: b })) },
+    { weight: 1, arbitrary: fc.array(near, { minLength: 1, maxLength: 3 }).map((items) => ({ [r.collection]: items })) },
+  );
 }
 
 /** The collection protocol endpoints of one resource. */
@@ -51,7 +71,7 @@ export function resourceEndpoints(r: ResourceFuzz): Endpoint[] {
   const out: Endpoint[] = [
     { name: `GET ${base}?query`, requests: (fx) => fc.record({ caller: callers, method: fc.constant('GET' as const), url: queryString(r.attributes, idsOf(fx, r.kind)).map((q) => `${base}?${q}`) }) },
     { name: `GET ${base}/{id}?query`, requests: (fx) => fc.record({ caller: callers, method: fc.constant('GET' as const), url: fc.tuple(id(fx), queryString(['fields', ...r.attributes])).map(([i, q]) => `${base}/${i}?${q}`) }) },
-    { name: `POST ${base}`, requests: (fx) => fc.record({ caller: callers, method: fc.constant('POST' as const), url: fc.constant(base), body: wrappedBody(r.singular, r.collection, r.createFields(fx)).map((json) => ({ json })) }) },
+    { name: `POST ${base}`, requests: (fx) => fc.record({ caller: callers, method: fc.constant('POST' as const), url: fc.constant(base), body: createBody(r, fx).map((json) => ({ json })) }) },
     { name: `POST ${base} (raw text)`, requests: () => fc.record({ caller: callers, method: fc.constant('POST' as const), url: fc.constant(base), body: rawText.map((raw) => ({ raw })) }) },
     { name: `PUT ${base}/{id}`, requests: (fx) => fc.record({ caller: callers, method: fc.constant('PUT' as const), url: id(fx).map((i) => `${base}/${i}`), body: wrappedBody(r.singular, undefined, r.updateFields(fx)).map((json) => ({ json })), headers: ifMatchHeaders }) },
     // Deletes hit random ids or fixtures that are in use (a network with subnets, ...): both must leave the store alone or succeed whole.
@@ -72,7 +92,7 @@ export function resourceEndpoints(r: ResourceFuzz): Endpoint[] {
         caller: callers,
         method: fc.constant(action.method),
         url: id(fx).map((i) => `${base}/${i}/${action.name}`),
-        body: (action.wrap ? wrappedBody(action.wrap, undefined, action.fields(fx)) : fc.oneof({ weight: 4, arbitrary: bodyOf(action.fields(fx)) }, { weight: 1, arbitrary: junk })).map((json) => ({ json })),
+        body: actionBody(action, fx).map((json) => ({ json })),
       }),
     });
   }

@@ -266,8 +266,9 @@ describe('ports: visibility, filters, update, delete', () => {
     expect(added.revision_number).toBe(2);
     const moved = await update(ALICE, p.id, { fixed_ips: [{ ip_address: '10.0.1.9' }, { ip_address: '10.0.0.30' }] });
     expect(moved.fixed_ips).toEqual([{ subnet_id: sub2.id, ip_address: '10.0.1.9' }, { subnet_id: sub.id, ip_address: '10.0.0.30' }]);
-    // 10.0.0.2 was released: the next port gets it.
-    expect((await port(ALICE, { network_id: net.id })).fixed_ips[0].ip_address).toBe('10.0.0.2');
+    // 10.0.0.2 was released: it can be had again (automatic allocation moves on to the next free address first).
+    expect((await port(ALICE, { network_id: net.id })).fixed_ips[0].ip_address).toBe('10.0.0.3');
+    expect((await port(ALICE, { network_id: net.id, fixed_ips: [{ ip_address: '10.0.0.2' }] })).fixed_ips[0].ip_address).toBe('10.0.0.2');
     const other = await port(ALICE, { network_id: net.id, fixed_ips: [{ ip_address: '10.0.0.40' }] });
     expect((await update(ALICE, p.id, { fixed_ips: [{ ip_address: '10.0.0.40' }] }, 409)).type).toBe('IpAddressAlreadyAllocated');
     expect((await api.call(ALICE, 'GET', `/v2.0/ports/${p.id}`)).body.port.fixed_ips).toHaveLength(2);
@@ -308,7 +309,7 @@ describe('ports: visibility, filters, update, delete', () => {
     expect((await api.call(ALICE, 'DELETE', `/v2.0/ports/${p.id}`)).status).toBe(204);
     expect((await api.call(ALICE, 'GET', `/v2.0/ports/${p.id}`)).status).toBe(404);
     expect((await api.call(ALICE, 'DELETE', `/v2.0/ports/${p.id}`)).status).toBe(404);
-    const again = await port(ALICE, { network_id: net.id, mac_address: 'fa:16:3e:10:20:30' });
+    const again = await port(ALICE, { network_id: net.id, mac_address: 'fa:16:3e:10:20:30', fixed_ips: [{ ip_address: '10.0.0.2' }] });
     expect(again.fixed_ips[0].ip_address).toBe('10.0.0.2');
     // A router interface port goes away with the router, not through DELETE /ports.
     const routerId = '9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f';

@@ -99,3 +99,20 @@ describe('persistence', () => {
     await b.close();
   });
 });
+
+describe('single writer', () => {
+  it('refuses a second store on the same file while the first is open, and allows it after close', async () => {
+    const path = join(dir, 'weft.db');
+    const first = new SqliteStore({ path, indexes: MODEL_INDEXES });
+    await first.transact((tx) => tx.put('network', net('n1')));
+    expect(() => new SqliteStore({ path, indexes: MODEL_INDEXES, lockTimeoutMs: 50 })).toThrow(/in use by another process/);
+    await first.close();
+    const second = new SqliteStore({ path, indexes: MODEL_INDEXES, lockTimeoutMs: 50 });
+    try {
+      expect(second.view().get('network', 'n1')).toBeDefined();
+      expect(second.revision).toBe(1);
+    } finally {
+      await second.close();
+    }
+  });
+});
