@@ -213,7 +213,10 @@ export class OpenFlowConnection extends EventEmitter<OpenFlowConnectionEvents> {
     return (await p) as MessageOf<T>;
   }
 
-  /** Sends a message that has no reply; settles at the next barrier() (rejects on an ERROR for it). */
+  /**
+   * Sends a message that has no reply. The promise settles only at the next barrier() sent after it
+   * (rejecting on an ERROR for its xid), so send the barrier before awaiting it.
+   */
   sendChecked(m: OfMessageInit, context?: string): Promise<void> {
     const xid = m.xid ?? this.nextXid();
     const p = this.track(xid, { kind: 'noReply', context });
@@ -280,9 +283,11 @@ export class OpenFlowConnection extends EventEmitter<OpenFlowConnectionEvents> {
     await p;
   }
 
-  /** PACKET_OUT of a raw frame; checked at the next barrier. */
-  packetOut(actions: readonly Action[], data: Buffer, inPort: number = OFPP.CONTROLLER): Promise<void> {
-    return this.sendChecked({ type: 'packetOut', bufferId: OFP_NO_BUFFER, inPort, actions, data }, 'packet out');
+  /** PACKET_OUT of a raw frame, followed by a barrier; rejects if the switch refused it. */
+  async packetOut(actions: readonly Action[], data: Buffer, inPort: number = OFPP.CONTROLLER): Promise<void> {
+    const p = this.sendChecked({ type: 'packetOut', bufferId: OFP_NO_BUFFER, inPort, actions, data }, 'packet out');
+    await this.barrier();
+    await p;
   }
 
   /** Closes the connection; outstanding requests reject. */
