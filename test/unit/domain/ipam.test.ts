@@ -104,6 +104,16 @@ describe('ipam', () => {
     expect((await store.transact((tx) => allocateIp(tx, s, 'p7'))).result).toBe('10.0.0.3');
   });
 
+  it('hands out addresses next-fit: after the last one given, wrapping round, and an aborted transaction moves nothing', async () => {
+    const s = subnet('s1', '10.0.0.0/29'); // pool .2-.6
+    await store.transact((tx) => [1, 2, 3].map((i) => allocateIp(tx, s, `p${i}`))); // .2 .3 .4
+    await store.transact((tx) => releaseIp(tx, 's1', '10.0.0.2'));
+    expect((await store.transact((tx) => allocateIp(tx, s, 'p4'))).result).toBe('10.0.0.5'); // not the just-freed .2
+    await expect(store.transact((tx) => { allocateIp(tx, s, 'px'); throw new Error('abort'); })).rejects.toThrow('abort');
+    expect((await store.transact((tx) => allocateIp(tx, s, 'p5'))).result).toBe('10.0.0.6'); // the aborted .6 was not skipped
+    expect((await store.transact((tx) => allocateIp(tx, s, 'p6'))).result).toBe('10.0.0.2'); // wrapped round to the freed one
+  });
+
   it('checks requested addresses', async () => {
     const s = subnet('s1', '10.0.0.0/24');
     await store.transact((tx) => allocateIp(tx, s, 'p1', '10.0.0.50'));
