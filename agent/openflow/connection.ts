@@ -192,7 +192,13 @@ export class OpenFlowConnection extends EventEmitter<OpenFlowConnectionEvents> {
     return xid;
   }
 
+  /**
+   * Registers an outstanding request. Throws (synchronously) on a closed connection: `fail()` has
+   * already rejected and cleared the table, so an entry added now would never settle, and its timer
+   * would later reject a promise nobody holds (an unhandled rejection, seconds after the real error).
+   */
   private track(xid: number, p: Omit<Pending, 'seq' | 'resolve' | 'reject'>, timeoutMs?: number): Promise<OfMessage | undefined> {
+    if (this.closed) throw this.closedWith ?? new OpenFlowConnectionError('connection closed');
     return new Promise((resolve, reject) => {
       const entry: Pending = { ...p, seq: ++this.seq, resolve, reject };
       if (timeoutMs !== undefined && timeoutMs > 0) {
@@ -218,10 +224,20 @@ export class OpenFlowConnection extends EventEmitter<OpenFlowConnectionEvents> {
    * (rejecting on an ERROR for its xid), so send the barrier before awaiting it.
    */
   sendChecked(m: OfMessageInit, context?: string): Promise<void> {
-    const xid = m.xid ?? this.nextXid();
-    const p = this.track(xid, { kind: 'noReply', context });
-    this.send({ ...m, xid } as OfMessageInit);
-    return p.then(() => undefined);
+    let p: Promise<void>;
+    try {
+      const xid = m.xid ?? this.nextXid();
+      const tracked = this.track(xid, { kind: 'noReply', context });
+      this.send({ ...m, xid } as OfMessageInit);
+      p = tracked.then(() => undefined);
+    } catch (e) {
+      p = Promise.reject(e as Error);
+    }
+    // Callers await a barrier first; when that barrier fails (connection closed, timeout) they throw
+    // without looking at this promise, which the same failure rejects. Mark it handled so that is not
+    // reported as an unhandled rejection; a caller that awaits it still sees the error.
+    p.catch(() => undefined);
+    return p;
   }
 
   /** BARRIER_REQUEST; resolves when every message sent before it has been processed. */
