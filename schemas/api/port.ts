@@ -21,45 +21,29 @@ export const vnicType = z.enum(['normal']);
 const hostId = z.string().max(255);
 const profile = z.record(z.string(), z.unknown());
 
+/** What a port's owner may set at creation and change later. */
+const portMutable = {
+  name: name.optional(),
+  description: description.optional(),
+  admin_state_up: bool.optional(),
+  mac_address: portMac.optional(),
+  fixed_ips: z.array(FixedIpRequest).optional(),
+  device_id: z.string().max(255).optional(),
+  device_owner: z.string().max(255).optional(),
+  security_groups: z.array(uuid).nullable().optional(),
+  allowed_address_pairs: z.array(AddressPairRequest).nullable().optional(),
+  port_security_enabled: bool.optional(),
+  'binding:host_id': hostId.optional(),
+  'binding:vnic_type': vnicType.optional(),
+  'binding:profile': profile.nullable().optional(),
+};
+
 export const PortCreate = z
-  .object({
-    network_id: uuid,
-    name: name.optional(),
-    description: description.optional(),
-    admin_state_up: bool.optional(),
-    mac_address: portMac.optional(),
-    fixed_ips: z.array(FixedIpRequest).optional(),
-    device_id: z.string().max(255).optional(),
-    device_owner: z.string().max(255).optional(),
-    security_groups: z.array(uuid).nullable().optional(),
-    allowed_address_pairs: z.array(AddressPairRequest).nullable().optional(),
-    port_security_enabled: bool.optional(),
-    'binding:host_id': hostId.optional(),
-    'binding:vnic_type': vnicType.optional(),
-    'binding:profile': profile.nullable().optional(),
-    tags: tags.optional(),
-    ...ownership,
-  })
+  .object({ network_id: uuid, ...portMutable, tags: tags.optional(), ...ownership })
   .strict();
 export type PortCreate = z.infer<typeof PortCreate>;
 
-export const PortUpdate = z
-  .object({
-    name: name.optional(),
-    description: description.optional(),
-    admin_state_up: bool.optional(),
-    mac_address: portMac.optional(),
-    fixed_ips: z.array(FixedIpRequest).optional(),
-    device_id: z.string().max(255).optional(),
-    device_owner: z.string().max(255).optional(),
-    security_groups: z.array(uuid).nullable().optional(),
-    allowed_address_pairs: z.array(AddressPairRequest).nullable().optional(),
-    port_security_enabled: bool.optional(),
-    'binding:host_id': hostId.optional(),
-    'binding:vnic_type': vnicType.optional(),
-    'binding:profile': profile.nullable().optional(),
-  })
-  .strict();
+export const PortUpdate = z.object(portMutable).strict();
 export type PortUpdate = z.infer<typeof PortUpdate>;
 
 export const FixedIp = z.object({ subnet_id: z.string(), ip_address: z.string() });
