@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+// The part of each model document an agent needs. The controller sends documents trimmed to
+// these fields (pickView); the agent parses them with the same schemas, so the two cannot drift.
+
+const fixedIp = z.object({ subnet_id: z.string(), ip_address: z.string() });
+const addressPair = z.object({ ip_address: z.string(), mac_address: z.string() });
+
+export const networkView = z.object({
+  id: z.string(),
+  project_id: z.string(),
+  admin_state_up: z.boolean(),
+  mtu: z.number(),
+  'provider:network_type': z.enum(['vxlan', 'vlan', 'flat']),
+  'provider:physical_network': z.string().nullable(),
+  'provider:segmentation_id': z.number().nullable(),
+  'router:external': z.boolean(),
+});
+
+export const subnetView = z.object({
+  id: z.string(),
+  network_id: z.string(),
+  ip_version: z.union([z.literal(4), z.literal(6)]),
+  cidr: z.string(),
+  gateway_ip: z.string().nullable(),
+  enable_dhcp: z.boolean(),
+  dns_nameservers: z.array(z.string()),
+  host_routes: z.array(z.object({ destination: z.string(), nexthop: z.string() })),
+});
+
+export const portView = z.object({
+  id: z.string(),
+  network_id: z.string(),
+  admin_state_up: z.boolean(),
+  mac_address: z.string(),
+  fixed_ips: z.array(fixedIp),
+  allowed_address_pairs: z.array(addressPair),
+  port_security_enabled: z.boolean(),
+  security_groups: z.array(z.string()),
+  device_owner: z.string(),
+  device_id: z.string(),
+  'binding:host_id': z.string(),
+});
+
+export const securityGroupView = z.object({
+  id: z.string(),
+  project_id: z.string(),
+});
+
+export const securityGroupRuleView = z.object({
+  id: z.string(),
+  security_group_id: z.string(),
+  direction: z.enum(['ingress', 'egress']),
+  ethertype: z.enum(['IPv4', 'IPv6']),
+  protocol: z.string().nullable(),
+  port_range_min: z.number().nullable(),
+  port_range_max: z.number().nullable(),
+  /** The network address form of remote_ip_prefix. */
+  normalized_cidr: z.string().nullable(),
+  remote_group_id: z.string().nullable(),
+});
+
+/** Another host's agent: where its tunnel ends. */
+export const agentView = z.object({
+  id: z.string(),
+  host: z.string(),
+  tunnel_ip: z.string().nullable(),
+});
+
+export const VIEW_SCHEMAS = {
+  network: networkView,
+  subnet: subnetView,
+  port: portView,
+  security_group: securityGroupView,
+  security_group_rule: securityGroupRuleView,
+  agent: agentView,
+} as const;
+
+export type ViewKind = keyof typeof VIEW_SCHEMAS;
+export const VIEW_KINDS = Object.keys(VIEW_SCHEMAS) as ViewKind[];
+
+export type NetworkView = z.infer<typeof networkView>;
+export type SubnetView = z.infer<typeof subnetView>;
+export type PortView = z.infer<typeof portView>;
+export type SecurityGroupView = z.infer<typeof securityGroupView>;
+export type SecurityGroupRuleView = z.infer<typeof securityGroupRuleView>;
+export type AgentView = z.infer<typeof agentView>;
+
+export interface ViewDocs {
+  network: NetworkView;
+  subnet: SubnetView;
+  port: PortView;
+  security_group: SecurityGroupView;
+  security_group_rule: SecurityGroupRuleView;
+  agent: AgentView;
+}
+
+export const isViewKind = (kind: string): kind is ViewKind => kind in VIEW_SCHEMAS;
+
+/** The view of a stored document: only the fields the schema names. */
+export function pickView(kind: ViewKind, doc: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(VIEW_SCHEMAS[kind].shape)) out[key] = doc[key] ?? null;
+  return out;
+}
