@@ -1,0 +1,79 @@
+// weft-agent is configured by environment variables (README, "Agent configuration").
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { isIpv4 } from '../schemas/common.ts';
+
+export class AgentConfigError extends Error {}
+
+const mappings = z.string().transform((text, ctx) => {
+  const out: Record<string, string> = {};
+  for (const entry of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [physnet, bridge, extra] = entry.split(':');
+    if (!physnet || !bridge || extra !== undefined || bridge.length > 15) {
+      ctx.addIssue({ code: 'custom', message: `'${entry}' is not PHYSNET:BRIDGE (bridge names have at most 15 characters)` });
+      return z.NEVER;
+    }
+    if (out[physnet]) {
+      ctx.addIssue({ code: 'custom', message: `physical network '${physnet}' is mapped twice` });
+      return z.NEVER;
+    }
+    out[physnet] = bridge;
+  }
+  return out;
+});
+
+const AgentEnv = z.object({
+  WEFT_CONTROLLER_URL: z.url().default('http://127.0.0.1:9696'),
+  WEFT_AGENT_TOKEN: z.string().min(1).optional(),
+  WEFT_HOST: z.string().min(1).max(255).default(hostname()),
+  WEFT_OVSDB: z.string().regex(/^(unix|tcp):/, 'must be unix:PATH or tcp:HOST:PORT').optional(),
+  WEFT_OPENFLOW: z.string().regex(/^unix:/, 'must be unix:PATH').optional(),
+  WEFT_RUN_DIR: z.string().optional(),
+  WEFT_DATAPATH: z.enum(['system', 'netdev']).optional(),
+  WEFT_TUNNEL_IP: z.string().refine(isIpv4, 'is not an IPv4 address').optional(),
+  WEFT_BRIDGE_MAPPINGS: mappings.default({}),
+  WEFT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface AgentConfig {
+  controllerUrl: string;
+  /** Token for the controller; read from WEFT_AGENT_TOKEN. */
+  token: string;
+  host: string;
+  /** OVSDB target of an existing Open vSwitch; undefined = start and own one in runDir. */
+  ovsdb: string | undefined;
+  /** Folder of the private Open vSwitch (when ovsdb is unset). */
+  runDir: string;
+  /** br-int's OpenFlow management socket. */
+  openflow: string;
+  datapath: 'system' | 'netdev';
+  tunnelIp: string | null;
+  bridgeMappings: Record<string, string>;
+  logLevel: string;
+}
+
+export function loadAgentConfig(env: Record<string, string | undefined> = process.env): AgentConfig {
+  const clean = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('WEFT_') && v !== ''));
+  const parsed = AgentEnv.safeParse(clean);
+  if (!parsed.success) {
+    throw new AgentConfigError(parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; '));
+  }
+  const e = parsed.data;
+  if (!e.WEFT_AGENT_TOKEN) throw new AgentConfigError('WEFT_AGENT_TOKEN is required (the controller writes it to <dataDir>/agent-token)');
+  const runDir = e.WEFT_RUN_DIR ?? join(tmpdir(), `weft-${e.WEFT_HOST}`.slice(0, 40));
+  // The mgmt socket sits beside the database socket for a system Open vSwitch too.
+  const dbDir = e.WEFT_OVSDB?.startsWith('unix:') ? e.WEFT_OVSDB.slice(5).replace(/\/[^/]*$/, '') : runDir;
+  return {
+    controllerUrl: e.WEFT_CONTROLLER_URL.replace(/\/$/, ''),
+    token: e.WEFT_AGENT_TOKEN,
+    host: e.WEFT_HOST,
+    ovsdb: e.WEFT_OVSDB,
+    runDir,
+    openflow: e.WEFT_OPENFLOW ?? `unix:${join(dbDir, 'br-int.mgmt')}`,
+    datapath: e.WEFT_DATAPATH ?? (e.WEFT_OVSDB ? 'system' : 'netdev'),
+    tunnelIp: e.WEFT_TUNNEL_IP ?? null,
+    bridgeMappings: e.WEFT_BRIDGE_MAPPINGS,
+    logLevel: e.WEFT_LOG_LEVEL,
+  };
+}
