@@ -11,6 +11,7 @@ check conntrack conntrack
 check tcpdump tcpdump
 check dhclient isc-dhcp-client
 check ip iproute2
+check ping iputils-ping
 check openstack python3-openstackclient
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then

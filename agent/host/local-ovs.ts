@@ -46,6 +46,15 @@ export interface LocalOvs {
   /** Pid of the running ovs-vswitchd (from its pid file), or undefined. */
   vswitchdPid(): number | undefined;
   ovsdbPid(): number | undefined;
+  /** True when the pid file names a live ovs-vswitchd of this run dir. */
+  vswitchdRunning(): boolean;
+  /** True when the pid file names a live ovsdb-server of this run dir. */
+  ovsdbRunning(): boolean;
+  /**
+   * Starts ovs-vswitchd unless it is already running (ovsdb-server must be up). Resolves true when it
+   * started one. Serialised with restartVswitchd(), so a supervisor and a restart never start two.
+   */
+  startVswitchd(): Promise<boolean>;
   /** Kills ovs-vswitchd by pid, waits until it is gone and starts it again. ovsdb-server is untouched. */
   restartVswitchd(): Promise<void>;
   /** Kills ovs-vswitchd then ovsdb-server by pid and waits until both are gone. The run folder stays. */
@@ -104,7 +113,38 @@ export async function killAndWait(pid: number, graceMs = 5000): Promise<void> {
   if (!(await waitGone(5000))) throw new Error(`process ${pid} did not exit after SIGKILL`);
 }
 
+/**
+ * A handle on the instance of `opts.runDir` that starts nothing: for daemons that are already
+ * running (an agent restart adopting its switch, a test looking at a switch an agent owns).
+ */
+export function localOvsHandle(opts: LocalOvsOptions): LocalOvs {
+  return makeHandle(opts).handle;
+}
+
 export async function startLocalOvs(opts: LocalOvsOptions): Promise<LocalOvs> {
+  const { handle, D, dbFile, dbTarget, env, startOvsdb, startVswitchdNow, killOurs } = makeHandle(opts);
+  // A previous instance on the same folder that is still alive would fight over the sockets.
+  for (const pid of [handle.vswitchdPid(), handle.ovsdbPid()]) {
+    if (pid !== undefined && processAlive(pid) && isOurDaemon(pid, D)) {
+      throw new Error(`an Open vSwitch daemon (pid ${pid}) is already running on ${D}`);
+    }
+  }
+
+  mkdirSync(D, { recursive: true, mode: 0o700 });
+  if (!existsSync(dbFile)) await run('ovsdb-tool', ['create', dbFile, VSWITCH_SCHEMA], { env });
+  await startOvsdb();
+  try {
+    await run('ovs-vsctl', [`--db=${dbTarget}`, '--no-wait', 'init'], { env });
+    await startVswitchdNow();
+  } catch (e) {
+    await killOurs(handle.vswitchdPid()).catch(() => undefined);
+    await killOurs(handle.ovsdbPid()).catch(() => undefined);
+    throw e;
+  }
+  return handle;
+}
+
+function makeHandle(opts: LocalOvsOptions) {
   const D = resolve(opts.runDir);
   const netns = opts.netns === undefined ? undefined : checkNetnsName(opts.netns);
   const datapath = opts.datapath ?? 'netdev';
@@ -112,7 +152,6 @@ export async function startLocalOvs(opts: LocalOvsOptions): Promise<LocalOvs> {
   if (Buffer.byteLength(longest) > MAX_UNIX_PATH) {
     throw new Error(`run dir '${D}' is too long: socket paths would exceed ${MAX_UNIX_PATH} bytes`);
   }
-  mkdirSync(D, { recursive: true, mode: 0o700 });
 
   const dbFile = join(D, 'conf.db');
   const dbSocket = join(D, 'db.sock');
@@ -137,7 +176,7 @@ export async function startLocalOvs(opts: LocalOvsOptions): Promise<LocalOvs> {
     ]);
     await run(c, a, { env });
   };
-  const startVswitchd = async () => {
+  const startVswitchdNow = async () => {
     const [c, a] = inNs('ovs-vswitchd', [
       dbTarget,
       `--pidfile=${vswitchdPidFile}`,
@@ -151,31 +190,21 @@ export async function startLocalOvs(opts: LocalOvsOptions): Promise<LocalOvs> {
 
   const vswitchdPid = () => readPid(vswitchdPidFile);
   const ovsdbPid = () => readPid(ovsdbPidFile);
+  const running = (pid: number | undefined) => pid !== undefined && processAlive(pid) && isOurDaemon(pid, D);
   // Kill by pid file, but only a process that really is our daemon (pid files can outlive their process).
   const killOurs = async (pid: number | undefined) => {
     if (pid !== undefined && isOurDaemon(pid, D)) await killAndWait(pid);
   };
   const stopVswitchd = () => killOurs(vswitchdPid());
+  // vswitchd start/restart/stop run one at a time.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = queue.then(fn, fn);
+    queue = p.catch(() => undefined);
+    return p;
+  };
 
-  // A previous instance on the same folder that is still alive would fight over the sockets.
-  for (const pid of [vswitchdPid(), ovsdbPid()]) {
-    if (pid !== undefined && processAlive(pid) && isOurDaemon(pid, D)) {
-      throw new Error(`an Open vSwitch daemon (pid ${pid}) is already running on ${D}`);
-    }
-  }
-
-  if (!existsSync(dbFile)) await run('ovsdb-tool', ['create', dbFile, VSWITCH_SCHEMA], { env });
-  await startOvsdb();
-  try {
-    await run('ovs-vsctl', [`--db=${dbTarget}`, '--no-wait', 'init'], { env });
-    await startVswitchd();
-  } catch (e) {
-    await stopVswitchd().catch(() => undefined);
-    await killOurs(ovsdbPid()).catch(() => undefined);
-    throw e;
-  }
-
-  return {
+  const handle: LocalOvs = {
     runDir: D,
     netns,
     datapath,
@@ -191,22 +220,33 @@ export async function startLocalOvs(opts: LocalOvsOptions): Promise<LocalOvs> {
       runOut('ovs-ofctl', ['-O', 'OpenFlow13', sub, `unix:${join(D, `${bridge}.mgmt`)}`, ...args], { env }),
     vswitchdPid,
     ovsdbPid,
-    restartVswitchd: async () => {
-      await stopVswitchd();
-      await startVswitchd();
-    },
-    stop: async () => {
-      await stopVswitchd();
-      await killOurs(ovsdbPid());
-    },
+    vswitchdRunning: () => running(vswitchdPid()),
+    ovsdbRunning: () => running(ovsdbPid()),
+    startVswitchd: () =>
+      serial(async () => {
+        if (running(vswitchdPid())) return false;
+        await startVswitchdNow();
+        return true;
+      }),
+    restartVswitchd: () =>
+      serial(async () => {
+        await stopVswitchd();
+        await startVswitchdNow();
+      }),
+    stop: () =>
+      serial(async () => {
+        await stopVswitchd();
+        await killOurs(ovsdbPid());
+      }),
   };
+  return { handle, D, dbFile, dbTarget, env, startOvsdb, startVswitchdNow, killOurs };
 }
 
 /** True when /proc says `pid` is an OVS daemon whose command line mentions `runDir` (guards against pid reuse). */
 function isOurDaemon(pid: number, runDir: string): boolean {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return /ovs(db-server|-vswitchd)/.test(cmdline) && cmdline.includes(runDir);
+    return /ovs(db-server|-vswitchd)/.test(cmdline) && cmdline.includes(`${runDir}/`);
   } catch {
     return false;
   }
