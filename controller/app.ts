@@ -8,6 +8,7 @@ import { NeutronError, httpNotFound } from './errors.ts';
 import { apiPlugins } from './api/index.ts';
 import { versionRoutes } from './api/versions.ts';
 import type { Store } from './store/types.ts';
+import { registerSync } from './sync/index.ts';
 
 export interface AppDeps {
   config: Config;
@@ -63,7 +64,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.code(404).send(err.toBody());
   });
 
+  // Agents: the channel on this app's server (once it listens) and the wait-for-dataplane hooks.
+  const sync = registerSync(app, deps);
+
   versionRoutes(app);
-  for (const plugin of apiPlugins) plugin(app, { store: deps.store, config: deps.config });
+  for (const plugin of apiPlugins) plugin(app, { store: deps.store, config: deps.config, sync });
   return app;
 }

@@ -57,12 +57,21 @@ export const ConfigSchema = z
     /** First three octets of generated MACs. */
     baseMac: z.string().regex(/^[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/).default('fa:16:3e'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Seconds between an agent's heartbeats (told to the agent in the channel's welcome). */
+    agentHeartbeatInterval: z.number().positive().max(3600).default(2),
+    /** Seconds without a heartbeat after which an agent is listed as not alive. */
+    agentDownTime: z.number().positive().max(86400).default(6),
+    /** Bytes queued on an agent's channel beyond which it stops getting changes and gets a fresh snapshot once drained. */
+    agentSendBufferLimit: z.number().int().min(1).default(32 * 1024 * 1024),
   })
   .strict()
   .superRefine((c, ctx) => {
     const seg = c.segments;
     if (seg.tenantNetworkTypes.includes('vlan') && !seg.vlanRanges.some((r) => r.includes(':'))) {
       ctx.addIssue({ code: 'custom', path: ['segments', 'vlanRanges'], message: "tenant network type 'vlan' needs at least one PHYSNET:MIN:MAX range" });
+    }
+    if (c.agentDownTime <= c.agentHeartbeatInterval) {
+      ctx.addIssue({ code: 'custom', path: ['agentDownTime'], message: `must exceed agentHeartbeatInterval (${c.agentHeartbeatInterval} s); twice that or more is advisable` });
     }
   });
 
@@ -100,6 +109,9 @@ function fromEnv(env: Env): Record<string, unknown> {
     ['WEFT_PHYSICAL_MTU', ['physicalMtu'], Number],
     ['WEFT_DNS_DOMAIN', ['dnsDomain'], String],
     ['WEFT_LOG_LEVEL', ['logLevel'], String],
+    ['WEFT_AGENT_HEARTBEAT_INTERVAL', ['agentHeartbeatInterval'], Number],
+    ['WEFT_AGENT_DOWN_TIME', ['agentDownTime'], Number],
+    ['WEFT_AGENT_SEND_BUFFER_LIMIT', ['agentSendBufferLimit'], Number],
   ];
   for (const [name, path, parse] of vars) {
     const v = env[name];

@@ -4,8 +4,9 @@ import { buildApp } from './app.ts';
 import { authenticatorFor } from './auth/index.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { openStore } from './store/open.ts';
+import { CHANNEL_PATH } from '../schemas/agent/channel.ts';
 
-// Reads the configuration, opens the store, listens.
+// Reads the configuration, opens the store, listens (the API and, on the same port, the agent channel).
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
   const [host, port] = splitListen(config.listen);
   await app.listen({ host, port });
   const note = config.auth === 'token' ? ` — admin token in ${join(config.dataDir, 'admin-token')}` : '';
-  console.log(`weft controller listening on http://${config.listen} (auth=${config.auth}, data=${config.dataDir})${note}`);
+  console.log(`weft controller listening on http://${config.listen} (auth=${config.auth}, data=${config.dataDir}; agents connect to ws://${config.listen}${CHANNEL_PATH})${note}`);
   const stop = async () => {
     await app.close();
     await store.close();

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RequestContext } from '../auth/context.ts';
 import type { Config } from '../config.ts';
 import type { Store } from '../store/types.ts';
+import type { SyncHub } from '../sync/hub.ts';
 
 // What every route handler can reach.
 
@@ -14,6 +15,8 @@ declare module 'fastify' {
 export interface ApiDeps {
   readonly store: Store;
   readonly config: Config;
+  /** Controller<->agent sync (agents' runtime state); absent in an app built without it. */
+  readonly sync?: SyncHub;
 }
 
 export type ApiPlugin = (app: FastifyInstance, deps: ApiDeps) => void;

@@ -19,3 +19,6 @@ apiPlugins.push(subnetsApi, portsApi);
 import { routersApi } from './routers/index.ts';
 import { floatingIpsApi } from './floatingips/index.ts';
 apiPlugins.push(routersApi, floatingIpsApi);
+
+import { agentsApi } from './agents/index.ts';
+apiPlugins.push(agentsApi);

@@ -81,3 +81,5 @@ export type PortState = z.infer<typeof portState>;
 /** The header (or query parameter) that makes a mutating request wait for the dataplane. */
 export const WAIT_HEADER = 'x-weft-wait-dataplane';
 export const WAIT_QUERY = 'wait_for_dataplane';
+/** The answer's header saying how the wait ended: 'applied' or 'timeout'. */
+export const DATAPLANE_HEADER = 'x-weft-dataplane';

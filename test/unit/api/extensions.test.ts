@@ -135,6 +135,11 @@ const PROBES: Record<string, Probe> = {
     const bad = await api.call(ALICE, 'GET', '/v2.0/networks?colour=red');
     expect(bad.status).toBe(400);
   },
+  agent: async () => {
+    // Agents register over the channel (test/unit/sync); the API is admin-only, as in Neutron.
+    expect((await api.call(ADMIN, 'GET', '/v2.0/agents')).body).toEqual({ agents: [] });
+    expect((await api.call(ALICE, 'GET', '/v2.0/agents')).status).toBe(403);
+  },
   'revision-if-match': async () => {
     const n = await net();
     expect((await api.call(ALICE, 'PUT', `/v2.0/networks/${n.id}`, { network: { name: 'y' } }, { 'if-match': 'revision_number=9' })).status).toBe(412);

@@ -1,0 +1,36 @@
+import type { FastifyInstance } from 'fastify';
+import type { Authenticator } from '../auth/context.ts';
+import type { Config } from '../config.ts';
+import type { Store } from '../store/types.ts';
+import { attachChannel } from './channel.ts';
+import { SyncHub } from './hub.ts';
+import { registerDataplaneWait } from './wait.ts';
+
+// Wiring of controller<->agent sync into the HTTP app: the hub, the WebSocket channel on the
+// app's server (served once the app listens), the wait-for-dataplane hooks, and shutdown.
+
+export { SyncHub } from './hub.ts';
+export type { DataplaneOutcome } from './hub.ts';
+export { DATAPLANE_HEADER, MAX_WAIT_SECONDS } from './wait.ts';
+
+export interface SyncDeps {
+  config: Config;
+  store: Store;
+  authenticator: Authenticator;
+}
+
+export function registerSync(app: FastifyInstance, deps: SyncDeps): SyncHub {
+  const hub = new SyncHub({
+    store: deps.store,
+    heartbeatInterval: deps.config.agentHeartbeatInterval,
+    downTime: deps.config.agentDownTime,
+    sendBufferLimit: deps.config.agentSendBufferLimit,
+    log: app.log,
+  });
+  const channel = attachChannel(app.server, hub, deps.authenticator);
+  registerDataplaneWait(app, hub);
+  // Before the server closes: agents' sockets would otherwise keep it open.
+  app.addHook('preClose', async () => channel.close());
+  app.addHook('onClose', async () => hub.close());
+  return hub;
+}

@@ -1,0 +1,171 @@
+import { agentMessage, type AppliedMessage, type HelloMessage, type PortState } from '../../schemas/agent/channel.ts';
+
+// One agent connection as the hub sees it: a link to send text on, the messages the agent sent,
+// and whether the connection is streaming changes or has fallen behind (then it waits for its
+// send buffer to drain and gets a fresh snapshot).
+
+/** The transport under a session (a WebSocket in production, anything in tests). */
+export interface AgentLink {
+  send(text: string): void;
+  /** Bytes queued but not yet written to the network. */
+  readonly bufferedAmount: number;
+  close(code: number, reason: string): void;
+}
+
+/** WebSocket close codes the controller uses. */
+export const CLOSE = {
+  goingAway: 1001,
+  protocolError: 1008,
+  internalError: 1011,
+  replaced: 4000,
+  deleted: 4001,
+  noHello: 4002,
+} as const;
+
+/** What the hub knows about one registered agent (runtime only; never persisted). */
+export interface AgentRuntime {
+  readonly agentId: string;
+  readonly host: string;
+  session: Session | undefined;
+  startedAt: number;
+  heartbeatAt: number;
+  applied: number | null;
+  /** Port states as last reported by this connection. */
+  readonly ports: Map<string, PortState>;
+}
+
+/** What a session needs from the hub. */
+export interface SessionHost {
+  readonly sendBufferLimit: number;
+  snapshot(): { revision: number; text: string };
+  register(session: Session, hello: HelloMessage): Promise<void>;
+  applied(session: Session, message: AppliedMessage): Promise<void>;
+  heartbeat(session: Session): void;
+  sessionClosed(session: Session): void;
+  warn(obj: object, msg: string): void;
+}
+
+const DRAIN_POLL_MS = 20;
+
+export class Session {
+  runtime: AgentRuntime | undefined;
+  /** Last revision sent (snapshot or changes); -1 before the first snapshot. */
+  sentRevision = -1;
+  snapshotsSent = 0;
+  private streaming = false;
+  private isClosed = false;
+  private helloSeen = false;
+  /** Bytes of the last snapshot still allowed over the limit (a snapshot may itself be bigger than the limit). */
+  private allowance = 0;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private helloTimer: NodeJS.Timeout | undefined;
+  /** Applied reports are handled one after another. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly link: AgentLink, private readonly hub: SessionHost, helloTimeoutMs: number) {
+    this.helloTimer = setTimeout(() => this.close(CLOSE.noHello, 'no hello received'), helloTimeoutMs);
+    this.helloTimer.unref();
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  get behind(): boolean {
+    return !this.streaming && this.sentRevision >= 0;
+  }
+
+  /** One text frame from the agent. */
+  receive(text: string): void {
+    if (this.isClosed) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return this.violation('a message is not JSON');
+    }
+    const parsed = agentMessage.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return this.violation(`invalid message: ${issue ? `${issue.path.join('.') || 'message'}: ${issue.message}` : 'unknown'}`);
+    }
+    const msg = parsed.data;
+    if (msg.type === 'hello') {
+      if (this.helloSeen) return this.violation('hello sent twice');
+      this.helloSeen = true;
+      this.clearHelloTimer();
+      void this.hub.register(this, msg);
+      return;
+    }
+    if (!this.helloSeen) return this.violation(`'${msg.type}' before hello`);
+    if (!this.runtime) return; // registration still under way
+    if (msg.type === 'heartbeat') return this.hub.heartbeat(this);
+    this.queue = this.queue.then(() => this.hub.applied(this, msg));
+  }
+
+  /** Send a message that is not part of the change stream (welcome). */
+  sendControl(text: string): void {
+    if (!this.isClosed) this.link.send(text);
+  }
+
+  /** Send a snapshot of the current model and stream changes after it. */
+  sendSnapshot(): void {
+    if (this.isClosed) return;
+    const snap = this.hub.snapshot();
+    this.link.send(snap.text);
+    this.sentRevision = snap.revision;
+    this.snapshotsSent++;
+    this.allowance = Buffer.byteLength(snap.text);
+    this.streaming = true;
+  }
+
+  /** One commit's changes message; not sent (and the session falls behind) when the agent reads too slowly. */
+  push(text: string, revision: number): void {
+    if (this.isClosed || !this.streaming) return;
+    const limit = this.hub.sendBufferLimit;
+    const buffered = this.link.bufferedAmount;
+    if (buffered > limit + this.allowance) return this.fallBehind(buffered);
+    if (buffered <= limit) this.allowance = 0;
+    this.link.send(text);
+    this.sentRevision = revision;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.isClosed) return;
+    this.link.close(code, reason);
+    this.onClosed();
+  }
+
+  /** The transport is gone (either side closed it). */
+  onClosed(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.streaming = false;
+    this.clearHelloTimer();
+    if (this.drainTimer) clearInterval(this.drainTimer);
+    this.drainTimer = undefined;
+    this.hub.sessionClosed(this);
+  }
+
+  private fallBehind(buffered: number): void {
+    this.streaming = false;
+    this.hub.warn({ host: this.runtime?.host, buffered, revision: this.sentRevision }, 'agent falls behind; it gets a fresh snapshot once its buffer drains');
+    this.drainTimer = setInterval(() => {
+      if (this.isClosed || this.link.bufferedAmount > 0) return;
+      clearInterval(this.drainTimer);
+      this.drainTimer = undefined;
+      this.sendSnapshot();
+    }, DRAIN_POLL_MS);
+    this.drainTimer.unref();
+  }
+
+  private violation(reason: string): void {
+    this.hub.warn({ host: this.runtime?.host, reason }, 'agent protocol violation; closing');
+    this.close(CLOSE.protocolError, reason.slice(0, 120));
+  }
+
+  private clearHelloTimer(): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
+  }
+}

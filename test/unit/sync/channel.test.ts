@@ -1,0 +1,249 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { VIEW_KINDS, VIEW_SCHEMAS } from '../../../schemas/agent/view.ts';
+import { staticTokens } from '../../../controller/auth/static-tokens.ts';
+import { ADMIN, ALICE } from '../../helpers/api.ts';
+import { collect, hello, syncLab, until, type SyncLab } from './support.ts';
+
+let lab: SyncLab | undefined;
+afterEach(async () => {
+  await lab?.close();
+  lab = undefined;
+});
+
+/** A network with a subnet and a port bound to `host` (made by the admin). */
+async function boundPort(l: SyncLab, host: string, networkId?: string) {
+  let net = networkId;
+  if (!net) {
+    net = (await l.call(ADMIN, 'POST', '/v2.0/networks', { network: { name: 'n' } })).body.network.id as string;
+    expect((await l.call(ADMIN, 'POST', '/v2.0/subnets', { subnet: { network_id: net, cidr: '10.1.0.0/24', ip_version: 4 } })).status).toBe(201);
+  }
+  const res = await l.call(ADMIN, 'POST', '/v2.0/ports', { port: { network_id: net, 'binding:host_id': host } });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return { network: net, port: res.body.port };
+}
+
+const agents = async (l: SyncLab, query = '') => (await l.call(ADMIN, 'GET', `/v2.0/agents${query}`)).body.agents as any[];
+
+describe('agent channel', () => {
+  it('registers an agent on hello: listed alive with its configuration', async () => {
+    lab = await syncLab();
+    const a = lab.agent('host-a', { tunnelIp: '192.0.2.1' });
+    await until(() => a.snapshots.length, 'snapshot');
+    expect(a.welcomes).toHaveLength(1);
+    expect(a.welcomes[0].heartbeatInterval).toBe(0.05);
+    expect(a.channel.agentId).toBe(a.welcomes[0].agentId);
+    const [agent] = await agents(lab);
+    expect(agent).toMatchObject({
+      id: a.channel.agentId, agent_type: 'Open vSwitch agent', binary: 'weft-agent', host: 'host-a', topic: 'N/A',
+      admin_state_up: true, alive: true, availability_zone: null, resources_synced: null, description: null, applied_revision: null,
+      configurations: { tunneling_ip: '192.0.2.1', bridge_mappings: { physnet1: 'br-ex' }, datapath_type: 'netdev', devices: 0 },
+    });
+    for (const t of ['created_at', 'started_at', 'heartbeat_timestamp']) expect(agent[t]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    expect(agent).not.toHaveProperty('tunnel_ip');
+    // The stored document carries the view's tunnel_ip.
+    expect(lab.store.view().get('agent', agent.id)).toMatchObject({ tunnel_ip: '192.0.2.1', host: 'host-a' });
+    // devices counts the ports bound to the host.
+    await boundPort(lab, 'host-a');
+    expect((await agents(lab))[0].configurations.devices).toBe(1);
+  });
+
+  it('sends a snapshot of every view kind, trimmed to the view fields', async () => {
+    lab = await syncLab();
+    const { port } = await boundPort(lab, 'host-a');
+    await lab.call(ALICE, 'GET', '/v2.0/security-groups'); // the default group and its rules
+    const before = lab.store.revision;
+    const a = lab.agent('host-a');
+    await until(() => a.snapshots.length, 'snapshot');
+    const snap = a.snapshots[0];
+    expect(snap.revision).toBe(lab.store.revision);
+    expect(snap.revision).toBe(before + 1); // the agent's own registration
+    expect(Object.keys(snap.docs).sort()).toEqual([...VIEW_KINDS].sort());
+    for (const kind of VIEW_KINDS) {
+      for (const doc of snap.docs[kind]) {
+        expect(Object.keys(doc).sort(), kind).toEqual(Object.keys(VIEW_SCHEMAS[kind].shape).sort());
+        expect(() => VIEW_SCHEMAS[kind].parse(doc), `${kind} ${JSON.stringify(doc)}`).not.toThrow();
+      }
+    }
+    expect(snap.docs.port.map((p) => p.id)).toEqual([port.id]);
+    expect(snap.docs.port[0]).not.toHaveProperty('name');
+    expect(snap.docs.port[0]['binding:host_id']).toBe('host-a');
+    expect(snap.docs.security_group.length).toBeGreaterThan(0);
+    expect(snap.docs.security_group_rule.length).toBeGreaterThan(0);
+    expect(snap.docs.agent).toEqual([{ id: a.channel.agentId, host: 'host-a', tunnel_ip: '192.0.2.10' }]);
+  });
+
+  it('streams each later commit as one changes message with contiguous revisions', async () => {
+    lab = await syncLab();
+    const a = lab.agent('host-a');
+    await until(() => a.snapshots.length, 'snapshot');
+    const { port, network } = await boundPort(lab, 'host-b');
+    const rev = lab.store.revision;
+    await until(() => a.changes.some((m) => m.revision === rev), 'the port change');
+    const msg = a.changes.find((m) => m.changes.some((c) => c.kind === 'port'))!;
+    expect(msg.revision).toBe(rev);
+    const entry = msg.changes.find((c) => c.kind === 'port')!;
+    expect(entry).toMatchObject({ kind: 'port', id: port.id, op: 'create' });
+    expect(Object.keys(entry.doc!).sort()).toEqual(Object.keys(VIEW_SCHEMAS.port.shape).sort());
+    // A commit outside the view (a router) still comes, empty, so that revisions stay contiguous.
+    expect((await lab.call(ALICE, 'POST', '/v2.0/routers', { router: { name: 'r' } })).status).toBe(201);
+    const routerRev = lab.store.revision;
+    await until(() => a.changes.some((m) => m.revision === routerRev), 'the router commit');
+    expect(a.changes.find((m) => m.revision === routerRev)!.changes).toEqual([]);
+    // A change that leaves the view as it was (a port's name) is an empty message too.
+    await lab.call(ADMIN, 'PUT', `/v2.0/ports/${port.id}`, { port: { name: 'renamed' } });
+    const renameRev = lab.store.revision;
+    await until(() => a.changes.some((m) => m.revision === renameRev), 'the rename');
+    expect(a.changes.find((m) => m.revision === renameRev)!.changes).toEqual([]);
+    // Deletes carry a null doc.
+    await lab.call(ADMIN, 'DELETE', `/v2.0/ports/${port.id}`);
+    const delRev = lab.store.revision;
+    await until(() => a.changes.some((m) => m.revision === delRev), 'the delete');
+    expect(a.changes.find((m) => m.revision === delRev)!.changes).toEqual([{ kind: 'port', id: port.id, op: 'delete', doc: null }]);
+    const revisions = a.changes.map((m) => m.revision);
+    expect(revisions).toEqual(revisions.map((_, i) => a.snapshots[0].revision + 1 + i));
+    void network;
+  });
+
+  it('writes the agent document only when the host or its configuration changes', async () => {
+    lab = await syncLab();
+    const a = lab.agent('host-a', { tunnelIp: '192.0.2.1' });
+    await until(() => a.snapshots.length, 'snapshot');
+    await a.channel.close();
+    const rev = lab.store.revision;
+    const again = lab.agent('host-a', { tunnelIp: '192.0.2.1' });
+    await until(() => again.snapshots.length, 'second snapshot');
+    expect(lab.store.revision).toBe(rev);
+    expect(again.channel.agentId).toBe(a.channel.agentId);
+    // Heartbeats never write.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(lab.store.revision).toBe(rev);
+    // Another host sees the new tunnel endpoint when host-a moves it.
+    const b = lab.agent('host-b');
+    await until(() => b.snapshots.length, 'host-b snapshot');
+    await again.channel.close();
+    const moved = lab.agent('host-a', { tunnelIp: '192.0.2.2' });
+    await until(() => moved.snapshots.length, 'third snapshot');
+    expect(lab.store.revision).toBe(rev + 2); // host-b's registration, then host-a's new tunnel IP
+    await until(() => b.changes.some((m) => m.changes.some((c) => c.kind === 'agent' && c.doc?.tunnel_ip === '192.0.2.2')), 'tunnel change at host-b');
+    expect((await agents(lab, '?host=host-a'))[0].configurations.tunneling_ip).toBe('192.0.2.2');
+    expect(await agents(lab)).toHaveLength(2);
+  });
+
+  it("marks the agent's ports ACTIVE and DOWN from its reports, in one transaction, never another host's", async () => {
+    lab = await syncLab();
+    const a = lab.agent('host-a');
+    await until(() => a.snapshots.length, 'snapshot');
+    const { port: p1, network } = await boundPort(lab, 'host-a');
+    const { port: p2 } = await boundPort(lab, 'host-a', network);
+    const { port: other } = await boundPort(lab, 'host-b', network);
+    expect(p1.status).toBe('DOWN');
+    const rev = lab.store.revision;
+    expect(a.channel.reportApplied(rev, { [p1.id]: 'up', [p2.id]: 'up', [other.id]: 'up', 'no-such-port': 'up' })).toBe(true);
+    await until(() => lab!.store.view().get('port', p2.id)?.status === 'ACTIVE', 'ACTIVE');
+    expect(lab.store.revision).toBe(rev + 1); // one transaction for the whole report
+    const show = async (id: string) => (await lab!.call(ADMIN, 'GET', `/v2.0/ports/${id}`)).body.port;
+    expect((await show(p1.id)).status).toBe('ACTIVE');
+    expect((await show(p1.id)).revision_number).toBe(p1.revision_number + 1);
+    expect((await show(other.id)).status).toBe('DOWN');
+    await until(async () => (await agents(lab!))[0].applied_revision === rev, 'applied_revision');
+    // The same report again writes nothing.
+    a.channel.reportApplied(rev + 1, { [p1.id]: 'up' });
+    await until(async () => (await agents(lab!))[0].applied_revision === rev + 1, 'applied_revision 2');
+    expect(lab.store.revision).toBe(rev + 1);
+    a.channel.reportApplied(rev + 1, { [p1.id]: 'down' });
+    await until(() => lab!.store.view().get('port', p1.id)?.status === 'DOWN', 'DOWN');
+    expect((await show(p2.id)).status).toBe('ACTIVE');
+  });
+
+  it('lists an agent that stops heartbeating, or disconnects, as not alive', async () => {
+    lab = await syncLab({ agentHeartbeatInterval: 0.05, agentDownTime: 0.3 });
+    const ws = await lab.raw();
+    const got = collect(ws);
+    ws.send(hello('silent-host'));
+    await until(() => got.some((m) => m.type === 'snapshot'), 'snapshot');
+    expect((await agents(lab))[0].alive).toBe(true);
+    await until(async () => (await agents(lab!))[0].alive === false, 'alive false', 3000);
+    ws.send(JSON.stringify({ type: 'heartbeat' }));
+    await until(async () => (await agents(lab!))[0].alive === true, 'alive again');
+    // A real client keeps it alive well past the down time.
+    const a = lab.agent('busy-host');
+    await until(() => a.snapshots.length, 'snapshot');
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await agents(lab, '?host=busy-host'))[0].alive).toBe(true);
+    expect((await agents(lab, '?alive=true')).map((x) => x.host)).toEqual(['busy-host']);
+    await a.channel.close();
+    await until(async () => (await agents(lab!, '?host=busy-host'))[0].alive === false, 'disconnected');
+  });
+
+  it('closes connections that break the protocol', async () => {
+    lab = await syncLab();
+    const closes: number[] = [];
+    for (const bad of ['not json', JSON.stringify({ type: 'heartbeat' }), hello('h', { protocol: 2 }), JSON.stringify({ type: 'applied', revision: -1, ports: {} })]) {
+      const ws = await lab.raw();
+      const closed = new Promise<number>((ok) => ws.once('close', (code) => ok(code)));
+      ws.send(bad);
+      closes.push(await closed);
+    }
+    expect(closes).toEqual([1008, 1008, 1008, 1008]);
+    expect(await agents(lab)).toEqual([]);
+  });
+
+  it('a second connection from the same host replaces the first', async () => {
+    lab = await syncLab();
+    const first = await lab.raw();
+    const closed = new Promise<number>((ok) => first.once('close', (code) => ok(code)));
+    const got = collect(first);
+    first.send(hello('dup'));
+    await until(() => got.some((m) => m.type === 'snapshot'), 'first snapshot');
+    const a = lab.agent('dup');
+    await until(() => a.snapshots.length, 'second snapshot');
+    expect(await closed).toBe(4000);
+    expect(await agents(lab)).toHaveLength(1);
+    expect((await agents(lab))[0].alive).toBe(true);
+  });
+});
+
+describe('agent channel authentication', () => {
+  const agentToken = 'a'.repeat(32);
+  const adminToken = 'b'.repeat(32);
+  const memberToken = 'c'.repeat(32);
+  const auth = () => staticTokens({
+    tokens: {
+      [adminToken]: { project_id: 'admin', roles: ['admin'] },
+      [memberToken]: { project_id: 'p', roles: ['member'] },
+    },
+  }, agentToken);
+
+  it('takes the agent token and admin tokens; refuses others before the upgrade', async () => {
+    lab = await syncLab({ auth: 'token' }, auth());
+    const status = async (headers: Record<string, string>, path = '/v2.0/agents/channel') => {
+      const { default: WebSocket } = await import('ws');
+      const ws = new WebSocket(`ws://127.0.0.1:${lab!.port}${path}`, { headers });
+      return new Promise<number | 'open'>((ok) => {
+        ws.on('error', () => {});
+        ws.once('open', () => (ws.terminate(), ok('open')));
+        ws.once('unexpected-response', (_req, res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c));
+          res.on('end', () => {
+            expect(JSON.parse(body).NeutronError.type).toBeTypeOf('string');
+            ok(res.statusCode ?? 0);
+            ws.terminate();
+          });
+        });
+      });
+    };
+    expect(await status({ 'x-auth-token': agentToken })).toBe('open');
+    expect(await status({ 'x-auth-token': adminToken })).toBe('open');
+    expect(await status({ 'x-auth-token': memberToken })).toBe(403);
+    expect(await status({ 'x-auth-token': 'nope'.repeat(8) })).toBe(401);
+    expect(await status({})).toBe(401);
+    expect(await status({ 'x-auth-token': agentToken }, '/v2.0/elsewhere')).toBe(404);
+    // And the real client with the agent token.
+    const a = lab.agent('host-t', { token: agentToken });
+    await until(() => a.snapshots.length, 'snapshot');
+    // Agents may not use the admin API.
+    expect((await lab.app.inject({ method: 'GET', url: '/v2.0/agents', headers: { 'x-auth-token': agentToken } })).statusCode).toBe(403);
+    expect((await lab.app.inject({ method: 'GET', url: '/v2.0/agents', headers: { 'x-auth-token': adminToken } })).statusCode).toBe(200);
+  });
+});

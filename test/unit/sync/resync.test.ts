@@ -1,0 +1,94 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ADMIN } from '../../helpers/api.ts';
+import { collect, hello, syncLab, until, type SyncLab } from './support.ts';
+
+// An agent that falls behind gets a fresh snapshot; a controller restart ends in a reconnect and
+// a snapshot.
+
+let lab: SyncLab | undefined;
+afterEach(async () => {
+  await lab?.close();
+  lab = undefined;
+});
+
+describe('resync', () => {
+  it('stops streaming to an agent that reads too slowly and sends it a fresh snapshot once drained', async () => {
+    lab = await syncLab({ agentSendBufferLimit: 64 * 1024 });
+    const ws = await lab.raw();
+    const got = collect(ws);
+    ws.send(hello('slow-host'));
+    await until(() => got.some((m) => m.type === 'snapshot'), 'first snapshot');
+    const first = lab.store.revision;
+    ws.pause(); // the agent stops reading: the kernel buffers fill, then the controller's
+    const big = 'x'.repeat(256 * 1024);
+    const commits = 80;
+    for (let i = 0; i < commits; i++) {
+      await lab.store.transact((tx) => tx.put('security_group', { id: `big-${i}`, project_id: big }));
+    }
+    const last = lab.store.revision;
+    expect(last).toBe(first + commits);
+    ws.resume();
+    await until(() => got.filter((m) => m.type === 'snapshot').length === 2, 'fresh snapshot', 20_000);
+    const snapshots = got.filter((m) => m.type === 'snapshot');
+    expect(snapshots[1].revision).toBe(last);
+    expect(snapshots[1].docs.security_group.filter((g: any) => g.id.startsWith('big-'))).toHaveLength(commits);
+    // Changes before the fresh snapshot were contiguous and stopped short of it.
+    const before = got.slice(0, got.indexOf(snapshots[1])).filter((m) => m.type === 'changes').map((m) => m.revision);
+    expect(before.length).toBeLessThan(commits);
+    expect(before).toEqual(before.map((_, i) => first + 1 + i));
+    // Streaming resumes after the fresh snapshot.
+    expect((await lab.call(ADMIN, 'POST', '/v2.0/networks', { network: {} })).status).toBe(201);
+    await until(() => got.some((m) => m.type === 'changes' && m.revision === last + 1), 'change after the snapshot');
+  });
+
+  it('reconnects after a controller restart and gets a snapshot', async () => {
+    lab = await syncLab();
+    const a = lab.agent('host-a');
+    await until(() => a.snapshots.length, 'snapshot');
+    const id = a.channel.agentId;
+    await lab.stopApp();
+    await until(() => a.log.some((m) => m.type === 'disconnected'), 'disconnected');
+    expect(a.channel.connected).toBe(false);
+    // Down for a while: several refused attempts.
+    await new Promise((r) => setTimeout(r, 300));
+    // The model moves on while the agent is away.
+    await lab.store.transact((tx) => tx.put('security_group', { id: 'while-away', project_id: 'p' }));
+    await lab.restart();
+    await until(() => a.snapshots.length === 2, 'second snapshot');
+    expect(a.welcomes).toHaveLength(2);
+    expect(a.channel.agentId).toBe(id);
+    expect(a.snapshots[1].revision).toBe(lab.store.revision);
+    expect(a.snapshots[1].docs.security_group.map((g) => g.id)).toContain('while-away');
+    const agents = (await lab.call(ADMIN, 'GET', '/v2.0/agents')).body.agents;
+    expect(agents).toHaveLength(1);
+    expect(agents[0]).toMatchObject({ id, alive: true });
+    // And streams again.
+    expect((await lab.call(ADMIN, 'POST', '/v2.0/networks', { network: {} })).status).toBe(201);
+    await until(() => a.changes.some((m) => m.revision === a.snapshots[1].revision + 1), 'a change after the restart');
+  });
+
+  it('leaves no timers behind: close() while the controller is down', async () => {
+    const resources = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r.startsWith('TCP')).sort();
+    const before = resources();
+    lab = await syncLab();
+    const a = lab.agent('host-a');
+    await until(() => a.snapshots.length, 'snapshot');
+    await lab.stopApp();
+    await until(() => a.log.some((m) => m.type === 'disconnected'), 'disconnected');
+    await a.channel.close();
+    const disconnects = a.log.length;
+    await new Promise((r) => setTimeout(r, 300));
+    await lab.restart();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.log.length).toBe(disconnects);
+    expect(a.channel.connected).toBe(false);
+    // A client and a controller that had agents leave nothing running once closed.
+    await lab.close();
+    lab = undefined;
+    const timers = (list: string[]) => list.filter((r) => r === 'Timeout').length;
+    await until(() => {
+      const now = resources();
+      return !now.some((r) => r.startsWith('TCP')) && timers(now) <= timers(before);
+    }, 'no sockets, servers or new timers left', 2000);
+  });
+});
