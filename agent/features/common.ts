@@ -5,9 +5,10 @@ import type { CompileState, HostConfig } from './engine.ts';
 const TYPE_BITS = { vxlan: 1, vlan: 2, flat: 3 } as const;
 
 /**
- * The network's key in metadata: | type (8) | segment (24) |. VXLAN and VLAN use their
- * segmentation id; a flat network uses its physical network's position in the host's sorted
- * bridge mappings (1-based), since there is at most one flat network per physical network.
+ * The network's key in metadata: | type (8) | segment (24) |. VXLAN uses its VNI. A VLAN
+ * network's segment is | physical network (12) | VLAN id (12) | (the same VLAN id on two physical
+ * networks is two networks); a flat network uses its physical network alone. The physical
+ * network is its position in the host's sorted bridge mappings (1-based).
  * Returns undefined when this host cannot carry the network (no tunnel IP, no mapping).
  */
 export function networkKey(net: NetworkView, host: HostConfig): number | undefined {
@@ -16,8 +17,9 @@ export function networkKey(net: NetworkView, host: HostConfig): number | undefin
   const physnet = net['provider:physical_network'];
   if (type === 'vxlan') return seg === null ? undefined : ((TYPE_BITS.vxlan << 24) | seg) >>> 0;
   if (physnet === null || host.uplinks[physnet] === undefined) return undefined;
-  if (type === 'vlan') return seg === null ? undefined : ((TYPE_BITS.vlan << 24) | seg) >>> 0;
   const index = Object.keys(host.bridgeMappings).sort().indexOf(physnet) + 1;
+  if (index === 0 || index > 0xfff) return undefined;
+  if (type === 'vlan') return seg === null ? undefined : ((TYPE_BITS.vlan << 24) | (index << 12) | (seg & 0xfff)) >>> 0;
   return ((TYPE_BITS.flat << 24) | index) >>> 0;
 }
 

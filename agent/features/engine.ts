@@ -70,15 +70,17 @@ export class DesiredFlows {
   /** Recompiles everything from scratch. */
   full(s: CompileState): void {
     const seen = new Set<string>();
+    const touched = new Set<string>();
     for (const f of this.features) {
       for (const unit of f.units(s)) {
         const id = `${f.name}|${unit}`;
         if (seen.has(id)) continue;
         seen.add(id);
-        this.setUnit(id, f.compile(s, unit));
+        this.setUnit(id, f.compile(s, unit), touched);
       }
     }
-    for (const id of [...this.units.keys()]) if (!seen.has(id)) this.setUnit(id, []);
+    for (const id of [...this.units.keys()]) if (!seen.has(id)) this.setUnit(id, [], touched);
+    for (const key of touched) this.remerge(key);
   }
 
   /** Recompiles the units these events affect. Returns how many units were recompiled. */
@@ -89,7 +91,9 @@ export class DesiredFlows {
         for (const unit of f.affected(s, e)) dirty.set(`${f.name}|${unit}`, [f, unit]);
       }
     }
-    for (const [id, [f, unit]] of dirty) this.setUnit(id, f.compile(s, unit));
+    const touched = new Set<string>();
+    for (const [id, [f, unit]] of dirty) this.setUnit(id, f.compile(s, unit), touched);
+    for (const key of touched) this.remerge(key);
     return dirty.size;
   }
 
@@ -101,10 +105,14 @@ export class DesiredFlows {
     return out;
   }
 
-  private setUnit(id: string, flows: readonly Flow[]): void {
+  /**
+   * Replaces a unit's flows and adds the flow keys it touched to `touched`; the caller remerges
+   * each touched key once after all its units are set (a key shared by many units, such as a
+   * conjunction clause, would otherwise be merged again for every unit: quadratic in a full compile).
+   */
+  private setUnit(id: string, flows: readonly Flow[], touched: Set<string>): void {
     const old = this.units.get(id) ?? [];
     if (old.length === 0 && flows.length === 0) return;
-    const touched = new Set<string>();
     for (const f of old) {
       const key = flowKey(f);
       this.byKey.get(key)?.delete(id);
@@ -120,7 +128,6 @@ export class DesiredFlows {
     }
     if (flows.length) this.units.set(id, flows);
     else this.units.delete(id);
-    for (const key of touched) this.remerge(key);
   }
 
   private remerge(key: string): void {

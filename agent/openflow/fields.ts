@@ -13,6 +13,9 @@ export interface Masked<T> {
   readonly mask?: T;
 }
 
+/** A transport port match: exact, or bitwise-masked (a port range is a set of these). */
+export type PortMatch = number | Masked<number>;
+
 export type RegName =
   | 'reg0' | 'reg1' | 'reg2' | 'reg3' | 'reg4' | 'reg5' | 'reg6' | 'reg7'
   | 'reg8' | 'reg9' | 'reg10' | 'reg11' | 'reg12' | 'reg13' | 'reg14' | 'reg15';
@@ -32,6 +35,8 @@ export type Match = {
   readonly ctZone?: number;
   readonly ctMark?: Masked<number>;
   readonly ctLabel?: Masked<bigint>;
+  /** The id of the conjunction that matched (NXM_NX_CONJ_ID); exact only, never 0 in practice. */
+  readonly conjId?: number;
   readonly ethDst?: string;
   readonly ethSrc?: string;
   readonly ethType?: number;
@@ -46,10 +51,12 @@ export type Match = {
   readonly arpTpa?: string;
   readonly arpSha?: string;
   readonly arpTha?: string;
-  readonly tcpSrc?: number;
-  readonly tcpDst?: number;
-  readonly udpSrc?: number;
-  readonly udpDst?: number;
+  readonly tcpSrc?: PortMatch;
+  readonly tcpDst?: PortMatch;
+  readonly udpSrc?: PortMatch;
+  readonly udpDst?: PortMatch;
+  readonly sctpSrc?: PortMatch;
+  readonly sctpDst?: PortMatch;
   readonly icmpv4Type?: number;
   readonly icmpv4Code?: number;
   readonly icmpv6Type?: number;
@@ -59,8 +66,11 @@ export type Match = {
 
 export type FieldName = keyof Match;
 
-/** u8/u16/u32: plain number; m16/m32: Masked<number>; m64/m128: Masked<bigint>; addresses: text. */
-export type FieldKind = 'u8' | 'u16' | 'u32' | 'm16' | 'm32' | 'm64' | 'm128' | AddrKind;
+/**
+ * u8/u16/u32: plain number; m16/m32: Masked<number>; m64/m128: Masked<bigint>; addresses: text;
+ * port: a plain number (exact) or Masked<number> (bitwise mask, OVS prints 0x3e8/0xfff8).
+ */
+export type FieldKind = 'u8' | 'u16' | 'u32' | 'm16' | 'm32' | 'm64' | 'm128' | 'port' | AddrKind;
 
 export interface FieldDef {
   readonly name: FieldName;
@@ -92,6 +102,8 @@ export const FIELDS: readonly FieldDef[] = [
   def('ctZone', N1, 106, 2, 'u16', 'ct_zone', 'NXM_NX_CT_ZONE'),
   def('ctMark', N1, 107, 4, 'm32', 'ct_mark', 'NXM_NX_CT_MARK'),
   def('ctLabel', N1, 108, 16, 'm128', 'ct_label', 'NXM_NX_CT_LABEL'),
+  // include/openvswitch/meta-flow.h: MFF_CONJ_ID "NXM: NXM_NX_CONJ_ID(37) since v2.4", be32, not maskable.
+  def('conjId', N1, 37, 4, 'u32', 'conj_id', 'NXM_NX_CONJ_ID'),
   def('ethDst', B, 3, 6, 'mac', 'eth_dst', 'NXM_OF_ETH_DST'),
   def('ethSrc', B, 4, 6, 'mac', 'eth_src', 'NXM_OF_ETH_SRC'),
   def('ethType', B, 5, 2, 'u16', 'eth_type', 'NXM_OF_ETH_TYPE'),
@@ -106,10 +118,12 @@ export const FIELDS: readonly FieldDef[] = [
   def('arpTpa', B, 23, 4, 'ipv4', 'arp_tpa', 'NXM_OF_ARP_TPA'),
   def('arpSha', B, 24, 6, 'mac', 'arp_sha', 'NXM_NX_ARP_SHA'),
   def('arpTha', B, 25, 6, 'mac', 'arp_tha', 'NXM_NX_ARP_THA'),
-  def('tcpSrc', B, 13, 2, 'u16', 'tcp_src', 'NXM_OF_TCP_SRC'),
-  def('tcpDst', B, 14, 2, 'u16', 'tcp_dst', 'NXM_OF_TCP_DST'),
-  def('udpSrc', B, 15, 2, 'u16', 'udp_src', 'NXM_OF_UDP_SRC'),
-  def('udpDst', B, 16, 2, 'u16', 'udp_dst', 'NXM_OF_UDP_DST'),
+  def('tcpSrc', B, 13, 2, 'port', 'tcp_src', 'NXM_OF_TCP_SRC'),
+  def('tcpDst', B, 14, 2, 'port', 'tcp_dst', 'NXM_OF_TCP_DST'),
+  def('udpSrc', B, 15, 2, 'port', 'udp_src', 'NXM_OF_UDP_SRC'),
+  def('udpDst', B, 16, 2, 'port', 'udp_dst', 'NXM_OF_UDP_DST'),
+  def('sctpSrc', B, 17, 2, 'port', 'sctp_src', 'OXM_OF_SCTP_SRC'),
+  def('sctpDst', B, 18, 2, 'port', 'sctp_dst', 'OXM_OF_SCTP_DST'),
   def('icmpv4Type', B, 19, 1, 'u8', 'icmp_type', 'NXM_OF_ICMP_TYPE'),
   def('icmpv4Code', B, 20, 1, 'u8', 'icmp_code', 'NXM_OF_ICMP_CODE'),
   def('icmpv6Type', B, 29, 1, 'u8', 'icmpv6_type', 'NXM_NX_ICMPV6_TYPE'),
@@ -173,6 +187,9 @@ export function encodeFieldValue(f: FieldDef, v: unknown): { value: Buffer; mask
     case 'u32':
       if (typeof v !== 'number') throw new Error(`field ${f.name} needs a number`);
       return { value: uintBytes(v, f.bytes) };
+    case 'port':
+      if (typeof v === 'number') return { value: uintBytes(v, f.bytes) };
+    // falls through: a masked port is encoded like m16
     case 'm16':
     case 'm32':
     case 'm64':
@@ -197,6 +214,8 @@ export function decodeFieldValue(f: FieldDef, value: Buffer, mask?: Buffer): unk
     case 'u16':
     case 'u32':
       return Number(bytesUint(value));
+    case 'port':
+      return m ? { value: Number(bytesUint(value)), mask: Number(bytesUint(m)) } : Number(bytesUint(value));
     case 'm16':
     case 'm32': {
       // OVS keeps ct_state in 8 bits and reports an exact match as mask 0xff: canonically exact.

@@ -3,7 +3,9 @@
 // minus the statistics (duration, n_packets, n_bytes), so tests can compare intent and switch.
 import { OFPP, type Action, type Instruction, type Nat, type Subfield } from './actions.ts';
 import { bytesToIpv4, formatMaskedAddr, ipv4ToBytes, parseMaskedAddr } from './addr.ts';
-import { encodeFieldValue, fieldDef, type FieldDef, type FieldName, type Masked, type Match } from './fields.ts';
+import {
+  encodeFieldValue, fieldDef, type FieldDef, type FieldName, type Masked, type Match, type PortMatch,
+} from './fields.ts';
 import { OFP_DEFAULT_PRIORITY, OFPFF, type FlowMod } from './flowmod.ts';
 
 const CT_STATE_NAMES = ['new', 'est', 'rel', 'rpl', 'inv', 'trk', 'snat', 'dnat'];
@@ -47,6 +49,7 @@ function addr(f: FieldName, text: string): string {
 export function formatMatch(m: Match, priority: number = OFP_DEFAULT_PRIORITY): string {
   const out: string[] = [];
   if (priority !== OFP_DEFAULT_PRIORITY) out.push(`priority=${priority}`);
+  if (m.conjId !== undefined) out.push(`conj_id=${m.conjId >>> 0}`);
   if (m.ctState) out.push(`ct_state=${ctStateFlags(m.ctState.value, m.ctState.mask ?? 0xffffffff)}`);
   if (m.ctZone !== undefined) out.push(`ct_zone=${m.ctZone}`);
   if (m.ctMark) out.push(uintMasked('ct_mark', m.ctMark, 32));
@@ -58,6 +61,7 @@ export function formatMatch(m: Match, priority: number = OFP_DEFAULT_PRIORITY): 
   if (et === 0x0800 || et === 0x86dd) {
     const v6 = et === 0x86dd;
     skipType = true;
+    // OVS 3.1 prints IGMP (2) as ip,nw_proto=2; later versions print "igmp" (the catalogue checks it).
     const names: Record<number, string> = v6 ? { 58: 'icmp6', 6: 'tcp6', 17: 'udp6', 132: 'sctp6' } : { 1: 'icmp', 6: 'tcp', 17: 'udp', 132: 'sctp' };
     if (proto !== undefined && names[proto]) {
       skipProto = true;
@@ -112,12 +116,20 @@ export function formatMatch(m: Match, priority: number = OFP_DEFAULT_PRIORITY): 
     if (m.icmpv6Code !== undefined) out.push(`icmp_code=${m.icmpv6Code}`);
     if (m.ipv6NdTarget) out.push(`nd_target=${addr('ipv6NdTarget', m.ipv6NdTarget)}`);
   } else {
-    const src = m.tcpSrc ?? m.udpSrc;
-    const dst = m.tcpDst ?? m.udpDst;
-    if (src !== undefined) out.push(`tp_src=${src}`);
-    if (dst !== undefined) out.push(`tp_dst=${dst}`);
+    const src = m.tcpSrc ?? m.udpSrc ?? m.sctpSrc;
+    const dst = m.tcpDst ?? m.udpDst ?? m.sctpDst;
+    if (src !== undefined) out.push(`tp_src=${formatPortMatch(src)}`);
+    if (dst !== undefined) out.push(`tp_dst=${formatPortMatch(dst)}`);
   }
   return out.join(',');
+}
+
+/** lib/match.c format_be16_masked: decimal when exact, else 0xVALUE/0xMASK. */
+function formatPortMatch(p: PortMatch): string {
+  if (typeof p === 'number') return String(p);
+  const mask = (p.mask ?? 0xffff) & 0xffff;
+  if (mask === 0xffff) return String(p.value & 0xffff);
+  return `0x${(p.value & mask).toString(16)}/0x${mask.toString(16)}`;
 }
 
 function formatVlan(v: Masked<number>): string {
@@ -154,7 +166,7 @@ function formatFieldValue(f: FieldDef, v: unknown): string {
     return ctStateFlags(value.readUInt32BE(0), mask ? mask.readUInt32BE(0) : 0xffffffff);
   }
   if (f.name === 'inPort' && !mask) return formatPort(value.readUInt32BE(0));
-  const decimal = ['vlanVid', 'ipProto', 'tcpSrc', 'tcpDst', 'udpSrc', 'udpDst', 'icmpv4Type', 'icmpv4Code',
+  const decimal = ['vlanVid', 'ipProto', 'tcpSrc', 'tcpDst', 'udpSrc', 'udpDst', 'sctpSrc', 'sctpDst', 'icmpv4Type', 'icmpv4Code',
     'icmpv6Type', 'icmpv6Code', 'arpOp', 'inPort'].includes(f.name);
   const text = decimal ? BigInt(`0x${value.toString('hex')}`).toString() : hexOf(value);
   return mask ? `${text}/${hexOf(mask)}` : text;

@@ -47,6 +47,7 @@ export const FEATURES = {
   tunnels: 5,
   provider: 6,
   base: 7,
+  output: 8,
 } as const;
 export type FeatureName = keyof typeof FEATURES;
 

@@ -64,7 +64,7 @@ export function toFlowMod(f: Flow, generation: number, command: FlowMod['command
  * "table=l2_lookup, priority=1000,metadata=0x1000064,dl_dst=fa:16:3e:00:00:01 actions=set_field:0x3->reg7,goto_table:ingress_ct".
  */
 export function renderFlow(f: Flow): string {
-  return nameTables(toOfctlText(toFlowMod(f, 0)).replace(/^cookie=0x0, /, ''));
+  return nameTables(toOfctlText(toFlowMod(f, 0)).replace(/^cookie=0x[0-9a-f]+, /, ''));
 }
 
 /** Replaces table numbers by names in ovs-ofctl text (table=, goto_table:, resubmit(,N), ct(table=N)). */

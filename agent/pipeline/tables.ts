@@ -23,7 +23,9 @@ export interface TableContract {
 }
 
 const L3 = ['ethType', 'ipProto', 'ipv4Src', 'ipv4Dst', 'ipv6Src', 'ipv6Dst'] as const;
-const L4 = ['tcpSrc', 'tcpDst', 'udpSrc', 'udpDst', 'icmpv4Type', 'icmpv4Code', 'icmpv6Type', 'icmpv6Code'] as const;
+const L4 = [
+  'tcpSrc', 'tcpDst', 'udpSrc', 'udpDst', 'sctpSrc', 'sctpDst', 'icmpv4Type', 'icmpv4Code', 'icmpv6Type', 'icmpv6Code',
+] as const;
 
 export const TABLES: readonly TableContract[] = [
   {
@@ -36,7 +38,10 @@ export const TABLES: readonly TableContract[] = [
   {
     name: 'spoof_guard', id: 10, miss: 'drop',
     purpose: 'a port sends only from its IPs (and allowed address pairs); ARP from its own MAC/IP',
-    matches: ['reg5', 'ethSrc', 'ethType', 'ipProto', 'ipv4Src', 'ipv6Src', 'arpSpa', 'arpSha', 'udpSrc', 'udpDst', 'icmpv6Type'],
+    matches: [
+      'reg5', 'ethSrc', 'ethType', 'ipProto', 'ipv4Src', 'ipv6Src', 'arpSpa', 'arpSha', 'udpSrc', 'udpDst', 'icmpv6Type',
+      'ipv6NdTarget',
+    ],
     sets: [],
     next: ['egress_ct'],
   },
@@ -50,7 +55,7 @@ export const TABLES: readonly TableContract[] = [
   {
     name: 'egress_acl', id: 21, miss: 'drop',
     purpose: 'egress security group rules (conjunctions); commit allowed connections, cut removed ones',
-    matches: ['reg5', 'ctState', 'ctMark', ...L3, ...L4],
+    matches: ['reg5', 'ctState', 'ctMark', 'conjId', ...L3, ...L4],
     sets: ['ctMark'],
     next: ['l2_lookup'],
   },
@@ -71,7 +76,7 @@ export const TABLES: readonly TableContract[] = [
   {
     name: 'ingress_acl', id: 41, miss: 'drop',
     purpose: 'ingress security group rules (conjunctions); commit allowed connections, cut removed ones',
-    matches: ['reg7', 'ctState', 'ctMark', ...L3, ...L4],
+    matches: ['reg7', 'ctState', 'ctMark', 'conjId', ...L3, ...L4],
     sets: ['ctMark'],
     next: ['output'],
   },

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeAction } from '../../../agent/openflow/actions.ts';
 import { makeFlowMod } from '../../../agent/openflow/flowmod.ts';
+import { encodeFieldOxm } from '../../../agent/openflow/match.ts';
 import { decodeMessage, encodeMessage, type OfMessage } from '../../../agent/openflow/messages.ts';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -55,6 +56,17 @@ describe('verified FLOW_MOD layouts', () => {
       exec: [{ type: 'setField', field: 'ctMark', value: { value: 1 } }],
     });
     expect(got.toString('hex')).toBe(expected.toString('hex'));
+  });
+
+  it('conj_id and masked transport ports as OXM TLVs', () => {
+    // NXM_NX_CONJ_ID = NXM_HEADER(0x0001, 37, 4) (include/openvswitch/meta-flow.h, MFF_CONJ_ID);
+    // the golden suite installs conj_id=7 and reads it back from the switch.
+    expect(encodeFieldOxm('conjId', 7).toString('hex')).toBe('00014a04' + '00000007');
+    // OXM_OF_TCP_DST (14) with mask: hasmask bit set, length 4 = value + mask.
+    expect(encodeFieldOxm('tcpDst', { value: 0x3e8, mask: 0xfff8 }).toString('hex')).toBe('80001d04' + '03e8fff8');
+    expect(encodeFieldOxm('tcpDst', { value: 22, mask: 0xffff }).toString('hex')).toBe('80001c02' + '0016');
+    // OXM_OF_SCTP_DST (18).
+    expect(encodeFieldOxm('sctpDst', 9).toString('hex')).toBe('80002402' + '0009');
   });
 
   it('NXAST_RESUBMIT_TABLE', () => {

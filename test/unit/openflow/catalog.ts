@@ -191,5 +191,43 @@ export function catalog(base = 0n): FlowMod[] {
       instructions: [apply({ type: 'setField', field: 'udpSrc', value: 5000 },
         { type: 'setField', field: 'ipv4Src', value: '10.0.0.9' }, { type: 'output', port: OFPP.NORMAL })],
     }),
+    f(0x11b, {
+      tableId: 44, priority: 100,
+      match: { ethType: 0x0800, conjId: 7 },
+      instructions: [apply({ type: 'output', port: 1 })],
+    }),
+    f(0x11c, {
+      tableId: 47, priority: 100,
+      match: { ethType: 0x0800, ipProto: 6, tcpSrc: { value: 0x400, mask: 0xfc00 }, tcpDst: { value: 0x3e8, mask: 0xfff8 } },
+      instructions: [],
+    }),
+    f(0x11d, {
+      tableId: 47, priority: 100,
+      match: { ethType: 0x86dd, ipProto: 17, udpSrc: { value: 0, mask: 0xfc00 }, udpDst: 53 },
+      instructions: [],
+    }),
+    f(0x11e, {
+      tableId: 47, priority: 100,
+      match: { ethType: 0x0800, ipProto: 132, sctpSrc: 5000, sctpDst: { value: 0x1000, mask: 0xf000 } },
+      instructions: [],
+    }),
+    f(0x11f, {
+      tableId: 47, priority: 100,
+      match: { ethType: 0x86dd, ipProto: 132, sctpDst: 9 },
+      instructions: [],
+    }),
+    f(0x120, {
+      tableId: 47, priority: 100,
+      match: { ethType: 0x0800, ipProto: 2 },
+      instructions: [],
+    }),
+    f(0x121, {
+      tableId: 47, priority: 50,
+      match: { ethType: 0x86dd, conjId: 0xdeadbeef },
+      instructions: [apply({
+        type: 'ct', commit: true, zone: { field: 'reg5', ofs: 0, nBits: 16 },
+        exec: [{ type: 'setField', field: 'ctMark', value: { value: 0 } }],
+      }), { type: 'gotoTable', tableId: 48 }],
+    }),
   ];
 }

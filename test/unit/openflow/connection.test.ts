@@ -183,6 +183,22 @@ describe('OpenFlowConnection', () => {
     expect(ctl).toEqual(['openRequest', 'discardRequest']);
   });
 
+  it('bundle: a message that cannot be encoded is never sent, and the bundle is discarded naming it', async () => {
+    const fake = await fakeSwitch(healthy);
+    const c = await open(fake);
+    const msgs = [makeFlowMod({ cookie: 1n }), makeFlowMod({ cookie: 2n, match: { inPort: 2 ** 33 } }), makeFlowMod({ cookie: 3n })]
+      .map((fm) => ({ type: 'flowMod' as const, ...fm }));
+    const err = await c.bundle(msgs).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenFlowBatchError);
+    expect((err as OpenFlowBatchError).failures).toEqual([]);
+    expect((err as OpenFlowBatchError).unencodable.map((u) => u.index)).toEqual([1]);
+    expect((err as Error).message).toMatch(/#1: cannot encode \(value 8589934592 does not fit in 4 bytes\)/);
+    const adds = fake.received.flatMap((m) => (m.type === 'bundleAdd' && m.message.type === 'flowMod' ? [m.message.cookie] : []));
+    expect(adds).toEqual([1n, 3n]);
+    const ctl = fake.received.flatMap((m) => (m.type === 'bundleControl' ? [m.ctrlType] : []));
+    expect(ctl).toEqual(['openRequest', 'discardRequest']);
+  });
+
   it('emits packetIn and unsolicited errors; close rejects outstanding requests', async () => {
     const fake = await fakeSwitch();
     const c = await open(fake);

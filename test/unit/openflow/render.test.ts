@@ -32,6 +32,13 @@ const SWITCH_PRINTED = [
   'cookie=0x118, table=45, priority=0,dl_type=0x88cc actions=clear_actions,write_actions(output:7)',
   'cookie=0x119, table=46, actions=set_field:fa:16:3e:00:00:aa->eth_src,goto_table:47',
   'cookie=0x11a, table=46, priority=7,udp,nw_dst=10.1.0.0/255.255.0.255,tp_dst=4789 actions=set_field:5000->udp_src,set_field:10.0.0.9->ip_src,NORMAL',
+  'cookie=0x11b, table=44, priority=100,conj_id=7,ip actions=output:1',
+  'cookie=0x11c, table=47, priority=100,tcp,tp_src=0x400/0xfc00,tp_dst=0x3e8/0xfff8 actions=drop',
+  'cookie=0x11d, table=47, priority=100,udp6,tp_src=0x0/0xfc00,tp_dst=53 actions=drop',
+  'cookie=0x11e, table=47, priority=100,sctp,tp_src=5000,tp_dst=0x1000/0xf000 actions=drop',
+  'cookie=0x11f, table=47, priority=100,sctp6,tp_dst=9 actions=drop',
+  'cookie=0x120, table=47, priority=100,ip,nw_proto=2 actions=drop',
+  'cookie=0x121, table=47, priority=50,conj_id=3735928559,ipv6 actions=ct(commit,zone=NXM_NX_REG5[0..15],exec(set_field:0->ct_mark)),goto_table:48',
 ];
 
 describe('toOfctlText', () => {
