@@ -186,7 +186,10 @@ export function updatePort(tx: Tx, ctx: RequestContext, current: Doc, input: Por
     if (input[key] !== undefined) patch[key] = input[key];
   }
   if (input['binding:profile'] !== undefined) patch['binding:profile'] = input['binding:profile'] ?? {};
-  if (input['binding:host_id'] !== undefined) Object.assign(patch, binding(input['binding:host_id']));
+  if (input['binding:host_id'] !== undefined && input['binding:host_id'] !== current['binding:host_id']) {
+    // A port that moves host is DOWN until the new host's agent reports it up.
+    Object.assign(patch, binding(input['binding:host_id']), { status: 'DOWN' });
+  }
 
   let mac = current.mac_address as string;
   if (input.mac_address !== undefined && input.mac_address !== mac) {
