@@ -81,6 +81,12 @@ export class Dataplane extends EventEmitter<Events> {
     this.reported = new Map();
   }
 
+  /** Reports the current revision as applied (after the sink repaired itself, e.g. by a resync). */
+  reportApplied(): void {
+    if (!this.ready || this.running) return;
+    this.emit('applied', { revision: this.model.revision, ports: this.portChanges(true, []) });
+  }
+
   /** Resolves when everything queued so far is processed. */
   idle(): Promise<void> {
     if (!this.running && this.queue.length === 0) return Promise.resolve();

@@ -193,6 +193,16 @@ export class OpenFlowConnection extends EventEmitter<OpenFlowConnectionEvents> {
   }
 
   /**
+   * Writes messages that are already encoded (their xids taken from nextXid()), untracked: an
+   * ERROR for one of them goes to the error taps. Used for large batches (batch.ts), where one
+   * write of many messages is much cheaper than one write and one promise per message.
+   */
+  sendEncoded(data: Buffer): void {
+    if (this.closed) throw this.closedWith ?? new OpenFlowConnectionError('connection closed');
+    this.socket.write(data);
+  }
+
+  /**
    * Registers an outstanding request. Throws (synchronously) on a closed connection: `fail()` has
    * already rejected and cleared the table, so an entry added now would never settle, and its timer
    * would later reject a promise nobody holds (an unhandled rejection, seconds after the real error).

@@ -134,12 +134,21 @@ export class OpenFlowError extends Error {
 export class OpenFlowBatchError extends Error {
   /** One entry per failed message: its index in the batch and its error. */
   readonly failures: readonly { readonly index: number; readonly error: OpenFlowError }[];
+  /** Messages that could not even be encoded (a value out of range, a bad address); never sent. */
+  readonly unencodable: readonly { readonly index: number; readonly error: Error }[];
 
-  constructor(message: string, failures: readonly { index: number; error: OpenFlowError }[], cause?: unknown) {
-    const detail = failures.map((f) => `#${f.index}: ${f.error.errorName}`).join(', ');
+  constructor(
+    message: string, failures: readonly { index: number; error: OpenFlowError }[], cause?: unknown,
+    unencodable: readonly { index: number; error: Error }[] = [],
+  ) {
+    const detail = [
+      ...failures.map((f) => `#${f.index}: ${f.error.errorName}`),
+      ...unencodable.map((f) => `#${f.index}: cannot encode (${f.error.message})`),
+    ].join(', ');
     super(detail ? `${message}: ${detail}` : message, cause === undefined ? undefined : { cause });
     this.name = 'OpenFlowBatchError';
     this.failures = failures;
+    this.unencodable = unencodable;
   }
 }
 

@@ -1,4 +1,11 @@
 import { apiBench } from './api.ts';
+import { flowsBench } from './flows.ts';
 
 // npm run bench: every benchmark prints its figures; none of them asserts.
-await apiBench();
+// `npx tsx test/bench/run.ts flows` (or `npm run bench -- api flows`) runs only the ones named.
+const benches: Record<string, () => Promise<void>> = { api: apiBench, flows: flowsBench };
+const only = process.argv.slice(2);
+for (const name of only) if (!benches[name]) throw new Error(`unknown benchmark '${name}' (have: ${Object.keys(benches).join(', ')})`);
+for (const [name, run] of Object.entries(benches)) {
+  if (only.length === 0 || only.includes(name)) await run();
+}

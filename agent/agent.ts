@@ -1,0 +1,100 @@
+// weft-agent's wiring: the local Open vSwitch (owned or given), br-int and its uplinks, the port
+// binding watcher, the flow reconciler and the controller channel, all feeding one Dataplane.
+import pino, { type Logger } from 'pino';
+import type { AgentConfig } from './config.ts';
+import { Dataplane } from './dataplane.ts';
+import { ALL_FEATURES } from './features/index.ts';
+import type { HostConfig } from './features/engine.ts';
+import { prepareBridges } from './host/bridges.ts';
+import { ownOpenvswitch, superviseVswitchd } from './host/own-ovs.ts';
+import type { LocalOvs } from './host/local-ovs.ts';
+import { OpenFlowConnection } from './openflow/connection.ts';
+import { OvsdbConnection } from './ovsdb/connection.ts';
+import { watchInterfaces, type InterfaceWatcher, type PortBinding } from './ovsdb/interface-watch.ts';
+import { FlowReconciler } from './reconcile/index.ts';
+import { ControllerChannel } from './sync/channel-client.ts';
+
+export class WeftAgent {
+  private ovs: LocalOvs | undefined;
+  private ovsdb: OvsdbConnection | undefined;
+  private watcher: InterfaceWatcher | undefined;
+  private reconciler: FlowReconciler | undefined;
+  private channel: ControllerChannel | undefined;
+  private stopSupervisor: (() => void) | undefined;
+  dataplane: Dataplane | undefined;
+  readonly log: Logger;
+
+  constructor(readonly config: AgentConfig, log?: Logger) {
+    this.log = log ?? pino({ level: config.logLevel, base: { host: config.host } });
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    let ovsdbTarget = c.ovsdb;
+    if (!ovsdbTarget) {
+      const own = await ownOpenvswitch({ runDir: c.runDir, datapath: c.datapath });
+      this.ovs = own.ovs;
+      ovsdbTarget = own.ovs.dbTarget;
+      this.log.info({ runDir: c.runDir, adopted: own.adopted }, own.adopted ? 'adopted the running Open vSwitch' : 'started a private Open vSwitch');
+    }
+    this.ovsdb = await OvsdbConnection.connect(ovsdbTarget);
+    const { tunnelOfport, uplinks } = await prepareBridges(this.ovsdb, {
+      datapath: c.datapath, tunnelIp: c.tunnelIp, bridgeMappings: c.bridgeMappings,
+    });
+    const host: HostConfig = { host: c.host, tunnelIp: c.tunnelIp, bridgeMappings: c.bridgeMappings, tunnelOfport, uplinks };
+
+    // A new generation per start: the replay after the first snapshot re-stamps every flow,
+    // and whatever still carries an older generation is a leftover.
+    const generation = (Math.floor(Date.now() / 1000) & 0xffff) || 1;
+    const openflowPath = c.openflow.slice('unix:'.length);
+    this.reconciler = new FlowReconciler({
+      connect: () => OpenFlowConnection.connect({ path: openflowPath }),
+      generation,
+      logger: this.log,
+    });
+    const dataplane = new Dataplane(host, ALL_FEATURES, this.reconciler);
+    this.dataplane = dataplane;
+    // The reconciler replays by itself after a reconnect or a refused bundle; once it has, the
+    // revision it holds is applied.
+    this.reconciler.on('synced', () => dataplane.reportApplied());
+    dataplane.on('error', (e) => this.log.error({ err: e }, 'dataplane update failed'));
+
+    if (this.ovs) this.stopSupervisor = superviseVswitchd(this.ovs, () => {
+      this.log.warn('ovs-vswitchd was not running and has been restarted; the reconciler replays the flows');
+    });
+
+    const plug = (b: PortBinding) => dataplane.plugged(b.ifaceId, b.ofport);
+    this.watcher = await watchInterfaces(this.ovsdb, {
+      added: plug,
+      updated: plug,
+      removed: (b) => {
+        const other = this.watcher?.lookup(b.ifaceId);
+        if (other) dataplane.plugged(other.ifaceId, other.ofport);
+        else dataplane.unplugged(b.ifaceId);
+      },
+    });
+
+    this.channel = new ControllerChannel({
+      url: c.controllerUrl,
+      token: c.token,
+      hello: { host: c.host, tunnelIp: c.tunnelIp, bridgeMappings: c.bridgeMappings, datapath: c.datapath },
+      logger: this.log,
+    });
+    const channel = this.channel;
+    channel.on('welcome', () => dataplane.forgetReported());
+    channel.on('snapshot', (m) => dataplane.snapshot(m.revision, m.docs));
+    channel.on('changes', (m) => dataplane.changes(m.revision, m.changes));
+    dataplane.on('applied', (r) => channel.reportApplied(r.revision, r.ports));
+    channel.start?.();
+    this.log.info({ controller: c.controllerUrl, tunnelIp: c.tunnelIp, uplinks }, 'weft-agent running');
+  }
+
+  /** Stops talking to everyone. The switch and its flows stay as they are. */
+  async stop(): Promise<void> {
+    this.stopSupervisor?.();
+    await this.channel?.close();
+    await this.watcher?.stop().catch(() => undefined);
+    await this.reconciler?.close();
+    this.ovsdb?.close();
+  }
+}

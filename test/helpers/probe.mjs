@@ -1,0 +1,31 @@
+// Traffic probes run inside VM namespaces with `node probe.mjs MODE ...` (no dependencies).
+//   serve-tcp PORT                 echo server (lines)
+//   connect-tcp HOST PORT MS       exit 0 when a line comes back within MS, else 1
+//   stream-tcp HOST PORT           one connection; sends a line every 50 ms, prints "echo N" per reply
+//   serve-udp PORT                 echoes datagrams
+import net from 'node:net';
+import dgram from 'node:dgram';
+
+const [mode, a, b, c] = process.argv.slice(2);
+if (mode === 'serve-tcp') {
+  net.createServer((s) => { s.on('error', () => {}); s.pipe(s); }).listen(Number(a), '::', () => console.log('listening'));
+} else if (mode === 'connect-tcp') {
+  const s = net.connect({ host: a, port: Number(b) });
+  const timer = setTimeout(() => { console.log('timeout'); process.exit(1); }, Number(c ?? 2000));
+  s.on('connect', () => s.write('ping\n'));
+  s.on('data', () => { clearTimeout(timer); console.log('ok'); process.exit(0); });
+  s.on('error', (e) => { clearTimeout(timer); console.log(`error ${e.code}`); process.exit(1); });
+} else if (mode === 'stream-tcp') {
+  const s = net.connect({ host: a, port: Number(b) });
+  let n = 0;
+  s.on('connect', () => { console.log('connected'); setInterval(() => s.write(`${n++}\n`), 50); });
+  s.on('data', (d) => { for (const line of d.toString().split('\n').filter(Boolean)) console.log(`echo ${line}`); });
+  s.on('error', (e) => { console.log(`error ${e.code}`); process.exit(1); });
+} else if (mode === 'serve-udp') {
+  const sock = dgram.createSocket('udp4');
+  sock.on('message', (m, r) => sock.send(m, r.port, r.address));
+  sock.bind(Number(a), () => console.log('listening'));
+} else {
+  console.error(`unknown mode ${mode}`);
+  process.exit(2);
+}
