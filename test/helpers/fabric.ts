@@ -3,6 +3,7 @@
 // which tests call in afterAll/finally even when they fail.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -61,6 +62,14 @@ export interface Fabric {
   destroy(): Promise<void>;
 }
 
+async function waitFor(ok: () => boolean, timeoutMs = 10000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export interface FabricOptions extends LabOptions {
   controllerEnv?: Record<string, string>;
 }
@@ -70,17 +79,32 @@ export async function createFabric(opts: FabricOptions): Promise<Fabric> {
     env: { WEFT_VLAN_RANGES: 'physnet1:100:199', WEFT_FLAT_NETWORKS: 'physnet1', WEFT_LOG_LEVEL: 'warn', ...opts.controllerEnv },
   });
   let lab: Lab | undefined;
+  let relay: net.Server | undefined;
   const agents = new Map<string, AgentProcess>();
   const destroy = async () => {
     for (const a of agents.values()) await a.kill('SIGKILL').catch(() => undefined);
     await lab?.destroy().catch(() => undefined);
+    await new Promise((r) => (relay ? relay.close(r) : r(undefined)));
     await controller.cleanup();
   };
   try {
     lab = await createLab(opts);
+    // Agents run inside their host namespace, where 127.0.0.1 is not ours: a relay in each host
+    // forwards 127.0.0.1:<port> over a unix socket to the controller (a management network).
+    const relayPath = join(lab.runRoot, 'ctl.sock');
+    relay = net.createServer((c) => {
+      const up = net.connect({ host: '127.0.0.1', port: controller.port });
+      c.pipe(up).pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+    });
+    await new Promise<void>((r) => relay!.listen(relayPath, r));
     const token = readFileSync(join(controller.dataDir, 'agent-token'), 'utf8').trim();
+    const inHostUrl = `http://127.0.0.1:${controller.port}`;
     for (const h of opts.hosts) {
-      const agent = new AgentProcess(h, lab.host(h).netns, { ...lab.host(h).agentEnv(controller.url, token), WEFT_LOG_LEVEL: 'info' });
+      const listening = lab.host(h).spawn([process.execPath, PROBE, 'relay', String(controller.port), relayPath]);
+      await waitFor(() => /listening/.test(listening.output()));
+      const agent = new AgentProcess(h, lab.host(h).netns, { ...lab.host(h).agentEnv(inHostUrl, token), WEFT_LOG_LEVEL: 'info' });
       agents.set(h, agent);
       agent.start();
     }

@@ -3,6 +3,8 @@
 //   connect-tcp HOST PORT MS       exit 0 when a line comes back within MS, else 1
 //   stream-tcp HOST PORT           one connection; sends a line every 50 ms, prints "echo N" per reply
 //   serve-udp PORT                 echoes datagrams
+//   relay PORT UNIX_PATH           listens on 127.0.0.1:PORT and relays each connection to a unix socket
+//                                  (a lab host's "management network" to the controller in the root namespace)
 import net from 'node:net';
 import dgram from 'node:dgram';
 
@@ -25,6 +27,13 @@ if (mode === 'serve-tcp') {
   const sock = dgram.createSocket('udp4');
   sock.on('message', (m, r) => sock.send(m, r.port, r.address));
   sock.bind(Number(a), () => console.log('listening'));
+} else if (mode === 'relay') {
+  net.createServer((c) => {
+    const up = net.connect({ path: b });
+    c.pipe(up).pipe(c);
+    c.on('error', () => up.destroy());
+    up.on('error', () => c.destroy());
+  }).listen(Number(a), '127.0.0.1', () => console.log('listening'));
 } else {
   console.error(`unknown mode ${mode}`);
   process.exit(2);
