@@ -74,12 +74,19 @@ describe('restarts', () => {
   }, 120_000);
 
   it('heals after ovs-vswitchd restarts', async () => {
-    const pid = Number((await runOut('cat', [`${f.lab.host('h2').runDir}/ovs-vswitchd.pid`])).trim());
+    const pidFile = `${f.lab.host('h2').runDir}/ovs-vswitchd.pid`;
+    const pid = Number((await runOut('cat', [pidFile])).trim());
     process.kill(pid, 'SIGKILL');
+    await f.until('a new ovs-vswitchd', async () => {
+      const now = Number((await runOut('cat', [pidFile]).catch(() => '0')).trim());
+      return now !== 0 && now !== pid;
+    });
     await f.until('ping after vswitchd restart', async () => {
       const r = await r1.exec(['ping', '-c', '1', '-W', '1', '10.80.0.12']);
       return r.code === 0;
     }, 60_000);
+    // Every flow came back, and only under the agent's one generation.
+    expect(new Set(cookies(await dumpFlows('h2')).map(generationOf)).size).toBe(1);
   }, 90_000);
 
   it('survives a controller restart: the dataplane stays, the agents resync', async () => {

@@ -10,6 +10,7 @@ let f: Fabric;
 const vms: Record<string, LabVm> = {};
 const ports: Record<string, Port> = {};
 const groups: Record<string, string> = {};
+let netId = '';
 
 async function tcpOk(from: LabVm, ip: string, dport: number): Promise<boolean> {
   const r = await from.exec([process.execPath, PROBE, 'connect-tcp', ip, String(dport), '1500']);
@@ -19,6 +20,7 @@ async function tcpOk(from: LabVm, ip: string, dport: number): Promise<boolean> {
 beforeAll(async () => {
   f = await createFabric({ hosts: ['h1', 'h2'] });
   const net = await network(f, P);
+  netId = net;
   await subnet(f, P, net, '10.60.0.0/24');
   for (const name of ['web', 'clients']) {
     const { security_group: g } = await f.api('POST', '/v2.0/security-groups', { security_group: { name, project_id: P } });
@@ -34,8 +36,9 @@ beforeAll(async () => {
     ports[name] = await port(f, P, net, host, { fixed_ips: [{ ip_address: ip }], name, ...(sg ? { security_groups: sg } : {}) });
     vms[name] = await plug(f, host, ports[name], name);
   }
-  vms.web.spawn([process.execPath, PROBE, 'serve-tcp', '22']);
-  vms.s1.spawn([process.execPath, PROBE, 'serve-tcp', '22']);
+  for (const server of [vms.web.spawn([process.execPath, PROBE, 'serve-tcp', '22']), vms.s1.spawn([process.execPath, PROBE, 'serve-tcp', '22'])]) {
+    await f.until('probe server listening', async () => server.output().includes('listening'));
+  }
 }, 180_000);
 afterAll(async () => f?.destroy(), 60_000);
 
@@ -76,5 +79,27 @@ describe('security groups', () => {
     const before = (stream.output().match(/echo/g) ?? []).length;
     await new Promise((r) => setTimeout(r, 1000));
     expect((stream.output().match(/echo/g) ?? []).length).toBe(before);
+  }, 90_000);
+
+  it('filters IPv6 the same way: members talk, others are blocked', async () => {
+    const v6 = await subnet(f, P, netId, 'fd00:60::/64');
+    const v4 = (await f.api('GET', `/v2.0/subnets?network_id=${netId}&ip_version=4`)).subnets[0].id;
+    const dual = async (name: string, host: string, last: number, sg?: string) => {
+      const p = await port(f, P, netId, host, {
+        name, ...(sg ? { security_groups: [sg] } : {}),
+        fixed_ips: [{ subnet_id: v4, ip_address: `10.60.0.${last}` }, { subnet_id: v6, ip_address: `fd00:60::${last}` }],
+      });
+      const vm = await f.lab.plug(host, { name, portId: p.id, mac: p.mac_address, ip: `10.60.0.${last}/24`, ip6: `fd00:60::${last}/64` });
+      await f.until(`${name} ACTIVE`, async () => (await f.api('GET', `/v2.0/ports/${p.id}`)).port.status === 'ACTIVE');
+      return vm;
+    };
+    const d1 = await dual('d1', 'h1', 31);
+    const d2 = await dual('d2', 'h2', 32);
+    const d3 = await dual('d3', 'h2', 33, groups.clients);
+    d1.spawn([process.execPath, PROBE, 'serve-tcp', '22']);
+    await f.until('ping6 between members', async () => (await d2.exec(['ping', '-6', '-c1', '-W2', 'fd00:60::31'])).code === 0);
+    await f.until('tcp6 between members', () => tcpOk(d2, 'fd00:60::31', 22));
+    expect((await d3.exec(['ping', '-6', '-c2', '-W1', 'fd00:60::31'])).code).not.toBe(0);
+    expect(await tcpOk(d3, 'fd00:60::31', 22)).toBe(false);
   }, 90_000);
 });
