@@ -1,14 +1,15 @@
-import { PROTOCOL_VERSION, type AppliedMessage, type ChangeEntry, type HelloMessage } from '../../schemas/agent/channel.ts';
-import { VIEW_KINDS, isViewKind, pickView } from '../../schemas/agent/view.ts';
+import { PROTOCOL_VERSION, type AppliedMessage, type HelloMessage } from '../../schemas/agent/channel.ts';
 import type { AgentUpdate } from '../../schemas/api/agent.ts';
 import { revise } from '../domain/standard-attrs.ts';
 import type { Change, Doc, ReadView, Store } from '../store/types.ts';
 import { agentTime, presentAgent, registerAgent, removeAgent, updateAgent, type AgentDoc } from './agents.ts';
+import { viewCommit } from './interest.ts';
 import { CLOSE, Session, type AgentLink, type AgentRuntime, type SessionHost } from './session.ts';
 
-// The controller side of controller<->agent sync. Every connected agent gets a snapshot of the
-// agent view of the model at revision R, then one `changes` message per later commit (an empty one
-// when a commit touches nothing in the view, so revisions stay contiguous). The hub listens to the
+// The controller side of controller<->agent sync. Every connected agent gets a snapshot of its
+// host's view of the model at revision R (only what the host needs: see interest.ts), then one
+// `changes` message per later commit with what entered, changed in or left that view (an empty
+// one when a commit touches nothing in it, so revisions stay contiguous). The hub listens to the
 // store's commits, which run synchronously after each commit: a snapshot taken with view() and the
 // next commit's listener call cannot miss or repeat a revision.
 //
@@ -61,7 +62,6 @@ export class SyncHub implements SessionHost {
   private readonly runtimes = new Map<string, AgentRuntime>();
   private readonly waiters = new Set<Waiter>();
   private tick: NodeJS.Timeout | undefined;
-  private cachedSnapshot: { revision: number; text: string } | undefined;
   private readonly unsubscribe: () => void;
   private isClosed = false;
 
@@ -93,13 +93,8 @@ export class SyncHub implements SessionHost {
 
   // --- SessionHost ---
 
-  snapshot(): { revision: number; text: string } {
-    const view = this.store.view();
-    if (this.cachedSnapshot?.revision !== view.revision) {
-      const docs = Object.fromEntries(VIEW_KINDS.map((kind) => [kind, view.list(kind).map((d) => pickView(kind, d))]));
-      this.cachedSnapshot = { revision: view.revision, text: JSON.stringify({ type: 'snapshot', revision: view.revision, docs }) };
-    }
-    return this.cachedSnapshot;
+  view(): ReadView {
+    return this.store.view();
   }
 
   async register(session: Session, hello: HelloMessage): Promise<void> {
@@ -162,16 +157,10 @@ export class SyncHub implements SessionHost {
     let streaming = false;
     for (const s of this.sessions) if (s.runtime && s.sentRevision >= 0) streaming = true;
     if (!streaming) return;
-    const entries: ChangeEntry[] = [];
-    for (const c of changes) {
-      if (!isViewKind(c.kind)) continue;
-      const doc = c.doc ? pickView(c.kind, c.doc) : null;
-      // A change outside the view (a port's status, a name) is not worth a message entry.
-      if (doc && c.prev && JSON.stringify(doc) === JSON.stringify(pickView(c.kind, c.prev))) continue;
-      entries.push({ kind: c.kind, id: c.id, op: c.op, doc });
-    }
-    const text = JSON.stringify({ type: 'changes', revision, changes: entries });
-    for (const s of this.sessions) if (s.runtime) s.push(text, revision);
+    // Trimmed to the view once; each session then picks what concerns its host.
+    const commit = viewCommit(changes, revision);
+    const view = this.store.view();
+    for (const s of this.sessions) if (s.runtime) s.push(commit, view);
   }
 
   private async writePortStatuses(host: string, ports: AppliedMessage['ports']): Promise<void> {
@@ -217,9 +206,15 @@ export class SyncHub implements SessionHost {
   }
 
   /** Connected, registered sessions (for tests and diagnostics). */
-  connectedAgents(): Array<{ agentId: string; host: string; sentRevision: number; snapshotsSent: number; behind: boolean }> {
-    return [...this.sessions].flatMap((s) =>
-      s.runtime ? [{ agentId: s.runtime.agentId, host: s.runtime.host, sentRevision: s.sentRevision, snapshotsSent: s.snapshotsSent, behind: s.behind }] : []);
+  connectedAgents(): Array<{
+    agentId: string; host: string; sentRevision: number; snapshotsSent: number; behind: boolean;
+    /** Documents of each kind in the host's view (undefined while behind). */
+    viewSize: Record<string, number> | undefined;
+  }> {
+    return [...this.sessions].flatMap((s) => (s.runtime ? [{
+      agentId: s.runtime.agentId, host: s.runtime.host, sentRevision: s.sentRevision, snapshotsSent: s.snapshotsSent, behind: s.behind,
+      viewSize: s.viewSize(),
+    }] : []));
   }
 
   // --- waiting for the dataplane ---
@@ -291,6 +286,5 @@ export class SyncHub implements SessionHost {
     for (const w of [...this.waiters]) w.finish('timeout');
     this.stopTick();
     for (const s of [...this.sessions]) s.close(CLOSE.goingAway, 'controller shutting down');
-    this.cachedSnapshot = undefined;
   }
 }

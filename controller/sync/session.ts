@@ -1,8 +1,11 @@
-import { agentMessage, type AppliedMessage, type HelloMessage, type PortState } from '../../schemas/agent/channel.ts';
+import { agentMessage, type AppliedMessage, type ChangeEntry, type HelloMessage, type PortState } from '../../schemas/agent/channel.ts';
+import type { ReadView } from '../store/types.ts';
+import { HostInterest, type ViewCommit } from './interest.ts';
 
 // One agent connection as the hub sees it: a link to send text on, the messages the agent sent,
-// and whether the connection is streaming changes or has fallen behind (then it waits for its
-// send buffer to drain and gets a fresh snapshot).
+// the part of the model its host is interested in (HostInterest), and whether the connection is
+// streaming changes or has fallen behind (then it waits for its send buffer to drain and gets a
+// fresh snapshot, its interest computed afresh).
 
 /** The transport under a session (a WebSocket in production, anything in tests). */
 export interface AgentLink {
@@ -37,7 +40,8 @@ export interface AgentRuntime {
 /** What a session needs from the hub. */
 export interface SessionHost {
   readonly sendBufferLimit: number;
-  snapshot(): { revision: number; text: string };
+  /** The committed model. */
+  view(): ReadView;
   register(session: Session, hello: HelloMessage): Promise<void>;
   applied(session: Session, message: AppliedMessage): Promise<void>;
   heartbeat(session: Session): void;
@@ -53,6 +57,8 @@ export class Session {
   sentRevision = -1;
   snapshotsSent = 0;
   private streaming = false;
+  /** The host's view while streaming; dropped when the session falls behind. */
+  private interest: HostInterest | undefined;
   private isClosed = false;
   private helloSeen = false;
   /** Bytes of the last snapshot still allowed over the limit (a snapshot may itself be bigger than the limit). */
@@ -108,26 +114,45 @@ export class Session {
     if (!this.isClosed) this.link.send(text);
   }
 
-  /** Send a snapshot of the current model and stream changes after it. */
+  /** Send a snapshot of the host's view of the current model and stream changes after it. */
   sendSnapshot(): void {
-    if (this.isClosed) return;
-    const snap = this.hub.snapshot();
-    this.link.send(snap.text);
-    this.sentRevision = snap.revision;
+    if (this.isClosed || !this.runtime) return;
+    const view = this.hub.view();
+    const interest = new HostInterest(this.runtime.host);
+    const text = JSON.stringify({ type: 'snapshot', revision: view.revision, docs: interest.snapshot(view) });
+    this.interest = interest;
+    this.link.send(text);
+    this.sentRevision = view.revision;
     this.snapshotsSent++;
-    this.allowance = Buffer.byteLength(snap.text);
+    this.allowance = Buffer.byteLength(text);
     this.streaming = true;
   }
 
-  /** One commit's changes message; not sent (and the session falls behind) when the agent reads too slowly. */
-  push(text: string, revision: number): void {
-    if (this.isClosed || !this.streaming) return;
+  /**
+   * One commit's changes message (`view` is the model after it), maybe empty so that revisions
+   * stay contiguous; not sent (and the session falls behind) when the agent reads too slowly.
+   */
+  push(commit: ViewCommit, view: ReadView): void {
+    if (this.isClosed || !this.streaming || !this.interest) return;
     const limit = this.hub.sendBufferLimit;
     const buffered = this.link.bufferedAmount;
     if (buffered > limit + this.allowance) return this.fallBehind(buffered);
     if (buffered <= limit) this.allowance = 0;
-    this.link.send(text);
-    this.sentRevision = revision;
+    let changes: ChangeEntry[];
+    try {
+      changes = this.interest.apply(commit, view);
+    } catch (err) {
+      // A bug, not a state an agent can cause: start the host's view over.
+      this.hub.warn({ host: this.runtime?.host, err: String(err) }, 'host view out of step; sending a fresh snapshot');
+      return this.sendSnapshot();
+    }
+    this.link.send(JSON.stringify({ type: 'changes', revision: commit.revision, changes }));
+    this.sentRevision = commit.revision;
+  }
+
+  /** How many documents of each kind the agent holds (diagnostics, tests); undefined when not streaming. */
+  viewSize(): Record<string, number> | undefined {
+    return this.streaming ? this.interest?.heldCounts() : undefined;
   }
 
   close(code: number, reason: string): void {
@@ -149,6 +174,7 @@ export class Session {
 
   private fallBehind(buffered: number): void {
     this.streaming = false;
+    this.interest = undefined;
     this.hub.warn({ host: this.runtime?.host, buffered, revision: this.sentRevision }, 'agent falls behind; it gets a fresh snapshot once its buffer drains');
     this.drainTimer = setInterval(() => {
       if (this.isClosed || this.link.bufferedAmount > 0) return;

@@ -6,6 +6,16 @@ import { collect, hello, syncLab, until, type SyncLab } from './support.ts';
 // a snapshot.
 
 let lab: SyncLab | undefined;
+
+/** A network and ports written straight to the store, with every view field. */
+const network = (id: string) => ({
+  id, project_id: 'p', admin_state_up: true, mtu: 1450, 'provider:network_type': 'vxlan', 'provider:physical_network': null,
+  'provider:segmentation_id': 100, 'router:external': false,
+});
+const port = (id: string, networkId: string, host: string, extra: Record<string, unknown> = {}) => ({
+  id, network_id: networkId, admin_state_up: true, mac_address: 'fa:16:3e:00:00:01', fixed_ips: [], allowed_address_pairs: [],
+  port_security_enabled: true, security_groups: [], device_owner: '', device_id: '', 'binding:host_id': host, ...extra,
+});
 afterEach(async () => {
   await lab?.close();
   lab = undefined;
@@ -14,6 +24,11 @@ afterEach(async () => {
 describe('resync', () => {
   it('stops streaming to an agent that reads too slowly and sends it a fresh snapshot once drained', async () => {
     lab = await syncLab({ agentSendBufferLimit: 64 * 1024 });
+    // The host has a port on the network, so every port of the network is in its view.
+    await lab.store.transact((tx) => {
+      tx.put('network', network('net-slow'));
+      tx.put('port', port('local', 'net-slow', 'slow-host'));
+    });
     const ws = await lab.raw();
     const got = collect(ws);
     ws.send(hello('slow-host'));
@@ -23,7 +38,7 @@ describe('resync', () => {
     const big = 'x'.repeat(256 * 1024);
     const commits = 80;
     for (let i = 0; i < commits; i++) {
-      await lab.store.transact((tx) => tx.put('security_group', { id: `big-${i}`, project_id: big }));
+      await lab.store.transact((tx) => tx.put('port', port(`big-${i}`, 'net-slow', 'other-host', { device_id: big })));
     }
     const last = lab.store.revision;
     expect(last).toBe(first + commits);
@@ -31,7 +46,7 @@ describe('resync', () => {
     await until(() => got.filter((m) => m.type === 'snapshot').length === 2, 'fresh snapshot', 20_000);
     const snapshots = got.filter((m) => m.type === 'snapshot');
     expect(snapshots[1].revision).toBe(last);
-    expect(snapshots[1].docs.security_group.filter((g: any) => g.id.startsWith('big-'))).toHaveLength(commits);
+    expect(snapshots[1].docs.port.filter((p: any) => p.id.startsWith('big-'))).toHaveLength(commits);
     // Changes before the fresh snapshot were contiguous and stopped short of it.
     const before = got.slice(0, got.indexOf(snapshots[1])).filter((m) => m.type === 'changes').map((m) => m.revision);
     expect(before.length).toBeLessThan(commits);
@@ -51,14 +66,18 @@ describe('resync', () => {
     expect(a.channel.connected).toBe(false);
     // Down for a while: several refused attempts.
     await new Promise((r) => setTimeout(r, 300));
-    // The model moves on while the agent is away.
-    await lab.store.transact((tx) => tx.put('security_group', { id: 'while-away', project_id: 'p' }));
+    // The model moves on while the agent is away: a port is bound to its host.
+    await lab.store.transact((tx) => {
+      tx.put('network', network('net-away'));
+      tx.put('port', port('while-away', 'net-away', 'host-a'));
+    });
     await lab.restart();
     await until(() => a.snapshots.length === 2, 'second snapshot');
     expect(a.welcomes).toHaveLength(2);
     expect(a.channel.agentId).toBe(id);
     expect(a.snapshots[1].revision).toBe(lab.store.revision);
-    expect(a.snapshots[1].docs.security_group.map((g) => g.id)).toContain('while-away');
+    expect(a.snapshots[1].docs.port.map((p) => p.id)).toEqual(['while-away']);
+    expect(a.snapshots[1].docs.network.map((n) => n.id)).toEqual(['net-away']);
     const agents = (await lab.call(ADMIN, 'GET', '/v2.0/agents')).body.agents;
     expect(agents).toHaveLength(1);
     expect(agents[0]).toMatchObject({ id, alive: true });

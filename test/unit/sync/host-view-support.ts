@@ -1,0 +1,133 @@
+import { expect } from 'vitest';
+import type { Session, AgentLink } from '../../../controller/sync/session.ts';
+import { SyncHub } from '../../../controller/sync/hub.ts';
+import type { Doc, ReadView, Store } from '../../../controller/store/types.ts';
+import { controllerMessage, type ChangeEntry } from '../../../schemas/agent/channel.ts';
+import { VIEW_KINDS, pickView, type ViewKind } from '../../../schemas/agent/view.ts';
+
+// Per-host views without sockets: a SyncHub on a store, agents as in-memory links that fold what
+// they receive (snapshot, then changes) into a map, and the host's view computed from scratch by
+// the definition, to compare with.
+
+/** `${kind}/${id}` -> the view document. */
+export type Held = Map<string, Record<string, unknown>>;
+
+const key = (kind: string, id: string) => `${kind}/${id}`;
+
+/**
+ * The host's interest, straight from the definition (full scans, no indexes, no increments):
+ * its local ports; the networks of local ports and every port and subnet of those networks; the
+ * groups of local ports and all their rules; for each such rule's remote group G, G itself and
+ * every member port of G (not G's rules); every agent.
+ */
+export function referenceView(view: ReadView, host: string): Held {
+  const ports = view.list('port');
+  const local = ports.filter((p) => p['binding:host_id'] === host);
+  const networks = new Set(local.map((p) => p.network_id as string));
+  const groups = new Set(local.flatMap((p) => (p.security_groups as string[] | undefined) ?? []));
+  const rules = view.list('security_group_rule').filter((r) => groups.has(r.security_group_id as string));
+  const remotes = new Set(rules.flatMap((r) => (r.remote_group_id ? [r.remote_group_id as string] : [])));
+  const wanted: Record<ViewKind, (d: Doc) => boolean> = {
+    network: (n) => networks.has(n.id),
+    subnet: (s) => networks.has(s.network_id as string),
+    port: (p) => p['binding:host_id'] === host || networks.has(p.network_id as string)
+      || ((p.security_groups as string[] | undefined) ?? []).some((g) => remotes.has(g)),
+    security_group: (g) => groups.has(g.id) || remotes.has(g.id),
+    security_group_rule: (r) => groups.has(r.security_group_id as string),
+    agent: () => true,
+  };
+  const out: Held = new Map();
+  for (const kind of VIEW_KINDS) {
+    for (const d of view.list(kind)) if (wanted[kind](d)) out.set(key(kind, d.id), pickView(kind, d));
+  }
+  return out;
+}
+
+/** Sorted entries, for readable comparisons. */
+export const sorted = (held: Held): Array<[string, Record<string, unknown>]> => [...held].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+/** Ids of one kind an agent holds, sorted. */
+export const idsOf = (held: Held, kind: ViewKind): string[] =>
+  [...held.keys()].filter((k) => k.startsWith(`${kind}/`)).map((k) => k.slice(kind.length + 1)).sort();
+
+/** An agent on the other end of an in-memory link: checks the protocol and folds what it gets. */
+export class FoldingAgent implements AgentLink {
+  readonly held: Held = new Map();
+  revision = -1;
+  snapshots = 0;
+  /** Every changes message's entries, by revision. */
+  readonly changes = new Map<number, ChangeEntry[]>();
+  bufferedAmount = 0;
+  closed: { code: number; reason: string } | undefined;
+  /** Protocol breaches seen (send() runs inside the store's commit listener, which swallows throws). */
+  readonly errors: string[] = [];
+  session!: Session;
+
+  constructor(readonly host: string) {}
+
+  send(text: string): void {
+    try {
+      this.receive(text);
+    } catch (err) {
+      this.errors.push(String(err));
+    }
+  }
+
+  private receive(text: string): void {
+    const msg = controllerMessage.parse(JSON.parse(text));
+    if (msg.type === 'welcome') return;
+    if (msg.type === 'snapshot') {
+      this.held.clear();
+      for (const kind of VIEW_KINDS) for (const d of msg.docs[kind] ?? []) this.held.set(key(kind, String(d.id)), d);
+      this.revision = msg.revision;
+      this.snapshots++;
+      return;
+    }
+    // Contiguous revisions, and every entry does something (no create of a held doc, no update or
+    // delete of one not held, no update that changes nothing).
+    expect(msg.revision, `${this.host}: revision after ${this.revision}`).toBe(this.revision + 1);
+    this.revision = msg.revision;
+    this.changes.set(msg.revision, msg.changes);
+    for (const c of msg.changes) {
+      const k = key(c.kind, c.id);
+      const had = this.held.get(k);
+      if (c.op === 'create') expect(had, `${this.host}: create of held ${k}`).toBeUndefined();
+      else expect(had, `${this.host}: ${c.op} of ${k}, not held`).toBeDefined();
+      if (c.op === 'update') expect(c.doc, `${this.host}: update of ${k} that changes nothing`).not.toEqual(had);
+      if (c.op === 'delete') this.held.delete(k);
+      else this.held.set(k, c.doc!);
+    }
+  }
+
+  close(code: number, reason: string): void {
+    this.closed = { code, reason };
+  }
+
+  /** The agent's view equals the host's interest in the store's current model. */
+  expectInStep(store: Store, what = ''): void {
+    expect(this.errors, `${this.host} ${what}: protocol`).toEqual([]);
+    expect(this.closed, `${this.host} ${what}: closed`).toBeUndefined();
+    // A second snapshot would be the session starting over after an inconsistency.
+    expect(this.snapshots, `${this.host} ${what}: snapshots`).toBe(1);
+    expect(this.revision, `${this.host} ${what}: revision`).toBe(store.revision);
+    expect(sorted(this.held), `${this.host} ${what}`).toEqual(sorted(referenceView(store.view(), this.host)));
+  }
+}
+
+export const helloText = (host: string) =>
+  JSON.stringify({ type: 'hello', protocol: 1, host, tunnelIp: '192.0.2.1', bridgeMappings: {}, datapath: 'netdev' });
+
+/** A hub on `store` (closed by the caller) with nothing listening on a network. */
+export function hubOn(store: Store): SyncHub {
+  return new SyncHub({ store, heartbeatInterval: 60, downTime: 180, sendBufferLimit: 1 << 30 });
+}
+
+/** Connects an agent for `host` and waits for its snapshot. */
+export async function connect(hub: SyncHub, host: string): Promise<FoldingAgent> {
+  const agent = new FoldingAgent(host);
+  agent.session = hub.accept(agent);
+  agent.session.receive(helloText(host));
+  for (let i = 0; i < 100 && agent.snapshots === 0; i++) await new Promise((r) => setImmediate(r));
+  if (agent.snapshots === 0) throw new Error(`no snapshot for ${host}`);
+  return agent;
+}
