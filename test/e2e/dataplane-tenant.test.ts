@@ -52,6 +52,24 @@ describe('VXLAN tenant networks across two hosts', () => {
     await expectPing(f, vms.b1, '10.50.0.13', false);
   }, 60_000);
 
+  it('never floods known unicast; broadcast reaches only the network\'s ports', async () => {
+    // a1 -> a2 (h1 -> h2): a3 sits on a1's host and network but must not see it.
+    const unicastAtA3 = await f.lab.tcpdump(vms.a3, ['icmp'], async () => {
+      expect(await pings(vms.a1, '10.50.0.12', 3)).toBe(true);
+    });
+    expect(unicastAtA3).not.toMatch(/ICMP echo/);
+    // An ARP broadcast from a1 for an address nobody has: its network's VMs on both hosts see it,
+    // project b's VM on the same host does not.
+    let atB1 = '';
+    const atA2 = await f.lab.tcpdump(vms.a2, ['arp'], async () => {
+      atB1 = await f.lab.tcpdump(vms.b1, ['arp'], async () => {
+        await vms.a1.exec(['ping', '-c', '2', '-W', '1', '10.50.0.77']);
+      });
+    });
+    expect(atA2).toMatch(/who-has 10\.50\.0\.77/i);
+    expect(atB1).not.toMatch(/10\.50\.0\.77/);
+  }, 60_000);
+
   it('drops a VM that forges its source IP or MAC', async () => {
     const a1 = vms.a1;
     await a1.exec(['ip', 'addr', 'flush', 'dev', 'eth0']);
