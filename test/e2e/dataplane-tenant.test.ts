@@ -56,8 +56,10 @@ describe('VXLAN tenant networks across two hosts', () => {
     // a1 -> a2 (h1 -> h2): a3 sits on a1's host and network but must not see it.
     const unicastAtA3 = await f.lab.tcpdump(vms.a3, ['icmp'], async () => {
       expect(await pings(vms.a1, '10.50.0.12', 3)).toBe(true);
+      expect(await pings(vms.a1, '10.50.0.13', 1)).toBe(true); // the capture works
     });
-    expect(unicastAtA3).not.toMatch(/ICMP echo/);
+    expect(unicastAtA3).toMatch(/10\.50\.0\.11 > 10\.50\.0\.13: ICMP echo request/);
+    expect(unicastAtA3).not.toMatch(/> 10\.50\.0\.12/);
     // An ARP broadcast from a1 for an address nobody has: its network's VMs on both hosts see it,
     // project b's VM on the same host does not.
     let atB1 = '';
