@@ -18,16 +18,23 @@ export async function dataplaneBench(): Promise<void> {
     const created: number[] = [];
     const active: number[] = [];
     const pinged: number[] = [];
+    const plugging: number[] = [];
+    const pluggedToActive: number[] = [];
+    const pluggedToPing: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       const ip = `10.90.1.${i + 10}`;
       const t0 = performance.now();
       const p = await port(f, 'bench', net, 'h1', { fixed_ips: [{ ip_address: ip }] });
       const t1 = performance.now();
       await f.lab.plug('h1', { name: `b${i}`, portId: p.id, mac: p.mac_address, ip: `${ip}/16` });
+      const tPlugged = performance.now();
       await f.until('ACTIVE', async () => (await portStatus(f, p.id)) === 'ACTIVE');
       const t2 = performance.now();
       await f.until('first ping', async () => (await prober.exec(['ping', '-c1', '-W1', ip])).code === 0);
       const t3 = performance.now();
+      plugging.push(tPlugged - t1);
+      pluggedToActive.push(t2 - tPlugged);
+      pluggedToPing.push(t3 - tPlugged);
       created.push(t1 - t0);
       active.push(t2 - t0);
       pinged.push(t3 - t0);
@@ -36,6 +43,9 @@ export async function dataplaneBench(): Promise<void> {
     row('port create answered', created);
     row('create -> plugged -> ACTIVE', active);
     row('create -> plugged -> first ping answered from the other host', pinged);
+    row('of which plugging (namespace, veth, ovs-vsctl add-port: the lab, not Weft)', plugging);
+    row('plugged -> ACTIVE', pluggedToActive);
+    row('plugged -> first ping answered', pluggedToPing);
   } finally {
     await f.destroy();
   }

@@ -9,7 +9,8 @@ const WAIT = { 'x-weft-wait-dataplane': '15' };
 let f: Fabric;
 
 beforeAll(async () => {
-  f = await createFabric({ hosts: ['h1', 'h2'] });
+  // h1's agent starts its own Open vSwitch; h2's is given a running one (WEFT_OVSDB).
+  f = await createFabric({ hosts: ['h1', 'h2'], existingOvs: ['h2'] });
 }, 120_000);
 afterAll(async () => f?.destroy(), 60_000);
 

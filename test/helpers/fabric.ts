@@ -7,6 +7,7 @@ import net from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ownOpenvswitch } from '../../agent/host/own-ovs.ts';
 import { startController, type ControllerProcess } from './controller-process.ts';
 import { createLab, type Lab, type LabOptions } from './lab.ts';
 
@@ -72,6 +73,11 @@ async function waitFor(ok: () => boolean, timeoutMs = 10000): Promise<void> {
 
 export interface FabricOptions extends LabOptions {
   controllerEnv?: Record<string, string>;
+  /**
+   * Hosts whose Open vSwitch runs before the agent, as a system service would (the agent is given
+   * WEFT_OVSDB); the other hosts' agents start and own theirs.
+   */
+  existingOvs?: string[];
 }
 
 export async function createFabric(opts: FabricOptions): Promise<Fabric> {
@@ -104,7 +110,12 @@ export async function createFabric(opts: FabricOptions): Promise<Fabric> {
     for (const h of opts.hosts) {
       const listening = lab.host(h).spawn([process.execPath, PROBE, 'relay', String(controller.port), relayPath]);
       await waitFor(() => /listening/.test(listening.output()));
-      const agent = new AgentProcess(h, lab.host(h).netns, { ...lab.host(h).agentEnv(inHostUrl, token), WEFT_LOG_LEVEL: 'info' });
+      const env = { ...lab.host(h).agentEnv(inHostUrl, token), WEFT_LOG_LEVEL: 'info' };
+      if (opts.existingOvs?.includes(h)) {
+        const { ovs } = await ownOpenvswitch({ runDir: lab.host(h).runDir, netns: lab.host(h).netns });
+        Object.assign(env, { WEFT_OVSDB: ovs.dbTarget, WEFT_DATAPATH: 'netdev' });
+      }
+      const agent = new AgentProcess(h, lab.host(h).netns, env);
       agents.set(h, agent);
       agent.start();
     }
