@@ -88,6 +88,26 @@ describe('VXLAN tenant networks across two hosts', () => {
     await expectPing(f, a1, '10.50.0.13', true);
   }, 60_000);
 
+  it('lets a port without port security send from any address', async () => {
+    const a1 = vms.a1;
+    await a1.exec(['ip', 'addr', 'flush', 'dev', 'eth0']);
+    await a1.exec(['ip', 'addr', 'add', '10.50.0.98/24', 'dev', 'eth0']);
+    expect(await pings(a1, '10.50.0.13', 2)).toBe(false);
+    // a3 must accept it too: its ingress rules only know a1's real address, so lift a3's as well.
+    for (const p of [ports.a1, ports.a3]) {
+      await f.api('PUT', `/v2.0/ports/${p.id}`, { port: { security_groups: [], port_security_enabled: false } }, WAIT);
+    }
+    await expectPing(f, a1, '10.50.0.13', true);
+    for (const p of [ports.a1, ports.a3]) {
+      await f.api('PUT', `/v2.0/ports/${p.id}`, { port: { port_security_enabled: true, security_groups: p.security_groups } }, WAIT);
+    }
+    await vms.a3.exec(['ip', 'neigh', 'flush', 'all']);
+    expect(await pings(a1, '10.50.0.13', 2)).toBe(false);
+    await a1.exec(['ip', 'addr', 'flush', 'dev', 'eth0']);
+    await a1.exec(['ip', 'addr', 'add', '10.50.0.11/24', 'dev', 'eth0']);
+    await expectPing(f, a1, '10.50.0.13', true);
+  }, 60_000);
+
   it('lets an allowed address pair carry a VIP', async () => {
     await vms.a1.exec(['ip', 'addr', 'add', '10.50.0.200/24', 'dev', 'eth0']);
     expect(await pings(vms.a2, '10.50.0.200', 2)).toBe(false);
