@@ -13,6 +13,11 @@ import { OvsdbConnection } from './ovsdb/connection.ts';
 import { watchInterfaces, type InterfaceWatcher, type PortBinding } from './ovsdb/interface-watch.ts';
 import { FlowReconciler } from './reconcile/index.ts';
 import { ControllerChannel } from './sync/channel-client.ts';
+import { respondDhcp } from './dhcp/responder.ts';
+import { PacketInService } from './punt/packet-in.ts';
+
+/** The MAC the agent's DHCP answers come from (locally administered: 'weft'). */
+export const DHCP_SERVER_MAC = '02:77:65:66:74:01';
 
 export class WeftAgent {
   private ovs: LocalOvs | undefined;
@@ -21,6 +26,8 @@ export class WeftAgent {
   private reconciler: FlowReconciler | undefined;
   private channel: ControllerChannel | undefined;
   private stopSupervisor: (() => void) | undefined;
+  private punt: PacketInService | undefined;
+  private dhcpSettings = { domain: 'openstacklocal.', leaseSeconds: 86400 };
   dataplane: Dataplane | undefined;
   readonly log: Logger;
 
@@ -63,6 +70,9 @@ export class WeftAgent {
       this.log.warn('ovs-vswitchd was not running and has been restarted; the reconciler replays the flows');
     });
 
+    this.punt = new PacketInService({ path: openflowPath, handle: (inPort, frame) => this.answerDhcp(inPort, frame), log: this.log });
+    this.punt.start();
+
     const plug = (b: PortBinding) => dataplane.plugged(b.ifaceId, b.ofport);
     this.watcher = await watchInterfaces(this.ovsdb, {
       added: plug,
@@ -81,7 +91,10 @@ export class WeftAgent {
       logger: this.log,
     });
     const channel = this.channel;
-    channel.on('welcome', () => dataplane.forgetReported());
+    channel.on('welcome', (m) => {
+      if (m.dhcp) this.dhcpSettings = m.dhcp;
+      dataplane.forgetReported();
+    });
     channel.on('snapshot', (m) => dataplane.snapshot(m.revision, m.docs));
     channel.on('changes', (m) => dataplane.changes(m.revision, m.changes));
     dataplane.on('applied', (r) => channel.reportApplied(r.revision, r.ports));
@@ -89,10 +102,28 @@ export class WeftAgent {
     this.log.info({ controller: c.controllerUrl, tunnelIp: c.tunnelIp, uplinks }, 'weft-agent running');
   }
 
+  /** A DHCP answer for a frame punted from a local port, from the model as this agent holds it. */
+  private answerDhcp(inPort: number, frame: Buffer): Buffer | undefined {
+    const dp = this.dataplane;
+    const portId = dp?.portAtOfport(inPort);
+    const port = portId === undefined ? undefined : dp!.model.get('port', portId);
+    const network = port && dp!.model.get('network', port.network_id);
+    if (!port || !network) return undefined;
+    const subnets = [...dp!.model.subnetsOfNetwork(network.id)].map((id) => dp!.model.get('subnet', id)!).filter(Boolean);
+    const verdict = respondDhcp(frame, { port, network, subnets, serverMac: DHCP_SERVER_MAC, ...this.dhcpSettings });
+    if ('ignored' in verdict) {
+      this.log.debug({ port: port.id, why: verdict.ignored }, 'DHCP request not answered');
+      return undefined;
+    }
+    this.log.debug({ port: port.id, kind: verdict.kind, address: verdict.address }, 'DHCP answer');
+    return verdict.reply;
+  }
+
   /** Stops talking to everyone. The switch and its flows stay as they are. */
   async stop(): Promise<void> {
     this.stopSupervisor?.();
     await this.channel?.close();
+    await this.punt?.close();
     await this.watcher?.stop().catch(() => undefined);
     await this.reconciler?.close();
     this.ovsdb?.close();

@@ -97,6 +97,12 @@ export class Dataplane extends EventEmitter<Events> {
     return this.model.revision;
   }
 
+  /** The plugged port on an ofport (a scan of the local bindings: for punted packets, not per flow). */
+  portAtOfport(ofport: number): string | undefined {
+    for (const [id, p] of this.bindings) if (p === ofport) return id;
+    return undefined;
+  }
+
   boundPorts(): ReadonlyMap<string, number> {
     return this.bindings;
   }

@@ -54,6 +54,8 @@ export const ConfigSchema = z
     /** MTU of the physical underlay; VXLAN networks get 50 bytes less. */
     physicalMtu: z.number().int().min(1280).max(9216).default(1500),
     dnsDomain: z.string().default('openstacklocal.'),
+    /** Seconds a DHCP lease lasts; clients renew at half of it, which is when model changes reach them. */
+    dhcpLeaseDuration: z.number().int().min(10).default(86400),
     /** First three octets of generated MACs. */
     baseMac: z.string().regex(/^[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/).default('fa:16:3e'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -108,6 +110,7 @@ function fromEnv(env: Env): Record<string, unknown> {
     ['WEFT_FLAT_NETWORKS', ['segments', 'flatNetworks'], list],
     ['WEFT_PHYSICAL_MTU', ['physicalMtu'], Number],
     ['WEFT_DNS_DOMAIN', ['dnsDomain'], String],
+    ['WEFT_DHCP_LEASE_DURATION', ['dhcpLeaseDuration'], Number],
     ['WEFT_LOG_LEVEL', ['logLevel'], String],
     ['WEFT_AGENT_HEARTBEAT_INTERVAL', ['agentHeartbeatInterval'], Number],
     ['WEFT_AGENT_DOWN_TIME', ['agentDownTime'], Number],

@@ -1,5 +1,6 @@
 // Every feature compiler, in pipeline order. The engine (engine.ts) compiles their units.
 import { classifyFeature } from './classify.ts';
+import { dhcpFeature } from './dhcp.ts';
 import type { Feature } from './engine.ts';
 import { l2Feature } from './l2.ts';
 import { outputFeature } from './output.ts';
@@ -14,9 +15,9 @@ export const FORWARDING_FEATURES: readonly Feature[] = [
 ];
 
 export const ALL_FEATURES: Feature[] = [
-  classifyFeature, tunnelsFeature, providerFeature, portSecurityFeature,
+  classifyFeature, dhcpFeature, tunnelsFeature, providerFeature, portSecurityFeature,
   securityGroupsFeature,
   l2Feature, outputFeature,
 ];
 
-export { classifyFeature, l2Feature, outputFeature, portSecurityFeature, providerFeature, tunnelsFeature };
+export { classifyFeature, dhcpFeature, l2Feature, outputFeature, portSecurityFeature, providerFeature, tunnelsFeature };

@@ -48,6 +48,7 @@ export const FEATURES = {
   provider: 6,
   base: 7,
   output: 8,
+  dhcp: 9,
 } as const;
 export type FeatureName = keyof typeof FEATURES;
 

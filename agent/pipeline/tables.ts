@@ -30,8 +30,8 @@ const L4 = [
 export const TABLES: readonly TableContract[] = [
   {
     name: 'classify', id: 0, miss: 'drop',
-    purpose: 'in_port -> network (metadata) and source port (reg5); tunnel id / provider VLAN -> network',
-    matches: ['inPort', 'ethSrc', 'tunnelId', 'vlanVid'],
+    purpose: 'in_port -> network (metadata) and source port (reg5); tunnel id / provider VLAN -> network; DHCP requests -> the agent',
+    matches: ['inPort', 'ethSrc', 'tunnelId', 'vlanVid', 'udpSrc', 'udpDst'],
     sets: ['metadata', 'reg5', 'reg0', 'vlanVid'],
     next: ['spoof_guard', 'egress_ct', 'l2_lookup'],
   },

@@ -31,6 +31,8 @@ export interface SyncHubOptions {
   downTime: number;
   /** Bytes queued on a connection beyond which it falls behind (and later gets a fresh snapshot). */
   sendBufferLimit: number;
+  /** DHCP settings told to agents in the welcome. */
+  dhcp?: { domain: string; leaseSeconds: number };
   log?: SyncLogger;
   /** Milliseconds an agent has to say hello after connecting (default 10 s). */
   helloTimeoutMs?: number;
@@ -52,6 +54,7 @@ export class SyncHub implements SessionHost {
   readonly store: Store;
   readonly sendBufferLimit: number;
   private readonly heartbeatMs: number;
+  private readonly dhcp: SyncHubOptions['dhcp'];
   private readonly downMs: number;
   private readonly helloTimeoutMs: number;
   private readonly log: SyncLogger;
@@ -69,6 +72,7 @@ export class SyncHub implements SessionHost {
     this.store = options.store;
     this.sendBufferLimit = options.sendBufferLimit;
     this.heartbeatMs = options.heartbeatInterval * 1000;
+    this.dhcp = options.dhcp;
     this.downMs = options.downTime * 1000;
     this.helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
     this.log = options.log ?? quiet;
@@ -114,7 +118,9 @@ export class SyncHub implements SessionHost {
     this.runtimes.set(doc.id, runtime);
     session.runtime = runtime;
     this.log.info({ host: doc.host, agent: doc.id, protocol: PROTOCOL_VERSION }, 'agent connected');
-    session.sendControl(JSON.stringify({ type: 'welcome', agentId: doc.id, heartbeatInterval: this.heartbeatMs / 1000 }));
+    session.sendControl(JSON.stringify({
+      type: 'welcome', agentId: doc.id, heartbeatInterval: this.heartbeatMs / 1000, ...(this.dhcp ? { dhcp: this.dhcp } : {}),
+    }));
     // Synchronously after the welcome: the snapshot's revision and the next commit's are contiguous.
     session.sendSnapshot();
   }

@@ -25,6 +25,7 @@ export function registerSync(app: FastifyInstance, deps: SyncDeps): SyncHub {
     heartbeatInterval: deps.config.agentHeartbeatInterval,
     downTime: deps.config.agentDownTime,
     sendBufferLimit: deps.config.agentSendBufferLimit,
+    dhcp: { domain: deps.config.dnsDomain, leaseSeconds: deps.config.dhcpLeaseDuration },
     log: app.log,
   });
   const channel = attachChannel(app.server, hub, deps.authenticator);

@@ -44,6 +44,8 @@ export const welcomeMessage = z.object({
   agentId: z.string(),
   /** Seconds between heartbeats; the agent is dead after agentDownTime without one. */
   heartbeatInterval: z.number(),
+  /** What the agent's DHCP responder hands out beside the model (Neutron's dns_domain, dhcp_lease_duration). */
+  dhcp: z.object({ domain: z.string(), leaseSeconds: z.number().int().positive() }).optional(),
 });
 
 export const snapshotMessage = z.object({
