@@ -9,7 +9,7 @@ import { network, port, portStatus, subnet, type Port } from '../helpers/fabric-
 import type { LabVm } from '../helpers/lab.ts';
 
 const P = 'project-d';
-const LEASE = 20;
+const LEASE = 12;
 let f: Fabric;
 let net = '';
 let sub = '';
@@ -103,8 +103,8 @@ describe('DHCP', () => {
     expect(r.stderr + r.stdout).toMatch(/no lease/);
   }, 60_000);
 
-  it('hands a changed DNS server to a running client at renewal', async () => {
-    const { vm } = await vmOn('h2', 'c4');
+  it('hands a changed DNS server, host route and fixed IP to a running client at renewal', async () => {
+    const { vm, p } = await vmOn('h2', 'c4');
     const log = join(dir, 'c4.log');
     const client = vm.spawn(udhcpc(vm, log, []));
     const { readFileSync, existsSync } = await import('node:fs');
@@ -113,6 +113,12 @@ describe('DHCP', () => {
     await f.api('PUT', `/v2.0/subnets/${sub}`, { subnet: { dns_nameservers: ['10.95.0.54'] } });
     await f.until('renewal with the new DNS server', async () =>
       lines().some((l) => l.startsWith('renew') && l.includes('dns=10.95.0.54 ')), LEASE * 1000 + 10_000);
+    // A new address: the renewal asks for the old one, gets a NAK, and the client starts over.
+    await f.api('PUT', `/v2.0/subnets/${sub}`, { subnet: { host_routes: [{ destination: '192.168.60.0/24', nexthop: '10.95.0.254' }] } });
+    await f.api('PUT', `/v2.0/ports/${p.id}`, { port: { fixed_ips: [{ subnet_id: sub, ip_address: '10.95.0.200' }] } });
+    await f.until('bound to the new address with the new route', async () =>
+      lines().some((l) => l.startsWith('bound') && l.includes('ip=10.95.0.200 ') && l.includes('192.168.60.0/24 10.95.0.254')),
+    LEASE * 1000 + 10_000);
     await client.stop('SIGTERM');
-  }, 90_000);
+  }, 120_000);
 });
