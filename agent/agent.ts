@@ -15,6 +15,7 @@ import { FlowReconciler } from './reconcile/index.ts';
 import { ControllerChannel } from './sync/channel-client.ts';
 import { respondDhcp } from './dhcp/responder.ts';
 import { PacketInService } from './punt/packet-in.ts';
+import { L3Manager, type L3Status } from './l3/manager.ts';
 
 /** The MAC the agent's DHCP answers come from (locally administered: 'weft'). */
 export const DHCP_SERVER_MAC = '02:77:65:66:74:01';
@@ -27,6 +28,7 @@ export class WeftAgent {
   private channel: ControllerChannel | undefined;
   private stopSupervisor: (() => void) | undefined;
   private punt: PacketInService | undefined;
+  private l3: L3Manager | undefined;
   private dhcpSettings = { domain: 'openstacklocal.', leaseSeconds: 86400 };
   dataplane: Dataplane | undefined;
   readonly log: Logger;
@@ -98,6 +100,22 @@ export class WeftAgent {
     channel.on('snapshot', (m) => dataplane.snapshot(m.revision, m.docs));
     channel.on('changes', (m) => dataplane.changes(m.revision, m.changes));
     dataplane.on('applied', (r) => channel.reportApplied(r.revision, r.ports));
+
+    // L3: router namespaces on this host, brought in line after each dataplane batch (without
+    // holding up the dataplane loop). Their statuses go to the controller with the last revision
+    // the dataplane reported as applied.
+    const l3 = new L3Manager({ host: c.host, ovsdb: this.ovsdb, log: this.log.child({ part: 'l3' }) });
+    this.l3 = l3;
+    let appliedRevision: number | undefined;
+    dataplane.on('applied', (r) => {
+      appliedRevision = r.revision;
+      void l3.sync(dataplane.model);
+    });
+    channel.on('welcome', () => l3.forgetReported());
+    l3.on('status', (s) => {
+      if (appliedRevision === undefined) return;
+      if (!channel.reportApplied(appliedRevision, {}, s)) l3.forgetReported();
+    });
     channel.start?.();
     this.log.info({ controller: c.controllerUrl, tunnelIp: c.tunnelIp, uplinks }, 'weft-agent running');
   }
@@ -124,6 +142,7 @@ export class WeftAgent {
     this.stopSupervisor?.();
     await this.channel?.close();
     await this.punt?.close();
+    await this.l3?.close();
     await this.watcher?.stop().catch(() => undefined);
     await this.reconciler?.close();
     this.ovsdb?.close();

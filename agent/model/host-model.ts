@@ -55,6 +55,8 @@ export class HostModel {
   private readonly rulesByRemoteGroup = new MultiIndex();
   private readonly subnetsByNetwork = new MultiIndex();
   private readonly agentByHost = new Map<string, string>();
+  private readonly portsByDevice = new MultiIndex();
+  private readonly floatingIpsByRouter = new MultiIndex();
 
   constructor(readonly host: string) {}
 
@@ -99,6 +101,16 @@ export class HostModel {
 
   subnetsOfNetwork(networkId: string): ReadonlySet<string> {
     return this.subnetsByNetwork.get(networkId);
+  }
+
+  /** Ports whose device_id is this id (e.g. a router's interface and gateway ports). */
+  portsOfDevice(deviceId: string): ReadonlySet<string> {
+    return this.portsByDevice.get(deviceId);
+  }
+
+  /** Floating IPs whose router_id is this router. */
+  floatingIpsOfRouter(routerId: string): ReadonlySet<string> {
+    return this.floatingIpsByRouter.get(routerId);
   }
 
   agentOfHost(host: string): ViewDocs['agent'] | undefined {
@@ -157,6 +169,7 @@ export class HostModel {
         const p = doc as ViewDocs['port'];
         op(this.portsByNetwork, p.network_id);
         for (const g of p.security_groups) op(this.portsByGroup, g);
+        if (p.device_id) op(this.portsByDevice, p.device_id);
         const host = p['binding:host_id'];
         if (host) {
           op(this.portsByNetworkHost, `${p.network_id}\n${host}`);
@@ -173,6 +186,11 @@ export class HostModel {
         const r = doc as ViewDocs['security_group_rule'];
         op(this.rulesByGroup, r.security_group_id);
         if (r.remote_group_id) op(this.rulesByRemoteGroup, r.remote_group_id);
+        break;
+      }
+      case 'floatingip': {
+        const f = doc as ViewDocs['floatingip'];
+        if (f.router_id) op(this.floatingIpsByRouter, f.router_id);
         break;
       }
       case 'subnet':

@@ -6,7 +6,9 @@ import {
   controllerMessage,
   type ChangesMessage,
   type HelloMessage,
+  type FloatingIpState,
   type PortState,
+  type RouterState,
   type SnapshotMessage,
   type WelcomeMessage,
 } from '../../schemas/agent/channel.ts';
@@ -110,8 +112,12 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
    * changed since the last report (all of them after a snapshot). False when not connected:
    * the report is lost, and the next connection starts with a snapshot to report on anyway.
    */
-  reportApplied(revision: number, ports: Record<string, PortState> = {}): boolean {
-    return this.send({ type: 'applied', revision, ports });
+  /** Applied `revision`; port states changed since the last report, and router / floating IP states if any. */
+  reportApplied(
+    revision: number, ports: Record<string, PortState> = {},
+    l3: { routers?: Record<string, RouterState>; floatingips?: Record<string, FloatingIpState> } = {},
+  ): boolean {
+    return this.send({ type: 'applied', revision, ports, ...l3 });
   }
 
   /** Disconnect for good; resolves once the socket is closed. No timers remain. */

@@ -119,7 +119,7 @@ const groupsNeedPortSecurity = () =>
   new NeutronError(400, 'PortSecurityAndIPRequiredForSecurityGroups',
     'Port security must be enabled and port must have an IP address in order to use security groups.');
 
-function binding(host: string): Record<string, unknown> {
+export function binding(host: string): Record<string, unknown> {
   return { 'binding:host_id': host, 'binding:vif_type': host ? 'ovs' : 'unbound' };
 }
 

@@ -4,6 +4,7 @@ import type { Doc, ReadView, Tx } from '../store/types.ts';
 import type { Route, RouterInterfaceInfo } from '../../schemas/api/router.ts';
 import { releaseIp } from './ipam.ts';
 import { createPort, deletePort, portVisible } from './ports.ts';
+import { placeRouter } from './l3-scheduler.ts';
 import {
   badResource, checkDupRouterSubnets, interfacePorts, ipInCidr, ipVersion, ROUTER_INTERFACE, systemContext, type FixedIp,
 } from './routers.ts';
@@ -59,8 +60,10 @@ function visiblePort(view: ReadView, ctx: RequestContext, id: string): Doc {
 
 export function addRouterInterface(tx: Tx, ctx: RequestContext, router: Doc, info: RouterInterfaceInfo): InterfaceInfo {
   checkInterfaceInfo(info, false);
-  if (info.port_id !== undefined) return addByPort(tx, ctx, router, info.port_id);
-  return addBySubnet(tx, ctx, router, info.subnet_id as string);
+  const added = info.port_id !== undefined ? addByPort(tx, ctx, router, info.port_id) : addBySubnet(tx, ctx, router, info.subnet_id as string);
+  // The new port goes to the router's gateway host, or the router is placed now (l3-scheduler.ts).
+  placeRouter(tx, router);
+  return added;
 }
 
 function addBySubnet(tx: Tx, ctx: RequestContext, router: Doc, subnetId: string): InterfaceInfo {

@@ -4,6 +4,7 @@ import type { Doc, ReadView, Tx } from '../store/types.ts';
 import type { ExternalGatewayInfo, Route, RouterCreate, RouterUpdate } from '../../schemas/api/router.ts';
 import { cidrContains, cidrsOverlap, tryParseCidr, tryParseIp } from './cidr.ts';
 import { createPort, deletePort } from './ports.ts';
+import { placeRouter } from './l3-scheduler.ts';
 import { networkVisibleTo } from './subnets.ts';
 import { owningProject, requireAdminFor } from './policy.ts';
 import { revise, standard } from './standard-attrs.ts';
@@ -243,6 +244,8 @@ export function createRouter(tx: Tx, ctx: RequestContext, input: RouterCreate): 
   if (input.external_gateway_info !== undefined) {
     doc = { ...doc, ...applyGateway(tx, ctx, doc, input.external_gateway_info, 'create_router') };
     tx.put('router', doc);
+    // The gateway port goes to the router's gateway host (l3-scheduler.ts).
+    if (doc.gw_port_id) placeRouter(tx, doc);
   }
   return doc;
 }
@@ -257,6 +260,7 @@ export function updateRouter(tx: Tx, ctx: RequestContext, current: Doc, input: R
   validateRoutes(tx, current.id, (patch.routes ?? current.routes) as Route[]);
   const next = revise(current, patch as Partial<Doc>);
   tx.put('router', next);
+  if (external_gateway_info !== undefined && next.gw_port_id) placeRouter(tx, next);
   return next;
 }
 

@@ -1,5 +1,6 @@
 import { PROTOCOL_VERSION, type AppliedMessage, type HelloMessage } from '../../schemas/agent/channel.ts';
 import type { AgentUpdate } from '../../schemas/api/agent.ts';
+import { scheduleUnplacedRouters, routerHost } from '../domain/l3-scheduler.ts';
 import { revise } from '../domain/standard-attrs.ts';
 import type { Change, Doc, ReadView, Store } from '../store/types.ts';
 import { agentTime, presentAgent, registerAgent, removeAgent, updateAgent, type AgentDoc } from './agents.ts';
@@ -14,8 +15,9 @@ import { CLOSE, Session, type AgentLink, type AgentRuntime, type SessionHost } f
 // next commit's listener call cannot miss or repeat a revision.
 //
 // Runtime state (heartbeats, applied revisions, reported port states) lives here, in memory.
-// The store is written only when an agent registers with a new host or configuration, and when
-// reported port states change a port's status (all of one report in one transaction).
+// The store is written only when an agent registers with a new host or configuration (routers
+// waiting for a gateway host are placed in the same transaction), and when reported port, router
+// and floating IP states change their status (all of one report in one transaction).
 
 export interface SyncLogger {
   info(obj: object, msg?: string): void;
@@ -48,6 +50,8 @@ interface Waiter {
 }
 
 const PORT_STATUS = { up: 'ACTIVE', down: 'DOWN' } as const;
+const ROUTER_STATUS = { active: 'ACTIVE', error: 'ERROR' } as const;
+const FIP_STATUS = { active: 'ACTIVE', down: 'DOWN' } as const;
 const quiet: SyncLogger = { info() {}, warn() {}, error() {} };
 
 export class SyncHub implements SessionHost {
@@ -105,7 +109,12 @@ export class SyncHub implements SessionHost {
     const now = this.now();
     let doc: AgentDoc;
     try {
-      doc = (await this.store.transact((tx) => registerAgent(tx, hello, now))).result;
+      doc = (await this.store.transact((tx) => {
+        const registered = registerAgent(tx, hello, now);
+        // Routers that waited for an agent get a gateway host now (same transaction).
+        scheduleUnplacedRouters(tx);
+        return registered;
+      })).result;
     } catch (err) {
       this.log.error({ err, host: hello.host }, 'agent registration failed');
       session.close(CLOSE.internalError, 'registration failed');
@@ -133,7 +142,7 @@ export class SyncHub implements SessionHost {
     const runtime = session.runtime;
     if (!runtime || session.closed) return;
     try {
-      await this.writePortStatuses(runtime.host, message.ports);
+      await this.writeStatuses(runtime.host, message);
     } catch (err) {
       this.log.error({ err, host: runtime.host }, 'cannot record port states');
     }
@@ -169,16 +178,40 @@ export class SyncHub implements SessionHost {
     for (const s of this.sessions) if (s.runtime) s.push(commit, view);
   }
 
-  private async writePortStatuses(host: string, ports: AppliedMessage['ports']): Promise<void> {
-    const stale = (view: ReadView) =>
-      Object.entries(ports).flatMap(([id, state]) => {
+  /**
+   * The statuses an agent's report changes: its host's ports, the routers placed on its host
+   * (a router port bound there) and those routers' floating IPs; only where they differ.
+   */
+  private async writeStatuses(host: string, message: AppliedMessage): Promise<void> {
+    const stale = (view: ReadView) => {
+      const out: Array<{ kind: string; doc: Doc; status: string }> = [];
+      for (const [id, state] of Object.entries(message.ports)) {
         const port = view.get('port', id);
         const status = PORT_STATUS[state];
-        return port && port['binding:host_id'] === host && port.status !== status ? [{ port, status }] : [];
-      });
+        if (port && port['binding:host_id'] === host && port.status !== status) out.push({ kind: 'port', doc: port, status });
+      }
+      const placedHere = new Map<string, boolean>();
+      const isHere = (routerId: string) => {
+        let here = placedHere.get(routerId);
+        if (here === undefined) placedHere.set(routerId, here = routerHost(view, routerId) === host);
+        return here;
+      };
+      for (const [id, state] of Object.entries(message.routers ?? {})) {
+        const router = view.get('router', id);
+        const status = ROUTER_STATUS[state];
+        if (router && router.status !== status && isHere(id)) out.push({ kind: 'router', doc: router, status });
+      }
+      for (const [id, state] of Object.entries(message.floatingips ?? {})) {
+        const fip = view.get('floatingip', id);
+        const status = FIP_STATUS[state];
+        const routerId = fip?.router_id as string | null | undefined;
+        if (fip && routerId && fip.status !== status && isHere(routerId)) out.push({ kind: 'floatingip', doc: fip, status });
+      }
+      return out;
+    };
     if (!stale(this.store.view()).length) return;
     await this.store.transact((tx) => {
-      for (const { port, status } of stale(tx)) tx.put('port', revise(port, { status } as Partial<Doc>));
+      for (const { kind, doc, status } of stale(tx)) tx.put(kind, revise(doc, { status } as Partial<Doc>));
     });
   }
 

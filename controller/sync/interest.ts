@@ -12,7 +12,10 @@ import type { Change, Doc, ReadView } from '../store/types.ts';
 // - for each such rule with a remote_group_id G: group G and every port that is a member of G
 //   (their addresses are what a remote-group rule matches, whatever their network), but not
 //   G's own rules unless G is also watched;
-// - every agent (few, and they are the tunnel endpoints).
+// - every agent (few, and they are the tunnel endpoints);
+// - every router with a port (interface or gateway) bound to H: H is its gateway host (the
+//   router's ports are local ports, so their networks come in as above), and every floating IP
+//   whose router_id is such a router.
 //
 // The interest is derived from the model, so one commit can widen or narrow it. HostInterest
 // keeps it as reference counts (local ports per network, local port memberships per group, rules
@@ -57,12 +60,21 @@ export function viewCommit(changes: readonly Change[], revision: number): ViewCo
   return { revision, size, changes: out };
 }
 
+/** Device owners of the ports that place a router on a host (see domain/l3-scheduler.ts). */
+export const ROUTER_PORT_OWNERS: ReadonlySet<string> = new Set([
+  'network:router_interface', 'network:router_interface_distributed', 'network:router_gateway',
+]);
+
 // Field access that tolerates documents written straight to the store (tests, old rows).
 const hostOf = (port: Doc): string => (port['binding:host_id'] as string | undefined) || '';
 const networkOf = (d: Doc): string => d.network_id as string;
 const groupsOf = (port: Doc): readonly string[] => (Array.isArray(port.security_groups) ? (port.security_groups as string[]) : []);
 const ruleGroupOf = (rule: Doc): string => rule.security_group_id as string;
 const remoteOf = (rule: Doc): string | undefined => (rule.remote_group_id as string | null | undefined) ?? undefined;
+/** The router a port belongs to, if it is a router port. */
+const routerOfPort = (port: Doc): string | undefined =>
+  ROUTER_PORT_OWNERS.has(port.device_owner as string) && port.device_id ? (port.device_id as string) : undefined;
+const fipRouterOf = (fip: Doc): string | undefined => (fip.router_id as string | null | undefined) || undefined;
 
 /** Reference counts that remember, between begin() and the next begin(), which keys were counted before. */
 export class RefCounts {
@@ -120,6 +132,8 @@ export class HostInterest {
   readonly groups = new RefCounts();
   /** Group id -> rules of watched groups that name it as remote_group_id. */
   readonly remotes = new RefCounts();
+  /** Router id -> its ports bound to this host. */
+  readonly routers = new RefCounts();
   /** What the agent holds, by kind. */
   private readonly held = byKind(() => new Set<string>());
 
@@ -132,7 +146,7 @@ export class HostInterest {
 
   /** Start over from the model: the host's view of it, every kind present (maybe empty). */
   snapshot(view: ReadView): ViewDocsByKind {
-    for (const c of [this.networks, this.groups, this.remotes]) c.clear();
+    for (const c of [this.networks, this.groups, this.remotes, this.routers]) c.clear();
     for (const kind of VIEW_KINDS) this.held[kind].clear();
     const locals = view.find('port', 'host', this.host);
     for (const p of locals) this.countLocal(p, 1);
@@ -147,8 +161,9 @@ export class HostInterest {
     this.networksInto(ids, this.networks.keys(), view);
     this.groupsInto(ids, this.groups.keys(), view);
     this.remotesInto(ids, this.remotes.keys(), view);
+    this.routersInto(ids, this.routers.keys(), view);
     for (const a of view.list('agent')) ids.agent.add(a.id);
-    for (const c of [this.networks, this.groups, this.remotes]) c.begin();
+    for (const c of [this.networks, this.groups, this.remotes, this.routers]) c.begin();
     const docs = byKind((): Record<string, unknown>[] => []);
     for (const kind of VIEW_KINDS) {
       for (const id of ids[kind]) {
@@ -167,10 +182,10 @@ export class HostInterest {
    */
   apply(commit: ViewCommit, view: ReadView): ChangeEntry[] {
     if (commit.size === 0) return [];
-    const { networks, groups, remotes } = this;
-    for (const c of [networks, groups, remotes]) c.begin();
+    const { networks, groups, remotes, routers } = this;
+    for (const c of [networks, groups, remotes, routers]) c.begin();
     const changed = commit.changes;
-    // 1. Local ports: the networks and groups they bring.
+    // 1. Local ports: the networks, groups and routers they bring.
     for (const c of changed.port.values()) {
       if (c.prev && hostOf(c.prev) === this.host) this.countLocal(c.prev, -1);
       if (c.doc && hostOf(c.doc) === this.host) this.countLocal(c.doc, 1);
@@ -199,6 +214,7 @@ export class HostInterest {
     this.networksInto(candidates, networks.flipped(), view);
     this.groupsInto(candidates, flippedGroups, view);
     this.remotesInto(candidates, remotes.flipped(), view);
+    this.routersInto(candidates, routers.flipped(), view);
     // 4. Membership now against what the agent holds.
     const entries: ChangeEntry[] = [];
     for (const kind of VIEW_KINDS) {
@@ -236,12 +252,20 @@ export class HostInterest {
         return this.groups.has(ruleGroupOf(doc));
       case 'agent':
         return true;
+      case 'router':
+        return this.routers.has(doc.id);
+      case 'floatingip': {
+        const router = fipRouterOf(doc);
+        return router !== undefined && this.routers.has(router);
+      }
     }
   }
 
   private countLocal(port: Doc, delta: number): void {
     this.networks.add(networkOf(port), delta);
     for (const g of new Set(groupsOf(port))) this.groups.add(g, delta);
+    const router = routerOfPort(port);
+    if (router !== undefined) this.routers.add(router, delta);
   }
 
   private networksInto(ids: Record<ViewKind, Set<string>>, networks: Iterable<string>, view: ReadView): void {
@@ -256,6 +280,13 @@ export class HostInterest {
     for (const g of groups) {
       ids.security_group.add(g);
       for (const r of view.find('security_group_rule', 'security_group_id', g)) ids.security_group_rule.add(r.id);
+    }
+  }
+
+  private routersInto(ids: Record<ViewKind, Set<string>>, routers: Iterable<string>, view: ReadView): void {
+    for (const r of routers) {
+      ids.router.add(r);
+      for (const f of view.find('floatingip', 'router_id', r)) ids.floatingip.add(f.id);
     }
   }
 

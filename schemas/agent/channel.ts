@@ -25,12 +25,20 @@ export const helloMessage = z.object({
 });
 
 export const portState = z.enum(['up', 'down']);
+export const routerState = z.enum(['active', 'error']);
+export const floatingIpState = z.enum(['active', 'down']);
 
-/** Applied everything up to `revision`; `ports` = local ports whose state changed since the last report (all of them after hello). */
+/**
+ * Applied everything up to `revision`; `ports` = local ports whose state changed since the last
+ * report (all of them after hello). Likewise `routers` (routers placed on this host) and
+ * `floatingips` (floating IPs of those routers), when the agent reports them.
+ */
 export const appliedMessage = z.object({
   type: z.literal('applied'),
   revision: z.number().int().nonnegative(),
   ports: z.record(z.string(), portState),
+  routers: z.record(z.string(), routerState).optional(),
+  floatingips: z.record(z.string(), floatingIpState).optional(),
 });
 
 export const heartbeatMessage = z.object({ type: z.literal('heartbeat') });
@@ -79,6 +87,8 @@ export type ChangeEntry = z.infer<typeof changeEntry>;
 export type ChangesMessage = z.infer<typeof changesMessage>;
 export type ControllerMessage = z.infer<typeof controllerMessage>;
 export type PortState = z.infer<typeof portState>;
+export type RouterState = z.infer<typeof routerState>;
+export type FloatingIpState = z.infer<typeof floatingIpState>;
 
 /** The header (or query parameter) that makes a mutating request wait for the dataplane. */
 export const WAIT_HEADER = 'x-weft-wait-dataplane';

@@ -60,6 +60,28 @@ export const securityGroupRuleView = z.object({
   remote_group_id: z.string().nullable(),
 });
 
+export const routerView = z.object({
+  id: z.string(),
+  project_id: z.string(),
+  admin_state_up: z.boolean(),
+  external_gateway_info: z.object({
+    network_id: z.string(),
+    enable_snat: z.boolean(),
+    external_fixed_ips: z.array(fixedIp),
+  }).nullable(),
+  routes: z.array(z.object({ destination: z.string(), nexthop: z.string() })),
+});
+
+export const floatingIpView = z.object({
+  id: z.string(),
+  project_id: z.string(),
+  floating_network_id: z.string(),
+  floating_ip_address: z.string(),
+  router_id: z.string().nullable(),
+  port_id: z.string().nullable(),
+  fixed_ip_address: z.string().nullable(),
+});
+
 /** Another host's agent: where its tunnel ends. */
 export const agentView = z.object({
   id: z.string(),
@@ -74,6 +96,8 @@ export const VIEW_SCHEMAS = {
   security_group: securityGroupView,
   security_group_rule: securityGroupRuleView,
   agent: agentView,
+  router: routerView,
+  floatingip: floatingIpView,
 } as const;
 
 export type ViewKind = keyof typeof VIEW_SCHEMAS;
@@ -85,6 +109,8 @@ export type PortView = z.infer<typeof portView>;
 export type SecurityGroupView = z.infer<typeof securityGroupView>;
 export type SecurityGroupRuleView = z.infer<typeof securityGroupRuleView>;
 export type AgentView = z.infer<typeof agentView>;
+export type RouterView = z.infer<typeof routerView>;
+export type FloatingIpView = z.infer<typeof floatingIpView>;
 
 export interface ViewDocs {
   network: NetworkView;
@@ -93,6 +119,8 @@ export interface ViewDocs {
   security_group: SecurityGroupView;
   security_group_rule: SecurityGroupRuleView;
   agent: AgentView;
+  router: RouterView;
+  floatingip: FloatingIpView;
 }
 
 export const isViewKind = (kind: string): kind is ViewKind => kind in VIEW_SCHEMAS;

@@ -37,6 +37,11 @@ const DEFAULTS: { [K in ViewKind]: (id: string) => Doc<K> } = {
     port_range_min: null, port_range_max: null, normalized_cidr: null, remote_group_id: null,
   }),
   agent: (id) => ({ id, host: `host-${id}`, tunnel_ip: null }),
+  router: (id) => ({ id, project_id: 'p1', admin_state_up: true, external_gateway_info: null, routes: [] }),
+  floatingip: (id) => ({
+    id, project_id: 'p1', floating_network_id: 'net-ext', floating_ip_address: '203.0.113.10', router_id: null,
+    port_id: null, fixed_ip_address: null,
+  }),
 };
 
 export class ModelBuilder {

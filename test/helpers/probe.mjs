@@ -3,6 +3,8 @@
 //   connect-tcp HOST PORT MS       exit 0 when a line comes back within MS, else 1
 //   stream-tcp HOST PORT           one connection; sends a line every 50 ms, prints "echo N" per reply
 //   serve-udp PORT                 echoes datagrams
+//   serve-name PORT NAME           answers every TCP connection with NAME (who is behind an address?)
+//   ask HOST PORT MS               prints what a serve-name server answered; exit 1 on failure
 //   relay PORT UNIX_PATH           listens on 127.0.0.1:PORT and relays each connection to a unix socket
 //                                  (a lab host's "management network" to the controller in the root namespace)
 import net from 'node:net';
@@ -27,6 +29,15 @@ if (mode === 'serve-tcp') {
   const sock = dgram.createSocket('udp4');
   sock.on('message', (m, r) => sock.send(m, r.port, r.address));
   sock.bind(Number(a), () => console.log('listening'));
+} else if (mode === 'serve-name') {
+  net.createServer((s) => { s.on('error', () => {}); s.end(`${b}\n`); }).listen(Number(a), '::', () => console.log('listening'));
+} else if (mode === 'ask') {
+  const s = net.connect({ host: a, port: Number(b) });
+  let got = '';
+  const timer = setTimeout(() => { console.log('timeout'); process.exit(1); }, Number(c ?? 2000));
+  s.on('data', (d) => { got += d; });
+  s.on('end', () => { clearTimeout(timer); console.log(got.trim()); process.exit(0); });
+  s.on('error', (e) => { clearTimeout(timer); console.log(`error ${e.code}`); process.exit(1); });
 } else if (mode === 'relay') {
   net.createServer((c) => {
     const up = net.connect({ path: b });

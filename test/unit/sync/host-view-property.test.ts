@@ -1,6 +1,8 @@
 // Each agent gets exactly its host's view: after every commit of a random history (networks,
 // subnets, ports bound to one of three hosts or none, moved between hosts, regrouped, groups,
-// rules with and without remote groups, agents, deletes; several changes per commit), what every
+// rules with and without remote groups, agents, routers whose interface/gateway ports are bound
+// to hosts, floating IPs associated, moved between routers and disassociated, deletes; several
+// changes per commit), what every
 // connected agent holds (its snapshot with every later change folded in) equals the host's
 // interest computed from scratch on the current model (referenceView, written from the
 // definition). An agent that connects part-way through starts from a snapshot of the same view.
@@ -11,7 +13,8 @@ import type { Tx } from '../../../controller/store/types.ts';
 import { connect, hubOn, type FoldingAgent } from './host-view-support.ts';
 
 const HOSTS = ['h0', 'h1', 'h2'];
-const N = { network: 4, subnet: 6, port: 12, group: 4, rule: 10, agent: 2 };
+const N = { network: 4, subnet: 6, port: 12, group: 4, rule: 10, agent: 2, router: 3, fip: 5 };
+const OWNERS = ['compute:nova', 'network:router_interface', 'network:router_interface_distributed', 'network:router_gateway', 'network:dhcp'];
 
 type Op =
   | { k: 'network'; i: number; del: boolean; mtu: number }
@@ -22,7 +25,10 @@ type Op =
   | { k: 'rename'; i: number; name: string }
   | { k: 'group'; i: number; del: boolean; project: string }
   | { k: 'rule'; i: number; del: boolean; group: number; remote: number | null; protocol: string | null }
-  | { k: 'agent'; i: number; del: boolean; tunnel: string | null };
+  | { k: 'agent'; i: number; del: boolean; tunnel: string | null }
+  | { k: 'attach'; i: number; owner: number; router: number }
+  | { k: 'router'; i: number; del: boolean; gw: number | null; routes: boolean }
+  | { k: 'fip'; i: number; del: boolean; router: number | null; port: number | null };
 
 const idx = (n: number) => fc.nat({ max: n - 1 });
 const host = fc.nat({ max: HOSTS.length }); // HOSTS.length = unbound
@@ -50,6 +56,20 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('agent' as const), i: idx(N.agent), del: fc.boolean(), tunnel: fc.constantFrom(null, '192.0.2.7') }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('attach' as const), i: idx(N.port), owner: idx(OWNERS.length), router: idx(N.router) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('router' as const), i: idx(N.router), del: fc.boolean(), gw: fc.option(idx(N.network), { nil: null }), routes: fc.boolean(),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      k: fc.constant('fip' as const), i: idx(N.fip), del: fc.boolean(), router: fc.option(idx(N.router), { nil: null }),
+      port: fc.option(idx(N.port), { nil: null }),
+    }),
+  },
 );
 
 const id = (kind: string, i: number) => `${kind}-${i}`;
@@ -97,6 +117,28 @@ function apply(tx: Tx, op: Op): void {
     case 'agent':
       if (op.del) return tx.remove('agent', id('agent', op.i));
       return tx.put('agent', { id: id('agent', op.i), host: `other-${op.i}`, tunnel_ip: op.tunnel });
+    case 'attach': {
+      // Makes a port a router's interface or gateway port (or a plain port again).
+      const port = tx.get('port', id('port', op.i));
+      if (!port) return;
+      const owner = OWNERS[op.owner];
+      return tx.put('port', { ...port, device_owner: owner, device_id: owner.startsWith('network:router') ? id('router', op.router) : '' });
+    }
+    case 'router':
+      if (op.del) return tx.remove('router', id('router', op.i));
+      return tx.put('router', {
+        id: id('router', op.i), project_id: 'p', name: 'r', admin_state_up: true, status: 'ACTIVE',
+        external_gateway_info: op.gw === null ? null
+          : { network_id: id('net', op.gw), enable_snat: true, external_fixed_ips: [{ subnet_id: id('subnet', 0), ip_address: `198.51.100.${op.i + 2}` }] },
+        routes: op.routes ? [{ destination: '10.9.0.0/16', nexthop: '10.0.0.9' }] : [],
+      });
+    case 'fip':
+      if (op.del) return tx.remove('floatingip', id('fip', op.i));
+      return tx.put('floatingip', {
+        id: id('fip', op.i), project_id: 'p', status: 'DOWN', floating_network_id: id('net', 0), floating_ip_address: `203.0.113.${op.i + 2}`,
+        router_id: op.router === null ? null : id('router', op.router), port_id: op.port === null ? null : id('port', op.port),
+        fixed_ip_address: op.port === null ? null : `10.0.0.${op.port + 2}`,
+      });
   }
 }
 

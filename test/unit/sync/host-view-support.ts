@@ -18,7 +18,8 @@ const key = (kind: string, id: string) => `${kind}/${id}`;
  * The host's interest, straight from the definition (full scans, no indexes, no increments):
  * its local ports; the networks of local ports and every port and subnet of those networks; the
  * groups of local ports and all their rules; for each such rule's remote group G, G itself and
- * every member port of G (not G's rules); every agent.
+ * every member port of G (not G's rules); every agent; every router with a router port (interface
+ * or gateway) bound to the host, and every floating IP whose router_id is one of those routers.
  */
 export function referenceView(view: ReadView, host: string): Held {
   const ports = view.list('port');
@@ -27,6 +28,8 @@ export function referenceView(view: ReadView, host: string): Held {
   const groups = new Set(local.flatMap((p) => (p.security_groups as string[] | undefined) ?? []));
   const rules = view.list('security_group_rule').filter((r) => groups.has(r.security_group_id as string));
   const remotes = new Set(rules.flatMap((r) => (r.remote_group_id ? [r.remote_group_id as string] : [])));
+  const routerOwners = ['network:router_interface', 'network:router_interface_distributed', 'network:router_gateway'];
+  const routers = new Set(local.flatMap((p) => (routerOwners.includes(p.device_owner as string) && p.device_id ? [p.device_id as string] : [])));
   const wanted: Record<ViewKind, (d: Doc) => boolean> = {
     network: (n) => networks.has(n.id),
     subnet: (s) => networks.has(s.network_id as string),
@@ -35,6 +38,8 @@ export function referenceView(view: ReadView, host: string): Held {
     security_group: (g) => groups.has(g.id) || remotes.has(g.id),
     security_group_rule: (r) => groups.has(r.security_group_id as string),
     agent: () => true,
+    router: (r) => routers.has(r.id),
+    floatingip: (f) => !!f.router_id && routers.has(f.router_id as string),
   };
   const out: Held = new Map();
   for (const kind of VIEW_KINDS) {

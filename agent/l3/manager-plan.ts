@@ -1,0 +1,131 @@
+// What the L3 part of the agent wants on this host, computed from the host model. PURE: no I/O.
+//
+// A router is planned on this host when it is admin-up and at least one of its ports
+// ('network:router_interface' / 'network:router_gateway', device_id = router id) is bound here.
+// Only the ports bound here become interfaces (they are plugged into this host's br-int).
+//
+//   qr-<port id[:11]>  one per router_interface port: each fixed IP with its subnet's prefix length
+//   qg-<port id[:11]>  the router_gateway port: its fixed IPs, plus every floating IP of the router
+//                      as /32 (so the router answers ARP for them on the external network, as
+//                      Neutron's L3 agent does); default route via the external subnet's gateway_ip
+//
+// NAT (agent/l3/rules.ts): SNAT to the first IPv4 of the gateway port for the IPv4 subnets behind
+// the qr ports, 1:1 DNAT/SNAT for the router's floating IPs that are associated (port_id and
+// fixed_ip_address set). Port forwardings are not modelled yet.
+import type { HostModel } from '../model/host-model.ts';
+import type { PortView } from '../../schemas/agent/view.ts';
+import { routerInterfaceName, type RouterInterfaceSpec, type RouterSpec } from './namespace.ts';
+import type { RouterNat } from './rules.ts';
+
+export const ROUTER_INTERFACE_OWNER = 'network:router_interface';
+export const ROUTER_GATEWAY_OWNER = 'network:router_gateway';
+
+export interface RouterPlan {
+  spec: RouterSpec;
+  nat: RouterNat;
+  /** Ids of the floating IPs the NAT maps (the ones that become 'active' once applied). */
+  floatingIpIds: string[];
+}
+
+const isV4 = (a: string): boolean => /^\d{1,3}(\.\d{1,3}){3}$/.test(a);
+const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Addresses in CIDR form (fixed IP + its subnet's prefix length); fixed IPs of unknown subnets are skipped. */
+function portAddresses(model: HostModel, port: PortView): string[] {
+  const out: string[] = [];
+  for (const f of port.fixed_ips) {
+    const subnet = model.get('subnet', f.subnet_id);
+    const len = subnet?.cidr.split('/')[1];
+    if (len === undefined) continue;
+    out.push(`${f.ip_address}/${len}`);
+  }
+  return out;
+}
+
+function interfaceSpec(model: HostModel, kind: 'qr' | 'qg', port: PortView): RouterInterfaceSpec {
+  const mtu = model.get('network', port.network_id)?.mtu;
+  return {
+    portId: port.id,
+    name: routerInterfaceName(kind, port.id),
+    mac: port.mac_address,
+    addresses: portAddresses(model, port),
+    ...(mtu !== undefined ? { mtu } : {}),
+  };
+}
+
+/** The routers this host should carry, by router id. */
+export function routerPlan(model: HostModel, host: string): Map<string, RouterPlan> {
+  const plan = new Map<string, RouterPlan>();
+  const routers = [...model.all('router')].sort(byId);
+  for (const router of routers) {
+    if (!router.admin_state_up) continue;
+    const ports = [...model.portsOfDevice(router.id)]
+      .map((id) => model.get('port', id))
+      .filter((p): p is PortView => p !== undefined && p['binding:host_id'] === host)
+      .sort(byId);
+    const ifPorts = ports.filter((p) => p.device_owner === ROUTER_INTERFACE_OWNER);
+    const gwPort = ports.find((p) => p.device_owner === ROUTER_GATEWAY_OWNER);
+    if (ifPorts.length === 0 && !gwPort) continue;
+
+    const interfaces = ifPorts.map((p) => interfaceSpec(model, 'qr', p));
+    const internalCidrs: string[] = [];
+    for (const p of ifPorts) {
+      for (const f of p.fixed_ips) {
+        const s = model.get('subnet', f.subnet_id);
+        if (s && s.ip_version === 4 && !internalCidrs.includes(s.cidr)) internalCidrs.push(s.cidr);
+      }
+    }
+
+    let gateway: RouterSpec['gateway'];
+    let gatewayIp: string | null = null;
+    const floatingIps: RouterNat['floatingIps'] = [];
+    const floatingIpIds: string[] = [];
+    if (gwPort) {
+      gateway = interfaceSpec(model, 'qg', gwPort);
+      const v4 = gwPort.fixed_ips.find((f) => isV4(f.ip_address));
+      gatewayIp = v4?.ip_address ?? null;
+      // The external subnet's gateway: that of the subnet of the first IPv4 address, else of any.
+      const candidates = v4 ? [v4, ...gwPort.fixed_ips] : gwPort.fixed_ips;
+      for (const f of candidates) {
+        const gw = model.get('subnet', f.subnet_id)?.gateway_ip;
+        if (gw) {
+          gateway.defaultGateway = gw;
+          break;
+        }
+      }
+      if (gatewayIp !== null) {
+        const fips = [...model.floatingIpsOfRouter(router.id)]
+          .map((id) => model.get('floatingip', id))
+          .filter((f) => f !== undefined)
+          .sort(byId);
+        for (const f of fips) {
+          if (!f.port_id || !f.fixed_ip_address) continue;
+          if (!isV4(f.floating_ip_address) || !isV4(f.fixed_ip_address)) continue;
+          floatingIps.push({ floating: f.floating_ip_address, fixed: f.fixed_ip_address });
+          floatingIpIds.push(f.id);
+          const host32 = `${f.floating_ip_address}/32`;
+          if (!gateway.addresses.includes(host32)) gateway.addresses.push(host32);
+        }
+      }
+    }
+
+    plan.set(router.id, {
+      spec: {
+        routerId: router.id,
+        interfaces,
+        ...(gateway ? { gateway } : {}),
+        routes: router.routes.map((r) => ({ destination: r.destination, nexthop: r.nexthop })),
+      },
+      nat: {
+        gatewayInterface: gateway?.name ?? '',
+        gatewayIp,
+        enableSnat: router.external_gateway_info?.enable_snat ?? true,
+        internalCidrs,
+        floatingIps,
+        portForwardings: [],
+      },
+      floatingIpIds,
+    });
+  }
+  return plan;
+}

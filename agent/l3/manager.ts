@@ -1,0 +1,299 @@
+// The agent's L3 manager: makes this host's router namespaces match the model (agent/l3/
+// manager-plan.ts computes what is wanted, namespace.ts and rules-apply.ts do the work).
+//
+// sync(model) is called after every dataplane batch. Passes run one at a time; a sync() that
+// arrives while a pass runs makes exactly one more pass afterwards, with the model as it is then.
+// A pass:
+//   1. the first time (after the first snapshot): deletes router namespaces left from an earlier
+//      run whose routers are not planned here;
+//   2. deletes the namespaces of routers this manager set up that are no longer planned;
+//   3. for each planned router whose spec or rules text differs from what was last applied:
+//      ensureRouterNamespace, then applyRouterRules, then conntrack cleanup for floating IPs that
+//      were removed or moved to another fixed IP (so established flows follow the new mapping).
+// A failure for one router is logged, marks it 'error', and is retried at the next pass (a retry
+// pass is scheduled by itself after `retryMs`); it never stops the other routers.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { run } from '../host/exec.ts';
+import type { HostModel } from '../model/host-model.ts';
+import type { OvsdbConnection } from '../ovsdb/connection.ts';
+import { routerPlan, type RouterPlan } from './manager-plan.ts';
+import {
+  deleteRouterNamespace,
+  ensureRouterNamespace,
+  listRouterNamespaces,
+  routerNamespaceName,
+  type RouterNamespaceOptions,
+  type RouterSpec,
+} from './namespace.ts';
+import { routerRulesText, type RouterNat } from './rules.ts';
+import { applyRouterRules } from './rules-apply.ts';
+
+export { routerPlan, ROUTER_GATEWAY_OWNER, ROUTER_INTERFACE_OWNER, type RouterPlan } from './manager-plan.ts';
+
+export type RouterState = 'active' | 'error';
+export type FloatingIpState = 'active' | 'down';
+
+export interface L3Status {
+  routers: Record<string, RouterState>;
+  floatingips: Record<string, FloatingIpState>;
+}
+
+/** The side effects, replaceable in tests. */
+export interface L3Ops {
+  ensure(spec: RouterSpec): Promise<void>;
+  applyRules(netns: string, text: string): Promise<void>;
+  remove(routerId: string): Promise<void>;
+  /** Router ids that have a namespace on this host. */
+  list(): Promise<string[]>;
+  /** `conntrack <args>` inside the namespace; exit code 1 (nothing matched) is not an error. */
+  conntrack(netns: string, args: string[]): Promise<void>;
+}
+
+export type L3Log = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
+
+export interface L3ManagerOptions {
+  host: string;
+  /** Needed by the default ops (OVS ports of the router interfaces). */
+  ovsdb?: OvsdbConnection;
+  /** Passed to ensure/deleteRouterNamespace (bridge, namespace prefix, host netns, OVSDB write options). */
+  namespace?: RouterNamespaceOptions;
+  ops?: Partial<L3Ops>;
+  log?: L3Log;
+  /** Delay before a pass that retries failed routers. Default 5000 ms; 0 disables the timer. */
+  retryMs?: number;
+}
+
+interface Events {
+  /** After a pass that changed some status: only the entries that changed since the last event. */
+  status: [changes: L3Status];
+}
+
+const NOOP_LOG: L3Log = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined } as unknown as L3Log;
+
+export function defaultL3Ops(ovsdb: OvsdbConnection | undefined, nsOpts: RouterNamespaceOptions = {}): L3Ops {
+  const conn = (): OvsdbConnection => {
+    if (!ovsdb) throw new Error('L3Manager: no OVSDB connection');
+    return ovsdb;
+  };
+  return {
+    ensure: (spec) => ensureRouterNamespace(conn(), spec, nsOpts),
+    applyRules: (netns, text) => applyRouterRules(netns, text),
+    remove: (id) => deleteRouterNamespace(conn(), id, nsOpts),
+    list: () => listRouterNamespaces({ namespacePrefix: nsOpts.namespacePrefix }),
+    conntrack: async (netns, args) => {
+      const r = await run('ip', ['netns', 'exec', netns, 'conntrack', ...args], { allowFail: true, timeoutMs: 15_000 });
+      if (r.code !== 0 && r.code !== 1) throw new Error(`conntrack ${args.join(' ')} in ${netns}: exit ${r.code}: ${r.stderr.trim()}`);
+    },
+  };
+}
+
+/** Floating addresses whose mapping disappeared or now points at another fixed IP. */
+export function staleFloatingIps(prev: RouterNat | undefined, next: RouterNat): string[] {
+  if (!prev || prev.gatewayIp === null) return [];
+  const now = new Map(next.gatewayIp === null ? [] : next.floatingIps.map((f) => [f.floating, f.fixed]));
+  return prev.floatingIps.filter((f) => now.get(f.floating) !== f.fixed).map((f) => f.floating);
+}
+
+export class L3Manager extends EventEmitter<Events> {
+  private readonly ops: L3Ops;
+  private readonly log: L3Log;
+  private readonly retryMs: number;
+  /** Per router: the key (spec + rules text) last applied successfully. */
+  private readonly appliedKey = new Map<string, string>();
+  /** Per router: the NAT the kernel has (rules applied successfully), for conntrack cleanup. */
+  private readonly effectiveNat = new Map<string, RouterNat>();
+  /** Routers whose namespace this manager may have created (deleted when no longer planned). */
+  private readonly owned = new Set<string>();
+  private readonly routerState = new Map<string, RouterState>();
+  private readonly fipState = new Map<string, FloatingIpState>();
+  private reported: L3Status = { routers: {}, floatingips: {} };
+  private orphansChecked = false;
+  private latest: HostModel | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: L3ManagerOptions) {
+    super();
+    const defaults = defaultL3Ops(opts.ovsdb, opts.namespace);
+    const given = opts.ops ?? {};
+    // Explicit keys (and bound methods): `given` may be a class instance whose methods are not own properties.
+    this.ops = {
+      ensure: given.ensure?.bind(given) ?? defaults.ensure,
+      applyRules: given.applyRules?.bind(given) ?? defaults.applyRules,
+      remove: given.remove?.bind(given) ?? defaults.remove,
+      list: given.list?.bind(given) ?? defaults.list,
+      conntrack: given.conntrack?.bind(given) ?? defaults.conntrack,
+    };
+    this.log = opts.log ?? NOOP_LOG;
+    this.retryMs = opts.retryMs ?? 5000;
+  }
+
+  /** Brings the namespaces in line with `model`; resolves when a pass that saw this call is done. Never rejects. */
+  sync(model: HostModel): Promise<void> {
+    this.latest = model;
+    if (this.closed) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.loop();
+    return this.running;
+  }
+
+  /** Resolves when no pass is running. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Current statuses: routers planned here, and floating IPs of those routers. */
+  statuses(): L3Status {
+    return { routers: Object.fromEntries(this.routerState), floatingips: Object.fromEntries(this.fipState) };
+  }
+
+  /** The next status event (and takeStatusChanges) carries every status again, e.g. after a reconnect. */
+  forgetReported(): void {
+    this.reported = { routers: {}, floatingips: {} };
+  }
+
+  /** Status entries changed since the last call (floating IPs no longer active here become 'down'). */
+  takeStatusChanges(): L3Status {
+    const now = this.statuses();
+    const changes: L3Status = { routers: {}, floatingips: {} };
+    for (const [id, s] of Object.entries(now.routers)) if (this.reported.routers[id] !== s) changes.routers[id] = s;
+    for (const [id, s] of Object.entries(now.floatingips)) if (this.reported.floatingips[id] !== s) changes.floatingips[id] = s;
+    for (const [id, s] of Object.entries(this.reported.floatingips)) {
+      if (s === 'active' && !(id in now.floatingips) && this.latest?.get('floatingip', id)) changes.floatingips[id] = 'down';
+    }
+    this.reported = {
+      routers: now.routers,
+      floatingips: Object.fromEntries(Object.entries({ ...this.reported.floatingips, ...changes.floatingips }).filter(([id]) => this.latest?.get('floatingip', id))),
+    };
+    return changes;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    await this.idle();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        if (this.closed || !this.latest) break;
+        try {
+          await this.pass(this.latest);
+        } catch (e) {
+          this.log.error({ err: e }, 'L3 pass failed');
+        }
+      } while (this.again);
+    } finally {
+      this.running = undefined;
+    }
+    const changes = this.takeStatusChanges();
+    if (Object.keys(changes.routers).length || Object.keys(changes.floatingips).length) this.emit('status', changes);
+  }
+
+  private nsName(routerId: string): string {
+    return routerNamespaceName(routerId, this.opts.namespace?.namespacePrefix);
+  }
+
+  private async pass(model: HostModel): Promise<void> {
+    // The model is shared with the dataplane and changes while we await: plan once, up front.
+    const plan = routerPlan(model, this.opts.host);
+    let failed = false;
+
+    if (!this.orphansChecked) {
+      try {
+        for (const id of await this.ops.list()) if (!plan.has(id)) this.owned.add(id);
+        this.orphansChecked = true;
+      } catch (e) {
+        failed = true;
+        this.log.error({ err: e }, 'could not list router namespaces');
+      }
+    }
+
+    for (const id of [...this.owned]) {
+      if (plan.has(id)) continue;
+      try {
+        await this.ops.remove(id);
+        this.owned.delete(id);
+        this.appliedKey.delete(id);
+        this.effectiveNat.delete(id);
+        this.routerState.delete(id);
+        this.log.info({ router: id }, 'router namespace deleted');
+      } catch (e) {
+        failed = true;
+        this.log.error({ err: e, router: id }, 'could not delete router namespace; retrying later');
+      }
+    }
+    for (const id of [...this.routerState.keys()]) if (!plan.has(id)) this.routerState.delete(id);
+
+    for (const [id, p] of plan) {
+      if (!(await this.applyRouter(id, p))) failed = true;
+    }
+
+    this.fipState.clear();
+    for (const [id, p] of plan) {
+      const state: FloatingIpState = this.routerState.get(id) === 'active' ? 'active' : 'down';
+      for (const f of p.floatingIpIds) this.fipState.set(f, state);
+    }
+
+    if (failed) this.scheduleRetry();
+  }
+
+  /** Applies one router if it changed; false if it failed and should be retried. */
+  private async applyRouter(id: string, p: RouterPlan): Promise<boolean> {
+    let text: string;
+    try {
+      text = routerRulesText(p.nat);
+    } catch (e) {
+      this.routerState.set(id, 'error');
+      this.log.error({ err: e, router: id }, 'router rules cannot be compiled (waiting for a model change)');
+      return true; // not retried by the timer: only a model change can fix it
+    }
+    const key = `${JSON.stringify(p.spec)}\n${text}`;
+    if (this.appliedKey.get(id) === key) return true;
+    this.owned.add(id);
+    const ns = this.nsName(id);
+    try {
+      await this.ops.ensure(p.spec);
+      await this.ops.applyRules(ns, text);
+    } catch (e) {
+      this.appliedKey.delete(id);
+      this.routerState.set(id, 'error');
+      this.log.error({ err: e, router: id }, 'router not applied; retrying later');
+      return false;
+    }
+    const stale = staleFloatingIps(this.effectiveNat.get(id), p.nat);
+    this.effectiveNat.set(id, p.nat);
+    this.appliedKey.set(id, key);
+    this.routerState.set(id, 'active');
+    for (const fip of stale) {
+      // Inbound flows to the floating IP, and outbound flows SNATed to it.
+      for (const args of [['-D', '-d', fip], ['-D', '--reply-dst', fip]]) {
+        try {
+          await this.ops.conntrack(ns, args);
+        } catch (e) {
+          this.log.warn({ err: e, router: id, floatingIp: fip }, 'conntrack cleanup failed');
+        }
+      }
+    }
+    this.log.info({ router: id, interfaces: p.spec.interfaces.length, gateway: p.spec.gateway?.name, floatingIps: p.nat.floatingIps.length }, 'router applied');
+    return true;
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryMs <= 0 || this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.latest) void this.sync(this.latest);
+    }, this.retryMs);
+    this.retryTimer.unref();
+  }
+}

@@ -1,0 +1,77 @@
+// Virtual routers on a gateway host: SNAT to the outside, a floating IP, and its remap.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
+import { network, port, portStatus, subnet } from '../helpers/fabric-model.ts';
+import { attachExternal, type ExternalHost } from '../helpers/lab-external.ts';
+import type { LabVm } from '../helpers/lab.ts';
+
+const P = 'project-l3';
+let f: Fabric;
+let ext: ExternalHost;
+let extNet = '';
+let router: any;
+const vms: Record<string, LabVm> = {};
+const portIds: Record<string, string> = {};
+
+async function vm(host: string, name: string, net: string, ip: string): Promise<LabVm> {
+  const p = await port(f, P, net, host, { name, fixed_ips: [{ ip_address: ip }] });
+  portIds[name] = p.id;
+  const v = await f.lab.plug(host, { name, portId: p.id, mac: p.mac_address, ip: `${ip}/24`, gateway: '10.20.0.1' });
+  await f.until(`${name} ACTIVE`, async () => (await portStatus(f, p.id)) === 'ACTIVE');
+  const server = v.spawn([process.execPath, PROBE, 'serve-name', '7000', name]);
+  await f.until(`${name} server`, async () => server.output().includes('listening'));
+  return v;
+}
+
+const ask = async (from: { exec: LabVm['exec'] }, ip: string) =>
+  (await from.exec([process.execPath, PROBE, 'ask', ip, '7000', '1500'])).stdout.trim();
+
+beforeAll(async () => {
+  f = await createFabric({ hosts: ['h1', 'h2'], provider: true });
+  ext = await attachExternal(f.lab, '172.31.200.100/24');
+  extNet = await network(f, 'admin-project', {
+    'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'physnet1',
+  });
+  await subnet(f, 'admin-project', extNet, '172.31.200.0/24', {
+    gateway_ip: '172.31.200.100', allocation_pools: [{ start: '172.31.200.10', end: '172.31.200.99' }],
+  });
+  const net = await network(f, P);
+  const sub = await subnet(f, P, net, '10.20.0.0/24', { gateway_ip: '10.20.0.1' });
+  ({ router } = await f.api('POST', '/v2.0/routers', { router: { name: 'r1', project_id: P, external_gateway_info: { network_id: extNet } } }));
+  await f.api('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub });
+  ({ router } = await f.api('GET', `/v2.0/routers/${router.id}`));
+  vms.v1 = await vm('h2', 'v1', net, '10.20.0.5');
+  vms.v2 = await vm('h2', 'v2', net, '10.20.0.6');
+}, 180_000);
+afterAll(async () => f?.destroy(), 60_000);
+
+describe('virtual routers', () => {
+  it('SNATs a VM to the router gateway address', async () => {
+    const gw = router.external_gateway_info.external_fixed_ips[0].ip_address;
+    await f.until('v1 reaches the outside', async () => (await vms.v1.exec(['ping', '-c1', '-W1', '172.31.200.100'])).code === 0, 60_000);
+    const seen = await f.lab.tcpdump({ netns: ext.netns } as LabVm, ['-c', '1', 'icmp'], async () => {
+      await vms.v1.exec(['ping', '-c', '2', '-W', '1', '172.31.200.100']);
+    });
+    expect(seen).toContain(`${gw} > 172.31.200.100`);
+  }, 90_000);
+
+  it('carries a floating IP to its VM and moves it with one PUT', async () => {
+    // As in Neutron, the default group admits nothing from outside: open the probe port.
+    const { port: p1 } = await f.api('GET', `/v2.0/ports/${portIds.v1}`);
+    await f.api('POST', '/v2.0/security-group-rules', { security_group_rule: {
+      security_group_id: p1.security_groups[0], direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp',
+      port_range_min: 7000, port_range_max: 7000, remote_ip_prefix: '0.0.0.0/0',
+    } });
+    const { floatingip: fip } = await f.api('POST', '/v2.0/floatingips', {
+      floatingip: { floating_network_id: extNet, project_id: P, port_id: portIds.v1 },
+    });
+    await f.until('the floating IP answers from v1', async () => (await ask(ext, fip.floating_ip_address)) === 'v1', 30_000);
+    await f.api('PUT', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: portIds.v2 } });
+    await f.until('the floating IP answers from v2', async () => (await ask(ext, fip.floating_ip_address)) === 'v2', 30_000);
+    await f.until('router and floating IP ACTIVE', async () => {
+      const { router: r } = await f.api('GET', `/v2.0/routers/${router.id}`);
+      const { floatingip: x } = await f.api('GET', `/v2.0/floatingips/${fip.id}`);
+      return r.status === 'ACTIVE' && x.status === 'ACTIVE';
+    });
+  }, 90_000);
+});
