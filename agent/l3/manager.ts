@@ -48,6 +48,8 @@ export interface L3Ops {
   list(): Promise<string[]>;
   /** `conntrack <args>` inside the namespace; exit code 1 (nothing matched) is not an error. */
   conntrack(netns: string, args: string[]): Promise<void>;
+  /** A gratuitous ARP for `ip` out of `iface` in the namespace, so the outside learns where it is now. */
+  announce(netns: string, iface: string, ip: string): Promise<void>;
 }
 
 export type L3Log = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
@@ -85,7 +87,18 @@ export function defaultL3Ops(ovsdb: OvsdbConnection | undefined, nsOpts: RouterN
       const r = await run('ip', ['netns', 'exec', netns, 'conntrack', ...args], { allowFail: true, timeoutMs: 15_000 });
       if (r.code !== 0 && r.code !== 1) throw new Error(`conntrack ${args.join(' ')} in ${netns}: exit ${r.code}: ${r.stderr.trim()}`);
     },
+    announce: async (netns, iface, ip) => {
+      // busybox arping: -U unsolicited (gratuitous), one packet, at most one second.
+      await run('ip', ['netns', 'exec', netns, 'busybox', 'arping', '-U', '-c', '1', '-w', '1', '-I', iface, '-s', ip, ip], { allowFail: true, timeoutMs: 5000 });
+    },
   };
+}
+
+/** Floating addresses that are new or now point at another fixed IP: announced by gratuitous ARP. */
+export function movedFloatingIps(prev: RouterNat | undefined, next: RouterNat): string[] {
+  if (next.gatewayIp === null) return [];
+  const before = new Map(!prev || prev.gatewayIp === null ? [] : prev.floatingIps.map((f) => [f.floating, f.fixed]));
+  return next.floatingIps.filter((f) => before.get(f.floating) !== f.fixed).map((f) => f.floating);
 }
 
 /** Floating addresses whose mapping disappeared or now points at another fixed IP. */
@@ -126,6 +139,7 @@ export class L3Manager extends EventEmitter<Events> {
       remove: given.remove?.bind(given) ?? defaults.remove,
       list: given.list?.bind(given) ?? defaults.list,
       conntrack: given.conntrack?.bind(given) ?? defaults.conntrack,
+      announce: given.announce?.bind(given) ?? defaults.announce,
     };
     this.log = opts.log ?? NOOP_LOG;
     this.retryMs = opts.retryMs ?? 5000;
@@ -271,6 +285,7 @@ export class L3Manager extends EventEmitter<Events> {
       return false;
     }
     const stale = staleFloatingIps(this.effectiveNat.get(id), p.nat);
+    const moved = movedFloatingIps(this.effectiveNat.get(id), p.nat);
     this.effectiveNat.set(id, p.nat);
     this.appliedKey.set(id, key);
     this.routerState.set(id, 'active');
@@ -282,6 +297,13 @@ export class L3Manager extends EventEmitter<Events> {
         } catch (e) {
           this.log.warn({ err: e, router: id, floatingIp: fip }, 'conntrack cleanup failed');
         }
+      }
+    }
+    for (const fip of moved) {
+      try {
+        await this.ops.announce(ns, p.nat.gatewayInterface, fip);
+      } catch (e) {
+        this.log.warn({ err: e, router: id, floatingIp: fip }, 'gratuitous ARP failed');
       }
     }
     this.log.info({ router: id, interfaces: p.spec.interfaces.length, gateway: p.spec.gateway?.name, floatingIps: p.nat.floatingIps.length }, 'router applied');

@@ -18,8 +18,10 @@ async function vm(host: string, name: string, net: string, ip: string): Promise<
   portIds[name] = p.id;
   const v = await f.lab.plug(host, { name, portId: p.id, mac: p.mac_address, ip: `${ip}/24`, gateway: '10.20.0.1' });
   await f.until(`${name} ACTIVE`, async () => (await portStatus(f, p.id)) === 'ACTIVE');
-  const server = v.spawn([process.execPath, PROBE, 'serve-name', '7000', name]);
-  await f.until(`${name} server`, async () => server.output().includes('listening'));
+  for (const mode of ['serve-name', 'serve-udp-name']) {
+    const server = v.spawn([process.execPath, PROBE, mode, mode === 'serve-name' ? '7000' : '7001', name]);
+    await f.until(`${name} ${mode}`, async () => server.output().includes('listening'));
+  }
   return v;
 }
 
@@ -62,12 +64,27 @@ describe('virtual routers', () => {
       security_group_id: p1.security_groups[0], direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp',
       port_range_min: 7000, port_range_max: 7000, remote_ip_prefix: '0.0.0.0/0',
     } });
+    await f.api('POST', '/v2.0/security-group-rules', { security_group_rule: {
+      security_group_id: p1.security_groups[0], direction: 'ingress', ethertype: 'IPv4', protocol: 'udp',
+      port_range_min: 7001, port_range_max: 7001, remote_ip_prefix: '0.0.0.0/0',
+    } });
     const { floatingip: fip } = await f.api('POST', '/v2.0/floatingips', {
       floatingip: { floating_network_id: extNet, project_id: P, port_id: portIds.v1 },
     });
     await f.until('the floating IP answers from v1', async () => (await ask(ext, fip.floating_ip_address)) === 'v1', 30_000);
-    await f.api('PUT', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: portIds.v2 } });
-    await f.until('the floating IP answers from v2', async () => (await ask(ext, fip.floating_ip_address)) === 'v2', 30_000);
+    // An established UDP flow (fixed 5-tuple) that must follow the remap, not be black-holed.
+    const stream = ext.spawn([process.execPath, PROBE, 'udp-stream', fip.floating_ip_address, '7001', '40001']);
+    const replies = () => stream.output().split('\n').filter((l) => l.startsWith('reply '));
+    await f.until('the UDP flow gets answers from v1', async () => replies().filter((l) => l === 'reply v1').length >= 5);
+    // The remap is announced on the external network by a gratuitous ARP.
+    const announced = await f.lab.tcpdump({ netns: ext.netns } as LabVm, [`arp and src host ${fip.floating_ip_address}`], async () => {
+      await f.api('PUT', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: portIds.v2 } });
+      await f.until('the floating IP answers from v2', async () => (await ask(ext, fip.floating_ip_address)) === 'v2', 30_000);
+    });
+    const fipRe = fip.floating_ip_address.replace(/\./g, '\\.');
+    expect(announced).toMatch(new RegExp(`who-has ${fipRe}( \\([^)]*\\))? tell ${fipRe}`));
+    await f.until('the established UDP flow now gets answers from v2', async () => replies().at(-1) === 'reply v2', 10_000);
+    await stream.stop('SIGTERM');
     await f.until('router and floating IP ACTIVE', async () => {
       const { router: r } = await f.api('GET', `/v2.0/routers/${router.id}`);
       const { floatingip: x } = await f.api('GET', `/v2.0/floatingips/${fip.id}`);

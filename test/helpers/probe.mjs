@@ -5,6 +5,8 @@
 //   serve-udp PORT                 echoes datagrams
 //   serve-name PORT NAME           answers every TCP connection with NAME (who is behind an address?)
 //   ask HOST PORT MS               prints what a serve-name server answered; exit 1 on failure
+//   serve-udp-name PORT NAME       answers every datagram with NAME
+//   udp-stream HOST PORT SPORT     from a fixed source port, one datagram every 20 ms; prints each answer
 //   relay PORT UNIX_PATH           listens on 127.0.0.1:PORT and relays each connection to a unix socket
 //                                  (a lab host's "management network" to the controller in the root namespace)
 import net from 'node:net';
@@ -38,6 +40,14 @@ if (mode === 'serve-tcp') {
   s.on('data', (d) => { got += d; });
   s.on('end', () => { clearTimeout(timer); console.log(got.trim()); process.exit(0); });
   s.on('error', (e) => { clearTimeout(timer); console.log(`error ${e.code}`); process.exit(1); });
+} else if (mode === 'serve-udp-name') {
+  const sock = dgram.createSocket('udp4');
+  sock.on('message', (_m, r) => sock.send(b, r.port, r.address));
+  sock.bind(Number(a), () => console.log('listening'));
+} else if (mode === 'udp-stream') {
+  const sock = dgram.createSocket('udp4');
+  sock.on('message', (m) => console.log(`reply ${m.toString()}`));
+  sock.bind(Number(c), () => setInterval(() => sock.send('x', Number(b), a), 20));
 } else if (mode === 'relay') {
   net.createServer((c) => {
     const up = net.connect({ path: b });

@@ -1,6 +1,6 @@
 // The agent's L3 manager: the pure plan (routerPlan) and the apply loop (L3Manager) with fake ops.
 import { describe, expect, it } from 'vitest';
-import { L3Manager, routerPlan, staleFloatingIps, type L3Ops, type L3Status } from '../../../agent/l3/manager.ts';
+import { L3Manager, routerPlan, staleFloatingIps, movedFloatingIps, type L3Ops, type L3Status } from '../../../agent/l3/manager.ts';
 import { HostModel } from '../../../agent/model/host-model.ts';
 import type { RouterSpec } from '../../../agent/l3/namespace.ts';
 
@@ -137,6 +137,21 @@ describe('staleFloatingIps', () => {
   });
 });
 
+describe('movedFloatingIps', () => {
+  const nat = (fips: [string, string][]) => ({
+    gatewayInterface: 'qg-x', gatewayIp: '203.0.113.10', enableSnat: true, internalCidrs: [],
+    floatingIps: fips.map(([floating, fixed]) => ({ floating, fixed })), portForwardings: [],
+  });
+  it('names floating IPs that are new or point elsewhere (they get a gratuitous ARP)', () => {
+    expect(movedFloatingIps(undefined, nat([['1.1.1.1', '10.0.0.1']]))).toEqual(['1.1.1.1']);
+    expect(movedFloatingIps(nat([['1.1.1.1', '10.0.0.1'], ['1.1.1.2', '10.0.0.2']]), nat([['1.1.1.1', '10.0.0.1'], ['1.1.1.2', '10.0.0.9'], ['1.1.1.3', '10.0.0.3']])))
+      .toEqual(['1.1.1.2', '1.1.1.3']);
+  });
+});
+
+/** The gateway interface of router R in the fixtures. */
+const QG = 'qg-qg0-port-00';
+
 class FakeOps implements L3Ops {
   calls: string[] = [];
   namespaces = new Set<string>();
@@ -161,6 +176,9 @@ class FakeOps implements L3Ops {
   async conntrack(netns: string, args: string[]): Promise<void> {
     this.calls.push(`conntrack ${netns} ${args.join(' ')}`);
   }
+  async announce(netns: string, iface: string, ip: string): Promise<void> {
+    this.calls.push(`announce ${netns} ${iface} ${ip}`);
+  }
 }
 
 function manager(ops: FakeOps): { l3: L3Manager; events: L3Status[] } {
@@ -177,7 +195,7 @@ describe('L3Manager', () => {
     const { l3, events } = manager(ops);
     const m = model();
     await l3.sync(m);
-    expect(ops.calls).toEqual(['remove stale-router', `ensure ${R}`, `rules qrouter-${R}`]);
+    expect(ops.calls).toEqual(['remove stale-router', `ensure ${R}`, `rules qrouter-${R}`, `announce qrouter-${R} ${QG} 203.0.113.50`]);
     expect(l3.statuses()).toEqual({ routers: { [R]: 'active' }, floatingips: { f1: 'active' } });
     expect(events).toEqual([{ routers: { [R]: 'active' }, floatingips: { f1: 'active' } }]);
 
@@ -196,7 +214,10 @@ describe('L3Manager', () => {
     m.apply('floatingip', 'f1', fip('f1', '203.0.113.50', '10.0.0.6'));
     await l3.sync(m);
     const ns = `qrouter-${R}`;
-    expect(ops.calls).toEqual([`ensure ${R}`, `rules ${ns}`, `conntrack ${ns} -D -d 203.0.113.50`, `conntrack ${ns} -D --reply-dst 203.0.113.50`]);
+    expect(ops.calls).toEqual([
+      `ensure ${R}`, `rules ${ns}`, `conntrack ${ns} -D -d 203.0.113.50`, `conntrack ${ns} -D --reply-dst 203.0.113.50`,
+      `announce ${ns} ${QG} 203.0.113.50`,
+    ]);
     ops.calls = [];
     m.apply('floatingip', 'f1', fip('f1', '203.0.113.50', null));
     await l3.sync(m);
@@ -231,7 +252,7 @@ describe('L3Manager', () => {
     ops.failEnsure.clear();
     ops.calls = [];
     await l3.sync(m);
-    expect(ops.calls).toEqual([`ensure ${R}`, `rules qrouter-${R}`]);
+    expect(ops.calls).toEqual([`ensure ${R}`, `rules qrouter-${R}`, `announce qrouter-${R} ${QG} 203.0.113.50`]);
     expect(l3.statuses().routers).toEqual({ [R]: 'active', [R2]: 'active' });
   });
 
