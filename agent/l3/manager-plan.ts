@@ -11,7 +11,8 @@
 //
 // NAT (agent/l3/rules.ts): SNAT to the first IPv4 of the gateway port for the IPv4 subnets behind
 // the qr ports, 1:1 DNAT/SNAT for the router's floating IPs that are associated (port_id and
-// fixed_ip_address set). Port forwardings are not modelled yet.
+// fixed_ip_address set), and DNAT of the port forwardings of the router's floating IPs that are
+// not associated with a port (their floating address is also added to qg as /32).
 import type { HostModel } from '../model/host-model.ts';
 import type { PortView } from '../../schemas/agent/view.ts';
 import { routerInterfaceName, type RouterInterfaceSpec, type RouterSpec } from './namespace.ts';
@@ -79,6 +80,7 @@ export function routerPlan(model: HostModel, host: string): Map<string, RouterPl
     let gateway: RouterSpec['gateway'];
     let gatewayIp: string | null = null;
     const floatingIps: RouterNat['floatingIps'] = [];
+    const portForwardings: RouterNat['portForwardings'] = [];
     const floatingIpIds: string[] = [];
     if (gwPort) {
       gateway = interfaceSpec(model, 'qg', gwPort);
@@ -99,6 +101,24 @@ export function routerPlan(model: HostModel, host: string): Map<string, RouterPl
           .filter((f) => f !== undefined)
           .sort(byId);
         for (const f of fips) {
+          if (!f.port_id && f.port_forwardings.length && isV4(f.floating_ip_address)) {
+            // Port forwardings of an unassociated floating IP (Neutron's port_forwarding L3 extension).
+            const pfs = [...f.port_forwardings].filter((p) => isV4(p.internal_ip_address)).sort(byId);
+            for (const p of pfs) {
+              portForwardings.push({
+                floating: f.floating_ip_address,
+                protocol: p.protocol,
+                externalPort: p.external_port_start === p.external_port_end ? p.external_port_start : [p.external_port_start, p.external_port_end],
+                internalIp: p.internal_ip_address,
+                internalPort: p.internal_port_start === p.internal_port_end ? p.internal_port_start : [p.internal_port_start, p.internal_port_end],
+              });
+            }
+            if (!pfs.length) continue;
+            floatingIpIds.push(f.id);
+            const host32 = `${f.floating_ip_address}/32`;
+            if (!gateway.addresses.includes(host32)) gateway.addresses.push(host32);
+            continue;
+          }
           if (!f.port_id || !f.fixed_ip_address) continue;
           if (!isV4(f.floating_ip_address) || !isV4(f.fixed_ip_address)) continue;
           floatingIps.push({ floating: f.floating_ip_address, fixed: f.fixed_ip_address });
@@ -122,7 +142,7 @@ export function routerPlan(model: HostModel, host: string): Map<string, RouterPl
         enableSnat: router.external_gateway_info?.enable_snat ?? true,
         internalCidrs,
         floatingIps,
-        portForwardings: [],
+        portForwardings,
       },
       floatingIpIds,
     });

@@ -114,6 +114,8 @@ export class L3Manager extends EventEmitter<Events> {
   private readonly retryMs: number;
   /** Per router: the key (spec + rules text) last applied successfully. */
   private readonly appliedKey = new Map<string, string>();
+  /** Per router: the namespace spec last ensured; a change of NAT alone (a remap) skips the ensure. */
+  private readonly appliedSpec = new Map<string, string>();
   /** Per router: the NAT the kernel has (rules applied successfully), for conntrack cleanup. */
   private readonly effectiveNat = new Map<string, RouterNat>();
   /** Routers whose namespace this manager may have created (deleted when no longer planned). */
@@ -238,6 +240,7 @@ export class L3Manager extends EventEmitter<Events> {
         await this.ops.remove(id);
         this.owned.delete(id);
         this.appliedKey.delete(id);
+        this.appliedSpec.delete(id);
         this.effectiveNat.delete(id);
         this.routerState.delete(id);
         this.log.info({ router: id }, 'router namespace deleted');
@@ -276,7 +279,12 @@ export class L3Manager extends EventEmitter<Events> {
     this.owned.add(id);
     const ns = this.nsName(id);
     try {
-      await this.ops.ensure(p.spec);
+      const spec = JSON.stringify(p.spec);
+      if (this.appliedSpec.get(id) !== spec) {
+        this.appliedSpec.delete(id);
+        await this.ops.ensure(p.spec);
+        this.appliedSpec.set(id, spec);
+      }
       await this.ops.applyRules(ns, text);
     } catch (e) {
       this.appliedKey.delete(id);
@@ -289,16 +297,10 @@ export class L3Manager extends EventEmitter<Events> {
     this.effectiveNat.set(id, p.nat);
     this.appliedKey.set(id, key);
     this.routerState.set(id, 'active');
-    for (const fip of stale) {
-      // Inbound flows to the floating IP, and outbound flows SNATed to it.
-      for (const args of [['-D', '-d', fip], ['-D', '--reply-dst', fip]]) {
-        try {
-          await this.ops.conntrack(ns, args);
-        } catch (e) {
-          this.log.warn({ err: e, router: id, floatingIp: fip }, 'conntrack cleanup failed');
-        }
-      }
-    }
+    // Inbound flows to each stale floating IP, and outbound flows SNATed to it; all at once, since
+    // every millisecond here is failover time.
+    await Promise.all(stale.flatMap((fip) => [['-D', '-d', fip], ['-D', '--reply-dst', fip]].map((args) =>
+      this.ops.conntrack(ns, args).catch((e) => this.log.warn({ err: e, router: id, floatingIp: fip }, 'conntrack cleanup failed')))));
     for (const fip of moved) {
       try {
         await this.ops.announce(ns, p.nat.gatewayInterface, fip);

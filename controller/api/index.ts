@@ -18,7 +18,8 @@ apiPlugins.push(subnetsApi, portsApi);
 
 import { routersApi } from './routers/index.ts';
 import { floatingIpsApi } from './floatingips/index.ts';
-apiPlugins.push(routersApi, floatingIpsApi);
+import { portForwardingsApi } from './port-forwardings/index.ts';
+apiPlugins.push(routersApi, floatingIpsApi, portForwardingsApi);
 
 import { agentsApi } from './agents/index.ts';
 apiPlugins.push(agentsApi);

@@ -20,6 +20,7 @@ export interface ExtensionDef {
 const NET = ['networks'];
 const PORTS = ['ports'];
 const ROUTERS = ['routers'];
+const PORT_FORWARDINGS = ['floatingips', 'floatingips/:floatingip_id/port_forwardings'];
 
 export const EXTENSIONS: readonly ExtensionDef[] = [
   { alias: 'external-net', name: 'Neutron external network', description: 'Adds external network attribute to network resource.', updated: '2013-01-14T10:00:00-00:00', requires: NET },
@@ -29,6 +30,10 @@ export const EXTENSIONS: readonly ExtensionDef[] = [
   { alias: 'extraroute', name: 'Neutron Extra Route', description: 'Extra routes configuration for L3 router', updated: '2013-02-01T10:00:00-00:00', requires: ROUTERS },
   { alias: 'ext-gw-mode', name: 'Neutron L3 Configurable external gateway mode', description: 'Extension of the router abstraction for specifying whether SNAT should occur on the external gateway', updated: '2013-03-28T10:00:00-00:00', requires: [...ROUTERS, 'subnets'] },
   { alias: 'fip-port-details', name: 'Floating IP Port Details Extension', description: 'Add port_details attribute to Floating IP resource', updated: '2018-04-09T10:00:00-00:00', requires: ['floatingips', 'subnets'] },
+  { alias: 'floating-ip-port-forwarding', name: 'Floating IP Port Forwarding', description: 'Provide a way to configure port forwarding on Floating IP', updated: '2018-01-01T01:00:00-00:00', requires: PORT_FORWARDINGS },
+  { alias: 'floating-ip-port-forwarding-port-ranges', name: 'Floating IP Port Forwarding support port ranges', description: 'Add suport to port ranges on floating IP port forwarding.', updated: '2022-01-01T10:00:00-00:00', requires: PORT_FORWARDINGS },
+  { alias: 'floating-ip-port-forwarding-description', name: 'Floating IP Port Forwarding new attribute description', description: 'Add a description field to Port Forwarding rules', updated: '2019-11-01T10:00:00-00:00', requires: PORT_FORWARDINGS },
+  { alias: 'expose-port-forwarding-in-fip', name: 'Expose port forwarding in fip', description: 'Expose port forwardings in floating IP', updated: '2019-04-24T10:00:00-00:00', requires: PORT_FORWARDINGS },
   { alias: 'security-group', name: 'security-group', description: 'The security groups extension.', updated: '2012-10-05T10:00:00-00:00', requires: ['security-groups', 'security-group-rules'] },
   { alias: 'quotas', name: 'Quota management support', description: 'Expose functions for quotas management per project', updated: '2012-07-29T10:00:00-00:00', requires: ['quotas'] },
   { alias: 'quota_details', name: 'Quota details management support', description: 'Expose functions for quotas usage statistics per project', updated: '2017-02-10T10:00:00-00:00', requires: ['quotas'] },

@@ -10,6 +10,7 @@ import {
 import { portVisible } from './ports.ts';
 import { networkVisibleTo } from './subnets.ts';
 import { newId, revise, standard } from './standard-attrs.ts';
+import { checkNoPortForwardings, storedPortForwardings } from './port-forwardings.ts';
 
 // Floating IPs. The address is a claim in the external subnet's IP scope held by the
 // floating IP's id (no external port is made), so it can never collide with a port.
@@ -141,7 +142,10 @@ export function createFloatingIp(tx: Tx, ctx: RequestContext, input: FloatingIpC
 
 export function updateFloatingIp(tx: Tx, ctx: RequestContext, current: Doc, input: FloatingIpUpdate): Doc {
   const assoc = requestedAssociation(tx, ctx, current, input);
+  if (assoc.port_id) checkNoPortForwardings(current);
   const patch: Record<string, unknown> = { ...assoc };
+  // Unassociated with port forwardings: the router stays that of the forwardings' internal ports.
+  if (!assoc.port_id && storedPortForwardings(current).length) patch.router_id = current.router_id ?? null;
   if (input.description !== undefined) patch.description = input.description;
   const next = revise(current, patch as Partial<Doc>);
   tx.put('floatingip', next);

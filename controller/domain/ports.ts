@@ -12,6 +12,7 @@ import { checkQuota } from './quotas.ts';
 import { ensureDefaultSecurityGroup } from './security-groups.ts';
 import { revise, standard } from './standard-attrs.ts';
 import { usableNetwork } from './subnets.ts';
+import { removePortForwardingsOfPort } from './port-forwardings.ts';
 
 // Ports: MAC and fixed IPs (claims), port security, security groups, allowed address
 // pairs and the port-binding attributes, with Neutron's policies and errors.
@@ -245,6 +246,7 @@ export function updatePort(tx: Tx, ctx: RequestContext, current: Doc, input: Por
 /** Delete a port: give back its addresses and MAC, and detach floating IPs from it. */
 export function deletePort(tx: Tx, port: Doc): void {
   releasePortClaims(tx, port);
+  removePortForwardingsOfPort(tx, port);
   for (const fip of tx.find('floatingip', 'port_id', port.id)) {
     tx.put('floatingip', revise(fip, { port_id: null, fixed_ip_address: null, router_id: null } as Partial<Doc>));
   }

@@ -72,6 +72,17 @@ export const routerView = z.object({
   routes: z.array(z.object({ destination: z.string(), nexthop: z.string() })),
 });
 
+export const portForwardingView = z.object({
+  id: z.string(),
+  protocol: z.enum(['tcp', 'udp']),
+  internal_ip_address: z.string(),
+  internal_port_id: z.string(),
+  internal_port_start: z.number(),
+  internal_port_end: z.number(),
+  external_port_start: z.number(),
+  external_port_end: z.number(),
+});
+
 export const floatingIpView = z.object({
   id: z.string(),
   project_id: z.string(),
@@ -80,6 +91,8 @@ export const floatingIpView = z.object({
   router_id: z.string().nullable(),
   port_id: z.string().nullable(),
   fixed_ip_address: z.string().nullable(),
+  /** Port forwardings (stored in the floating IP document); absent or null in older documents. */
+  port_forwardings: z.preprocess((v) => v ?? [], z.array(portForwardingView)),
 });
 
 /** Another host's agent: where its tunnel ends. */

@@ -40,7 +40,7 @@ const DEFAULTS: { [K in ViewKind]: (id: string) => Doc<K> } = {
   router: (id) => ({ id, project_id: 'p1', admin_state_up: true, external_gateway_info: null, routes: [] }),
   floatingip: (id) => ({
     id, project_id: 'p1', floating_network_id: 'net-ext', floating_ip_address: '203.0.113.10', router_id: null,
-    port_id: null, fixed_ip_address: null,
+    port_id: null, fixed_ip_address: null, port_forwardings: [],
   }),
 };
 

@@ -7,6 +7,9 @@
 //   ask HOST PORT MS               prints what a serve-name server answered; exit 1 on failure
 //   serve-udp-name PORT NAME       answers every datagram with NAME
 //   udp-stream HOST PORT SPORT     from a fixed source port, one datagram every 20 ms; prints each answer
+//   serve-udp-tag PORT NAME        answers every datagram with NAME:<its payload>
+//   udp-probe HOST PORT SPORT MS   sends sequence numbers every MS ms from a fixed port; prints
+//                                  "reply <epoch ms> <answer>" per answer and "sent <n>" on SIGTERM
 //   relay PORT UNIX_PATH           listens on 127.0.0.1:PORT and relays each connection to a unix socket
 //                                  (a lab host's "management network" to the controller in the root namespace)
 import net from 'node:net';
@@ -48,6 +51,17 @@ if (mode === 'serve-tcp') {
   const sock = dgram.createSocket('udp4');
   sock.on('message', (m) => console.log(`reply ${m.toString()}`));
   sock.bind(Number(c), () => setInterval(() => sock.send('x', Number(b), a), 20));
+} else if (mode === 'serve-udp-tag') {
+  const sock = dgram.createSocket('udp4');
+  sock.on('message', (m, r) => sock.send(`${b}:${m}`, r.port, r.address));
+  sock.bind(Number(a), () => console.log('listening'));
+} else if (mode === 'udp-probe') {
+  const sock = dgram.createSocket('udp4');
+  const now = () => (performance.timeOrigin + performance.now()).toFixed(3);
+  let n = 0;
+  sock.on('message', (m) => console.log(`reply ${now()} ${m}`));
+  process.on('SIGTERM', () => { console.log(`sent ${n}`); process.exit(0); });
+  sock.bind(Number(c), () => setInterval(() => sock.send(String(n++), Number(b), a), Number(process.argv[6] ?? 2)));
 } else if (mode === 'relay') {
   net.createServer((c) => {
     const up = net.connect({ path: b });

@@ -1,13 +1,14 @@
 import type { RequestContext } from '../../auth/context.ts';
 import { createFloatingIp, portDetails, removeFloatingIp, updateFloatingIp } from '../../domain/floatingips.ts';
+import { fipPortForwardings } from '../../domain/port-forwardings.ts';
 import type { Doc, ReadView } from '../../store/types.ts';
 import { FloatingIpCreate, FloatingIpUpdate } from '../../../schemas/api/floatingip.ts';
 import type { ApiPlugin } from '../context.ts';
 import { registerResource, type ResourceDef } from '../resource.ts';
 
 export function presentFloatingIp(view: ReadView, _ctx: RequestContext, doc: Doc): Record<string, unknown> {
-  const { floating_subnet_id: _subnet, ...row } = doc as Record<string, unknown>;
-  return { ...row, port_details: portDetails(view, doc), port_forwardings: [], qos_network_policy_id: null };
+  const { floating_subnet_id: _subnet, port_forwardings: _pfs, ...row } = doc as Record<string, unknown>;
+  return { ...row, port_details: portDetails(view, doc), port_forwardings: fipPortForwardings(doc), qos_network_policy_id: null };
 }
 
 export const floatingIpsApi: ApiPlugin = (app, deps) => {

@@ -214,8 +214,9 @@ describe('L3Manager', () => {
     m.apply('floatingip', 'f1', fip('f1', '203.0.113.50', '10.0.0.6'));
     await l3.sync(m);
     const ns = `qrouter-${R}`;
+    // A remap changes only NAT: the namespace is not touched.
     expect(ops.calls).toEqual([
-      `ensure ${R}`, `rules ${ns}`, `conntrack ${ns} -D -d 203.0.113.50`, `conntrack ${ns} -D --reply-dst 203.0.113.50`,
+      `rules ${ns}`, `conntrack ${ns} -D -d 203.0.113.50`, `conntrack ${ns} -D --reply-dst 203.0.113.50`,
       `announce ${ns} ${QG} 203.0.113.50`,
     ]);
     ops.calls = [];

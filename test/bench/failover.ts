@@ -1,0 +1,81 @@
+import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
+import { network, port, portStatus, subnet } from '../helpers/fabric-model.ts';
+import { attachExternal } from '../helpers/lab-external.ts';
+
+// Floating-IP failover: a UDP probe every 2 ms from the outside to a floating IP, remapped between
+// two VMs through the API; time from sending the PUT to the first answer from the new VM, and
+// probes lost. Once with a handful of ports in the model, once with 10,000 more on the same network.
+
+const REMAPS = Number(process.env.WEFT_BENCH_REMAPS ?? 20);
+const epoch = () => performance.timeOrigin + performance.now();
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+async function run(extraPorts: number): Promise<void> {
+  const f: Fabric = await createFabric({ hosts: ['h1', 'h2'], provider: true });
+  try {
+    const ext = await attachExternal(f.lab, '172.31.200.100/24');
+    const extNet = await network(f, 'admin-project', { 'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'physnet1' });
+    await subnet(f, 'admin-project', extNet, '172.31.200.0/24', { gateway_ip: '172.31.200.100', allocation_pools: [{ start: '172.31.200.10', end: '172.31.200.99' }] });
+    const net = await network(f, 'bench');
+    const sub = await subnet(f, 'bench', net, '10.20.0.0/16', { gateway_ip: '10.20.0.1' });
+    await f.api('PUT', '/v2.0/quotas/bench', { quota: { port: -1 } });
+    for (let i = 0; i < extraPorts; i += 200) {
+      const ports = Array.from({ length: Math.min(200, extraPorts - i) }, (_, j) => ({ network_id: net, project_id: 'bench', name: `filler${i + j}` }));
+      await f.api('POST', '/v2.0/ports', { ports });
+    }
+    const { router } = await f.api('POST', '/v2.0/routers', { router: { name: 'r', project_id: 'bench', external_gateway_info: { network_id: extNet } } });
+    await f.api('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub });
+    const ids: string[] = [];
+    for (const [name, ip] of [['v1', '10.20.200.5'], ['v2', '10.20.200.6']]) {
+      const p = await port(f, 'bench', net, 'h2', { name, fixed_ips: [{ ip_address: ip }] });
+      ids.push(p.id);
+      const vm = await f.lab.plug('h2', { name, portId: p.id, mac: p.mac_address, ip: `${ip}/16`, gateway: '10.20.0.1' });
+      await f.until(`${name} ACTIVE`, async () => (await portStatus(f, p.id)) === 'ACTIVE');
+      const server = vm.spawn([process.execPath, PROBE, 'serve-udp-tag', '7001', name]);
+      await f.until('server', async () => server.output().includes('listening'));
+      if (name === 'v1') {
+        await f.api('POST', '/v2.0/security-group-rules', { security_group_rule: {
+          security_group_id: p.security_groups[0], direction: 'ingress', ethertype: 'IPv4', protocol: 'udp',
+          port_range_min: 7001, port_range_max: 7001, remote_ip_prefix: '0.0.0.0/0',
+        } });
+      }
+    }
+    const { floatingip: fip } = await f.api('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: extNet, project_id: 'bench', port_id: ids[0] } });
+    const probe = ext.spawn([process.execPath, PROBE, 'udp-probe', fip.floating_ip_address, '7001', '40002', '2']);
+    const replies = () => probe.output().split('\n').filter((l) => l.startsWith('reply ')).map((l) => {
+      const [, t, answer] = l.split(' ');
+      const [name, seq] = answer.split(':');
+      return { t: Number(t), name, seq: Number(seq) };
+    });
+    await f.until('probe answered by v1', async () => replies().some((r) => r.name === 'v1'), 60_000);
+    const latencies: number[] = [];
+    const lost: number[] = [];
+    for (let i = 0; i < REMAPS; i++) {
+      const to = i % 2 === 0 ? 'v2' : 'v1';
+      const from = to === 'v1' ? 'v2' : 'v1';
+      const t0 = epoch();
+      await f.api('PUT', `/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: ids[to === 'v1' ? 0 : 1] } });
+      const first = await f.until(`first answer from ${to}`, async () => replies().find((r) => r.name === to && r.t > t0), 30_000);
+      latencies.push(first.t - t0);
+      // Probes lost: sequence numbers between the old VM's last answer and the new VM's first.
+      const lastOld = replies().filter((r) => r.name === from && r.t <= first.t).at(-1);
+      const answered = new Set(replies().map((r) => r.seq));
+      let missing = 0;
+      for (let s = (lastOld?.seq ?? first.seq) + 1; s < first.seq; s++) if (!answered.has(s)) missing++;
+      lost.push(missing);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await probe.stop('SIGTERM');
+    const blackholed = replies().at(-1)?.name !== (REMAPS % 2 === 0 ? 'v1' : 'v2');
+    console.log(`failover: ${extraPorts + 5} ports in the model, ${REMAPS} remaps, probe every 2 ms: `
+      + `API to first answer from the new VM median ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; `
+      + `probes lost per remap median ${pct(lost, 50)}, max ${Math.max(...lost)}; established flow ${blackholed ? 'BLACK-HOLED' : 'followed every remap'}`);
+  } finally {
+    await f.destroy();
+  }
+}
+
+export async function failoverBench(): Promise<void> {
+  await run(0);
+  await run(Number(process.env.WEFT_BENCH_FAILOVER_PORTS ?? 10_000));
+}
