@@ -25,8 +25,8 @@ async function vm(host: string, name: string, net: string, ip: string): Promise<
   return v;
 }
 
-const ask = async (from: { exec: LabVm['exec'] }, ip: string) =>
-  (await from.exec([process.execPath, PROBE, 'ask', ip, '7000', '1500'])).stdout.trim();
+const ask = async (from: { exec: LabVm['exec'] }, ip: string, dport = 7000) =>
+  (await from.exec([process.execPath, PROBE, 'ask', ip, String(dport), '1500'])).stdout.trim();
 
 beforeAll(async () => {
   f = await createFabric({ hosts: ['h1', 'h2'], provider: true });
@@ -91,4 +91,14 @@ describe('virtual routers', () => {
       return r.status === 'ACTIVE' && x.status === 'ACTIVE';
     });
   }, 90_000);
+
+  it('forwards a port of a floating IP to a VM (port forwarding)', async () => {
+    const { floatingip: fip } = await f.api('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: extNet, project_id: P } });
+    expect(await ask(ext, fip.floating_ip_address, 2222)).not.toBe('v1');
+    await f.api('POST', `/v2.0/floatingips/${fip.id}/port_forwardings`, { port_forwarding: {
+      protocol: 'tcp', external_port: 2222, internal_port: 7000, internal_port_id: portIds.v1, internal_ip_address: '10.20.0.5',
+    } });
+    await f.until('the forwarded port answers from v1', async () => (await ask(ext, fip.floating_ip_address, 2222)) === 'v1', 30_000);
+    expect(await ask(ext, fip.floating_ip_address, 7000)).not.toBe('v1');
+  }, 60_000);
 });

@@ -27,6 +27,25 @@ const externalNet = async () => {
   return n;
 };
 
+/** A port forwarding with a range and a description, shown in its floating IP. */
+const portForwardingProbe = async () => {
+  const ext = await externalNet();
+  const inner = await net();
+  const sub = await api.call(ALICE, 'POST', '/v2.0/subnets', { subnet: { network_id: inner.id, cidr: '10.9.0.0/24', ip_version: 4 } });
+  const router = await api.call(ALICE, 'POST', '/v2.0/routers', { router: { external_gateway_info: { network_id: ext.id } } });
+  expect((await api.call(ALICE, 'PUT', `/v2.0/routers/${router.body.router.id}/add_router_interface`, { subnet_id: sub.body.subnet.id })).status).toBe(200);
+  const vm = await api.call(ALICE, 'POST', '/v2.0/ports', { port: { network_id: inner.id } });
+  const fip = await api.call(ALICE, 'POST', '/v2.0/floatingips', { floatingip: { floating_network_id: ext.id } });
+  const pf = await api.call(ALICE, 'POST', `/v2.0/floatingips/${fip.body.floatingip.id}/port_forwardings`, { port_forwarding: {
+    protocol: 'tcp', internal_port_id: vm.body.port.id, internal_ip_address: vm.body.port.fixed_ips[0].ip_address,
+    internal_port_range: '8000:8009', external_port_range: '9000:9009', description: 'web' } });
+  expect(pf.status, JSON.stringify(pf.body)).toBe(201);
+  expect(pf.body.port_forwarding).toMatchObject({ external_port_range: '9000:9009', description: 'web' });
+  const shown = await api.call(ALICE, 'GET', `/v2.0/floatingips/${fip.body.floatingip.id}`);
+  expect(shown.body.floatingip.port_forwardings).toEqual([{ protocol: 'tcp', internal_ip_address: vm.body.port.fixed_ips[0].ip_address,
+    internal_port_range: '8000:8009', external_port_range: '9000:9009' }]);
+};
+
 /**
  * One check per extension that Weft may advertise: the feature, exercised through the API.
  * Every entry of EXTENSIONS must have one; the checks run for the extensions listed.
@@ -65,6 +84,10 @@ const PROBES: Record<string, Probe> = {
     expect(fip.status, JSON.stringify(fip.body)).toBe(201);
     expect(fip.body.floatingip).toHaveProperty('port_details', null);
   },
+  'floating-ip-port-forwarding': async () => portForwardingProbe(),
+  'floating-ip-port-forwarding-port-ranges': async () => portForwardingProbe(),
+  'floating-ip-port-forwarding-description': async () => portForwardingProbe(),
+  'expose-port-forwarding-in-fip': async () => portForwardingProbe(),
   'security-group': async () => {
     const sg = await api.call(ALICE, 'POST', '/v2.0/security-groups', { security_group: { name: 'web' } });
     expect(sg.status).toBe(201);

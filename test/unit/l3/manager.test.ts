@@ -66,6 +66,25 @@ function model(docs = baseDocs()): HostModel {
 }
 
 describe('routerPlan', () => {
+  it('maps the port forwardings of unassociated floating IPs into RouterNat', () => {
+    const docs = baseDocs();
+    const pf = (id: string, protocol: 'tcp' | 'udp', ext: [number, number], int: [number, number]) => ({
+      id, protocol, internal_ip_address: '10.0.0.5', internal_port_id: 'vm-port-00004',
+      internal_port_start: int[0], internal_port_end: int[1], external_port_start: ext[0], external_port_end: ext[1], description: '',
+    });
+    docs.floatingip.push({ ...fip('f4', '203.0.113.53', null), port_forwardings: [pf('pf2', 'udp', [9000, 9009], [8000, 8009]), pf('pf1', 'tcp', [2222, 2222], [7000, 7000])] } as any);
+    // Forwardings of an associated floating IP are ignored (Neutron forbids them).
+    docs.floatingip.push({ ...fip('f5', '203.0.113.54', '10.0.0.7'), port_forwardings: [pf('pf3', 'tcp', [80, 80], [80, 80])] } as any);
+    const p = routerPlan(model(docs), HOST).get(R)!;
+    expect(p.nat.portForwardings).toEqual([
+      { floating: '203.0.113.53', protocol: 'tcp', externalPort: 2222, internalIp: '10.0.0.5', internalPort: 7000 },
+      { floating: '203.0.113.53', protocol: 'udp', externalPort: [9000, 9009], internalIp: '10.0.0.5', internalPort: [8000, 8009] },
+    ]);
+    expect(p.spec.gateway?.addresses).toContain('203.0.113.53/32');
+    expect(p.floatingIpIds).toContain('f4');
+    expect(p.nat.floatingIps.map((f) => f.floating)).not.toContain('203.0.113.53');
+  });
+
   it('builds the spec and NAT of a router bound here', () => {
     const plan = routerPlan(model(), HOST);
     expect([...plan.keys()]).toEqual([R]);
