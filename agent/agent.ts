@@ -104,7 +104,9 @@ export class WeftAgent {
     // L3: router namespaces on this host, brought in line after each dataplane batch (without
     // holding up the dataplane loop). Their statuses go to the controller with the last revision
     // the dataplane reported as applied.
-    const l3 = new L3Manager({ host: c.host, ovsdb: this.ovsdb, log: this.log.child({ part: 'l3' }) });
+    const l3 = new L3Manager({
+      host: c.host, ovsdb: this.ovsdb, namespace: { namespacePrefix: c.routerNamespacePrefix }, log: this.log.child({ part: 'l3' }),
+    });
     this.l3 = l3;
     let appliedRevision: number | undefined;
     dataplane.on('applied', (r) => {

@@ -33,6 +33,7 @@ const AgentEnv = z.object({
   WEFT_DATAPATH: z.enum(['system', 'netdev']).optional(),
   WEFT_TUNNEL_IP: z.string().refine(isIpv4, 'is not an IPv4 address').optional(),
   WEFT_BRIDGE_MAPPINGS: mappings.default({}),
+  WEFT_ROUTER_NAMESPACE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,24}$/, 'must be 1-24 of [A-Za-z0-9_.-]').default('qrouter-'),
   WEFT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -50,6 +51,8 @@ export interface AgentConfig {
   datapath: 'system' | 'netdev';
   tunnelIp: string | null;
   bridgeMappings: Record<string, string>;
+  /** Router namespaces are <prefix><router id>; the agent owns every namespace with this prefix. */
+  routerNamespacePrefix: string;
   logLevel: string;
 }
 
@@ -74,6 +77,7 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
     datapath: e.WEFT_DATAPATH ?? (e.WEFT_OVSDB ? 'system' : 'netdev'),
     tunnelIp: e.WEFT_TUNNEL_IP ?? null,
     bridgeMappings: e.WEFT_BRIDGE_MAPPINGS,
+    routerNamespacePrefix: e.WEFT_ROUTER_NAMESPACE_PREFIX,
     logLevel: e.WEFT_LOG_LEVEL,
   };
 }

@@ -183,6 +183,8 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
         WEFT_RUN_DIR: runDir,
         WEFT_DATAPATH: 'netdev',
         WEFT_TUNNEL_IP: tunnelIp,
+        // Lab prefix: destroy() removes them; host name: each agent owns the namespaces with its prefix.
+        WEFT_ROUTER_NAMESPACE_PREFIX: `${prefix}-${name}-qr-`,
         ...(provider ? { WEFT_BRIDGE_MAPPINGS: `${PROVIDER_PHYSNET}:${PROVIDER_BRIDGE}` } : {}),
       }),
       exec: (argv, o) => execIn(netns, argv, o),
