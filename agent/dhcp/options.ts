@@ -2,6 +2,7 @@
 // sends, plus the small IPv4 arithmetic they need. Pure: values in, bytes out.
 
 import { ipv4ToBytes } from '../openflow/addr.ts';
+import { isIpv4 } from '../../schemas/common.ts';
 
 export const OPT = {
   PAD: 0,
@@ -40,12 +41,9 @@ export const MSG = {
 // ---------------------------------------------------------------------------------------------
 // IPv4 arithmetic
 
-const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
-export function isIpv4(text: string): boolean {
-  const m = IPV4_RE.exec(text);
-  return m !== null && m.slice(1).every((p) => Number(p) <= 255);
-}
+/** Dotted-quad IPv4 text: the schemas' check, shared with the controller. */
+export { isIpv4 };
 
 export function ipv4ToInt(ip: string): number {
   return ipv4ToBytes(ip).readUInt32BE(0);

@@ -1,6 +1,7 @@
 import { DesiredFlows, type CompileState, type HostConfig } from '../../agent/features/engine.ts';
 import { ALL_FEATURES } from '../../agent/features/index.ts';
 import { HostModel, type ModelEvent } from '../../agent/model/host-model.ts';
+import { median, percentile } from './stats.ts';
 
 // Compile figures for one host: a full compile of a big deployment, and what one change costs
 // at that size and at a tenth of it (it must not grow with the deployment).
@@ -64,8 +65,7 @@ function addRule(model: HostModel, group: string, id: string, kind: number, g: n
   return model.apply('security_group_rule', id, { ...base, ...variants[kind % variants.length] });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))];
+const p99 = (xs: number[]) => percentile(xs, 99);
 
 function measure(size: Size, print: boolean) {
   const world = build(size);

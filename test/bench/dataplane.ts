@@ -1,12 +1,12 @@
 import { createFabric } from '../helpers/fabric.ts';
 import { network, plug, port, portStatus, subnet } from '../helpers/fabric-model.ts';
+import { median } from './stats.ts';
 
 // API-to-dataplane latency of a new port on a real two-host fabric: create it through the API,
 // plug it the way Nova does, wait until the API says ACTIVE, and until a VM on the other host
 // gets its first ping answered.
 
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 15);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const max = (xs: number[]) => Math.max(...xs);
 
 /** Polls every 2 ms (the fabric helper's until() sleeps 100 ms between tries, too coarse here). */

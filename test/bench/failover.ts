@@ -1,6 +1,7 @@
 import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
 import { network, port, portStatus, subnet } from '../helpers/fabric-model.ts';
 import { attachExternal } from '../helpers/lab-external.ts';
+import { percentile } from './stats.ts';
 
 // Floating-IP failover: a UDP probe every 2 ms from the outside to a floating IP, remapped between
 // two VMs through the API; time from sending the PUT to the first answer from the new VM, and
@@ -8,7 +9,7 @@ import { attachExternal } from '../helpers/lab-external.ts';
 
 const REMAPS = Number(process.env.WEFT_BENCH_REMAPS ?? 20);
 const epoch = () => performance.timeOrigin + performance.now();
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const pct = percentile;
 
 async function run(extraPorts: number): Promise<void> {
   const f: Fabric = await createFabric({ hosts: ['h1', 'h2'], provider: true });

@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ownOpenvswitch } from '../../agent/host/own-ovs.ts';
 import { startController, type ControllerProcess } from './controller-process.ts';
 import { createLab, type Lab, type LabOptions } from './lab.ts';
+import { until as untilLab } from './lab-process.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TSX = pathToFileURL(createRequire(join(REPO, 'package.json')).resolve('tsx')).href;
@@ -63,14 +64,6 @@ export interface Fabric {
   destroy(): Promise<void>;
 }
 
-async function waitFor(ok: () => boolean, timeoutMs = 10000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 export interface FabricOptions extends LabOptions {
   controllerEnv?: Record<string, string>;
   /**
@@ -109,7 +102,7 @@ export async function createFabric(opts: FabricOptions): Promise<Fabric> {
     const inHostUrl = `http://127.0.0.1:${controller.port}`;
     for (const h of opts.hosts) {
       const listening = lab.host(h).spawn([process.execPath, PROBE, 'relay', String(controller.port), relayPath]);
-      await waitFor(() => /listening/.test(listening.output()));
+      await untilLab(`relay in ${h}`, () => /listening/.test(listening.output()), 10_000);
       const env = { ...lab.host(h).agentEnv(inHostUrl, token), WEFT_LOG_LEVEL: 'info' };
       if (opts.existingOvs?.includes(h)) {
         const { ovs } = await ownOpenvswitch({ runDir: lab.host(h).runDir, netns: lab.host(h).netns });
