@@ -7,9 +7,11 @@
 //   1. the first time (after the first snapshot): deletes router namespaces left from an earlier
 //      run whose routers are not planned here;
 //   2. deletes the namespaces of routers this manager set up that are no longer planned;
-//   3. for each planned router whose spec or rules text differs from what was last applied:
-//      ensureRouterNamespace, then applyRouterRules, then conntrack cleanup for floating IPs that
-//      were removed or moved to another fixed IP (so established flows follow the new mapping).
+//   3. for each planned router whose spec, iptables text or floating IP table differs from what was
+//      last applied: ensureRouterNamespace if the spec changed, applyRouterRules if the iptables
+//      text changed, and the floating IP maps through the namespace's long-lived nft (a remap is
+//      only this step, see floating-nat.ts). Then, without waiting: conntrack clean-up of the
+//      mappings that went away, and a gratuitous ARP for floating IPs that are new or moved.
 // A failure for one router is logged, marks it 'error', and is retried at the next pass (a retry
 // pass is scheduled by itself after `retryMs`); it never stops the other routers.
 import { EventEmitter } from 'node:events';
@@ -26,6 +28,8 @@ import {
   type RouterNamespaceOptions,
   type RouterSpec,
 } from './namespace.ts';
+import { floatingNatElements, floatingNatRemoveLine, floatingNatTableLine, staleMappingCleanups } from './floating-nat.ts';
+import { NftSession } from './nft-session.ts';
 import { routerRulesText, type RouterNat } from './rules.ts';
 import { applyRouterRules } from './rules-apply.ts';
 
@@ -43,6 +47,10 @@ export interface L3Status {
 export interface L3Ops {
   ensure(spec: RouterSpec): Promise<void>;
   applyRules(netns: string, text: string): Promise<void>;
+  /** One nft command line (one transaction) in the namespace. */
+  nft(netns: string, line: string): Promise<void>;
+  /** Stops what nft() keeps running for the namespace (before the namespace goes away). */
+  releaseNft(netns: string): void;
   remove(routerId: string): Promise<void>;
   /** Router ids that have a namespace on this host. */
   list(): Promise<string[]>;
@@ -78,9 +86,19 @@ export function defaultL3Ops(ovsdb: OvsdbConnection | undefined, nsOpts: RouterN
     if (!ovsdb) throw new Error('L3Manager: no OVSDB connection');
     return ovsdb;
   };
+  const sessions = new Map<string, NftSession>();
   return {
     ensure: (spec) => ensureRouterNamespace(conn(), spec, nsOpts),
     applyRules: (netns, text) => applyRouterRules(netns, text),
+    nft: (netns, line) => {
+      let s = sessions.get(netns);
+      if (!s) sessions.set(netns, (s = new NftSession(netns)));
+      return s.run(line);
+    },
+    releaseNft: (netns) => {
+      sessions.get(netns)?.close();
+      sessions.delete(netns);
+    },
     remove: (id) => deleteRouterNamespace(conn(), id, nsOpts),
     list: () => listRouterNamespaces({ namespacePrefix: nsOpts.namespacePrefix }),
     conntrack: async (netns, args) => {
@@ -101,21 +119,17 @@ export function movedFloatingIps(prev: RouterNat | undefined, next: RouterNat): 
   return next.floatingIps.filter((f) => before.get(f.floating) !== f.fixed).map((f) => f.floating);
 }
 
-/** Floating addresses whose mapping disappeared or now points at another fixed IP. */
-export function staleFloatingIps(prev: RouterNat | undefined, next: RouterNat): string[] {
-  if (!prev || prev.gatewayIp === null) return [];
-  const now = new Map(next.gatewayIp === null ? [] : next.floatingIps.map((f) => [f.floating, f.fixed]));
-  return prev.floatingIps.filter((f) => now.get(f.floating) !== f.fixed).map((f) => f.floating);
-}
-
 export class L3Manager extends EventEmitter<Events> {
   private readonly ops: L3Ops;
   private readonly log: L3Log;
   private readonly retryMs: number;
-  /** Per router: the key (spec + rules text) last applied successfully. */
+  /** Per router: the key (spec + rules text + floating IP table) last applied successfully. */
   private readonly appliedKey = new Map<string, string>();
   /** Per router: the namespace spec last ensured; a change of NAT alone (a remap) skips the ensure. */
   private readonly appliedSpec = new Map<string, string>();
+  /** Per router: the iptables text and the nft table line last applied (each step is skipped when unchanged). */
+  private readonly appliedRules = new Map<string, string>();
+  private readonly appliedTable = new Map<string, string | null>();
   /** Per router: the NAT the kernel has (rules applied successfully), for conntrack cleanup. */
   private readonly effectiveNat = new Map<string, RouterNat>();
   /** Routers whose namespace this manager may have created (deleted when no longer planned). */
@@ -129,6 +143,8 @@ export class L3Manager extends EventEmitter<Events> {
   private again = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Clean-ups and announcements still running (awaited by close()). */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly opts: L3ManagerOptions) {
     super();
@@ -138,6 +154,8 @@ export class L3Manager extends EventEmitter<Events> {
     this.ops = {
       ensure: given.ensure?.bind(given) ?? defaults.ensure,
       applyRules: given.applyRules?.bind(given) ?? defaults.applyRules,
+      nft: given.nft?.bind(given) ?? defaults.nft,
+      releaseNft: given.releaseNft?.bind(given) ?? defaults.releaseNft,
       remove: given.remove?.bind(given) ?? defaults.remove,
       list: given.list?.bind(given) ?? defaults.list,
       conntrack: given.conntrack?.bind(given) ?? defaults.conntrack,
@@ -195,6 +213,8 @@ export class L3Manager extends EventEmitter<Events> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await this.idle();
+    await Promise.all(this.inFlight);
+    for (const id of this.owned) this.ops.releaseNft(this.nsName(id));
   }
 
   private async loop(): Promise<void> {
@@ -237,11 +257,10 @@ export class L3Manager extends EventEmitter<Events> {
     for (const id of [...this.owned]) {
       if (plan.has(id)) continue;
       try {
+        this.ops.releaseNft(this.nsName(id));
         await this.ops.remove(id);
         this.owned.delete(id);
-        this.appliedKey.delete(id);
-        this.appliedSpec.delete(id);
-        this.effectiveNat.delete(id);
+        this.forgetApplied(id);
         this.routerState.delete(id);
         this.log.info({ router: id }, 'router namespace deleted');
       } catch (e) {
@@ -266,50 +285,85 @@ export class L3Manager extends EventEmitter<Events> {
 
   /** Applies one router if it changed; false if it failed and should be retried. */
   private async applyRouter(id: string, p: RouterPlan): Promise<boolean> {
-    let text: string;
+    let rules: string;
+    let table: string | null;
+    let elements: string;
     try {
-      text = routerRulesText(p.nat);
+      rules = routerRulesText(p.nat);
+      table = floatingNatTableLine(p.nat);
+      elements = floatingNatElements(p.nat);
     } catch (e) {
       this.routerState.set(id, 'error');
       this.log.error({ err: e, router: id }, 'router rules cannot be compiled (waiting for a model change)');
       return true; // not retried by the timer: only a model change can fix it
     }
-    const key = `${JSON.stringify(p.spec)}\n${text}`;
+    const spec = JSON.stringify(p.spec);
+    const key = `${spec}\n${rules}\n${table}\n${elements}`;
     if (this.appliedKey.get(id) === key) return true;
     this.owned.add(id);
     const ns = this.nsName(id);
     try {
-      const spec = JSON.stringify(p.spec);
       if (this.appliedSpec.get(id) !== spec) {
         this.appliedSpec.delete(id);
         await this.ops.ensure(p.spec);
         this.appliedSpec.set(id, spec);
       }
-      await this.ops.applyRules(ns, text);
+      if (this.appliedRules.get(id) !== rules) {
+        this.appliedRules.delete(id);
+        await this.ops.applyRules(ns, rules);
+        this.appliedRules.set(id, rules);
+      }
+      await this.applyFloatingTable(id, ns, table, elements);
     } catch (e) {
       this.appliedKey.delete(id);
       this.routerState.set(id, 'error');
       this.log.error({ err: e, router: id }, 'router not applied; retrying later');
       return false;
     }
-    const stale = staleFloatingIps(this.effectiveNat.get(id), p.nat);
+    const cleanups = staleMappingCleanups(this.effectiveNat.get(id), p.nat);
     const moved = movedFloatingIps(this.effectiveNat.get(id), p.nat);
     this.effectiveNat.set(id, p.nat);
     this.appliedKey.set(id, key);
     this.routerState.set(id, 'active');
-    // Inbound flows to each stale floating IP, and outbound flows SNATed to it; all at once, since
-    // every millisecond here is failover time.
-    await Promise.all(stale.flatMap((fip) => [['-D', '-d', fip], ['-D', '--reply-dst', fip]].map((args) =>
-      this.ops.conntrack(ns, args).catch((e) => this.log.warn({ err: e, router: id, floatingIp: fip }, 'conntrack cleanup failed')))));
+    // Neither is needed for traffic to reach the new mapping, so neither delays the next change.
+    for (const args of cleanups) {
+      this.background(this.ops.conntrack(ns, args), { router: id, conntrack: args.join(' ') }, 'conntrack clean-up failed');
+    }
     for (const fip of moved) {
-      try {
-        await this.ops.announce(ns, p.nat.gatewayInterface, fip);
-      } catch (e) {
-        this.log.warn({ err: e, router: id, floatingIp: fip }, 'gratuitous ARP failed');
-      }
+      this.background(this.ops.announce(ns, p.nat.gatewayInterface, fip), { router: id, floatingIp: fip }, 'gratuitous ARP failed');
     }
     this.log.info({ router: id, interfaces: p.spec.interfaces.length, gateway: p.spec.gateway?.name, floatingIps: p.nat.floatingIps.length }, 'router applied');
     return true;
+  }
+
+  /** The nft table of floating IPs: recreated when its shape changes, else only its maps refilled (one transaction either way). */
+  private async applyFloatingTable(id: string, ns: string, table: string | null, elements: string): Promise<void> {
+    const had = this.appliedTable.get(id);
+    if (table === null) {
+      if (had !== null) {
+        this.appliedTable.delete(id);
+        await this.ops.nft(ns, floatingNatRemoveLine());
+      }
+      this.appliedTable.set(id, null);
+      return;
+    }
+    const line = had === table ? elements : `${table}; ${elements}`;
+    this.appliedTable.delete(id);
+    await this.ops.nft(ns, line);
+    this.appliedTable.set(id, table);
+  }
+
+  private background(work: Promise<void>, context: Record<string, unknown>, message: string): void {
+    const tracked = work.catch((e) => this.log.warn({ err: e, ...context }, message)).finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  private forgetApplied(id: string): void {
+    this.appliedKey.delete(id);
+    this.appliedSpec.delete(id);
+    this.appliedRules.delete(id);
+    this.appliedTable.delete(id);
+    this.effectiveNat.delete(id);
   }
 
   private scheduleRetry(): void {

@@ -9,22 +9,25 @@
 // built-in chains in kernel order, then our chains, rules grouped per chain in that order), so
 // `iptables-save` of an applied text, with its comment lines removed, equals the text.
 //
+// Floating IPs are NOT here: they are stateless rewrites in the nftables table of floating-nat.ts,
+// which marks packets (FLOATING_MARKS) that these rules read.
+//
 // nat:
-//   PREROUTING  -> weft-PREROUTING : floating IP DNAT (-d floating -j DNAT fixed), then port forwardings
+//   PREROUTING  -> weft-PREROUTING : port forwardings (-d floating -p tcp --dport ... -j DNAT)
 //   OUTPUT      -> weft-OUTPUT     : the same DNAT rules, for traffic the router itself originates
 //   POSTROUTING -> weft-POSTROUTING:
-//       ! -o qg ... ! --ctstate DNAT -j ACCEPT   traffic between internal subnets is never SNATed
-//       -j weft-float-snat                       -s fixed/32 -j SNAT --to-source floating (1:1)
-//       -j weft-snat                             -s cidr -o qg -j SNAT --to-source gatewayIp (enableSnat)
-//                                                -s cidr ! -o qg --ctstate DNAT -j SNAT gatewayIp (hairpin:
-//                                                an internal host reaching a floating IP / port forwarding
-//                                                of another internal host, so the reply returns through
-//                                                the router and is un-DNATed; as Neutron does)
+//       ! -o qg ... ! --ctstate DNAT, not hairpin -j ACCEPT   traffic between internal subnets is never SNATed
+//       -j weft-snat   -s cidr -o qg, source without a floating IP -j SNAT --to-source gatewayIp (enableSnat)
+//                      -s cidr ! -o qg --ctstate DNAT -j SNAT gatewayIp, and the same for a hairpin-marked
+//                      packet (an internal host reaching a port forwarding or floating IP of another
+//                      internal host, so the reply returns through the router; as Neutron does)
 // filter:
 //   FORWARD -> weft-FORWARD, which ends with ACCEPT (the firewall feature will fill it later).
 //
 // Without a gateway (gatewayIp null) there is no NAT at all: floating IPs and port forwardings
 // need the gateway port, so they are ignored (as Neutron's L3 agent does); only the skeleton remains.
+
+import { MARK, markMatch } from './marks.ts';
 
 export interface RouterNat {
   gatewayInterface: string; // 'qg-...'
@@ -48,7 +51,6 @@ export const CHAINS = {
   prerouting: 'weft-PREROUTING',
   output: 'weft-OUTPUT',
   postrouting: 'weft-POSTROUTING',
-  floatSnat: 'weft-float-snat',
   snat: 'weft-snat',
   forward: 'weft-FORWARD',
 } as const;
@@ -129,7 +131,8 @@ interface Pf {
   int: [number, number];
 }
 
-function normaliseFips(list: RouterNat['floatingIps']): Fip[] {
+/** The floating IPs checked and sorted by floating address (no address mapped twice either way). */
+export function normaliseFloatingIps(list: RouterNat['floatingIps']): Fip[] {
   const out = list.map((f, i) => ({
     floating: addr(f.floating, `floatingIps[${i}].floating`),
     fixed: addr(f.fixed, `floatingIps[${i}].fixed`),
@@ -193,10 +196,6 @@ function normalisePfs(list: RouterNat['portForwardings'], fips: Fip[]): Pf[] {
 // ---------------------------------------------------------------------------------------------
 // Rendering (iptables-save canonical spelling).
 
-function dnatRule(chain: string, f: Fip): string {
-  return `-A ${chain} -d ${f.floating.text}/32 -j DNAT --to-destination ${f.fixed.text}`;
-}
-
 function pfRule(chain: string, p: Pf): string {
   const dport = p.ext[0] === p.ext[1] ? `${p.ext[0]}` : `${p.ext[0]}:${p.ext[1]}`;
   // A same-size range is shifted 1:1 (DNAT's `a-b/base`: external base -> internal a).
@@ -219,46 +218,39 @@ export function routerRulesText(nat: RouterNat): string {
     const parsed = nat.internalCidrs.map((c, i) => cidr(c, `internalCidrs[${i}]`));
     parsed.sort((a, b) => cmpNum(a.n, b.n) || cmpNum(a.len, b.len));
     cidrs = [...new Set(parsed.map((c) => c.text))];
-    fips = normaliseFips(nat.floatingIps);
+    fips = normaliseFloatingIps(nat.floatingIps);
     pfs = normalisePfs(nat.portForwardings, fips);
   }
 
   const pre: string[] = [];
   const out: string[] = [];
-  for (const f of fips) {
-    pre.push(dnatRule(CHAINS.prerouting, f));
-    out.push(dnatRule(CHAINS.output, f));
-  }
   for (const p of pfs) {
     pre.push(pfRule(CHAINS.prerouting, p));
     out.push(pfRule(CHAINS.output, p));
   }
 
   const post: string[] = [];
-  const floatSnat: string[] = [];
   const snat: string[] = [];
   if (hasGateway) {
+    const hairpin = markMatch(MARK.hairpin);
+    const floatingSource = markMatch(MARK.floatingSource);
     post.push(
-      `-A ${CHAINS.postrouting} ! -o ${gwIf} -m conntrack ! --ctstate DNAT -j ACCEPT`,
-      `-A ${CHAINS.postrouting} -j ${CHAINS.floatSnat}`,
+      `-A ${CHAINS.postrouting} ! -o ${gwIf} -m conntrack ! --ctstate DNAT -m mark ! --mark ${hairpin} -j ACCEPT`,
       `-A ${CHAINS.postrouting} -j ${CHAINS.snat}`,
     );
-    for (const f of [...fips].sort((a, b) => cmpNum(a.fixed.n, b.fixed.n))) {
-      floatSnat.push(`-A ${CHAINS.floatSnat} -s ${f.fixed.text}/32 -j SNAT --to-source ${f.floating.text}`);
-    }
     for (const c of cidrs) {
-      if (nat.enableSnat) snat.push(`-A ${CHAINS.snat} -s ${c} -o ${gwIf} -j SNAT --to-source ${gwIp}`);
+      if (nat.enableSnat) snat.push(`-A ${CHAINS.snat} -s ${c} -o ${gwIf} -m mark ! --mark ${floatingSource} -j SNAT --to-source ${gwIp}`);
       snat.push(`-A ${CHAINS.snat} -s ${c} ! -o ${gwIf} -m conntrack --ctstate DNAT -j SNAT --to-source ${gwIp}`);
+      snat.push(`-A ${CHAINS.snat} -s ${c} ! -o ${gwIf} -m mark --mark ${hairpin} -j SNAT --to-source ${gwIp}`);
     }
   }
 
   // User chains in iptables-save's order (byte order of the names).
-  const natChains = [CHAINS.prerouting, CHAINS.output, CHAINS.postrouting, CHAINS.floatSnat, CHAINS.snat].sort();
+  const natChains = [CHAINS.prerouting, CHAINS.output, CHAINS.postrouting, CHAINS.snat].sort();
   const natRules: Record<string, string[]> = {
     [CHAINS.prerouting]: pre,
     [CHAINS.output]: out,
     [CHAINS.postrouting]: post,
-    [CHAINS.floatSnat]: floatSnat,
     [CHAINS.snat]: snat,
   };
 

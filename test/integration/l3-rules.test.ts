@@ -1,7 +1,9 @@
-// The router iptables compiler (agent/l3/rules.ts) on real iptables-nft in real namespaces, with
-// real packets (ENVIRONMENT §5): ext (the external network) -- rtr (qg-test / qr-test) -- vm.
-// Checks that a whole-table restore is idempotent and round-trips through iptables-save, that SNAT,
-// floating IP DNAT/SNAT, hairpin and port forwarding work, and that removing a floating IP stops DNAT.
+// The router NAT compilers (agent/l3/rules.ts for iptables, floating-nat.ts for the nft table of
+// floating IPs) on real iptables-nft and nft in real namespaces, with real packets (ENVIRONMENT §5):
+// ext (the external network) -- rtr (qg-test / qr-test) -- vm. Checks that a whole-table restore is
+// idempotent and round-trips through iptables-save, that SNAT, floating IPs, hairpin and port
+// forwarding work, that a remap moves an established UDP flow with its next packet, and that
+// removing a floating IP stops it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -9,11 +11,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalSave, routerRulesText, type RouterNat } from '../../agent/l3/rules.ts';
 import { applyRouterRules, readRouterRules, RouterRulesApplyError } from '../../agent/l3/rules-apply.ts';
+import { floatingNatElements, floatingNatTableLine, staleMappingCleanups } from '../../agent/l3/floating-nat.ts';
+import { NftSession } from '../../agent/l3/nft-session.ts';
 import { createNetns, deleteNetns, execInNetns, ip } from '../../agent/host/netns.ts';
 
 const onPath = (b: string): boolean => (process.env.PATH ?? '').split(':').some((d) => existsSync(join(d, b)));
-const HAVE_TOOLS = process.getuid?.() === 0 && ['iptables-restore', 'iptables-save', 'conntrack', 'tcpdump'].every(onPath);
-if (!HAVE_TOOLS) console.warn('l3-rules: needs root, iptables-restore/-save, conntrack and tcpdump; suite skipped');
+const HAVE_TOOLS = process.getuid?.() === 0 && ['iptables-restore', 'iptables-save', 'conntrack', 'tcpdump', 'nft'].every(onPath);
+if (!HAVE_TOOLS) console.warn('l3-rules: needs root, iptables-restore/-save, nft, conntrack and tcpdump; suite skipped');
 
 const TAG = randomBytes(3).toString('hex');
 const EXT = `l3e${TAG}`;
@@ -37,6 +41,7 @@ const NAT: RouterNat = {
 };
 
 const servers: ChildProcess[] = [];
+let nft: NftSession;
 
 /** A TCP server in `ns`: on each connection it writes `<label> <local addr:port> from <remote addr>` and closes. */
 const SERVER = `
@@ -97,13 +102,32 @@ async function ping(ns: string, dst: string, from?: string): Promise<boolean> {
 async function apply(nat: RouterNat): Promise<string> {
   const text = routerRulesText(nat);
   await applyRouterRules(RTR, text);
+  await nft.run(`${floatingNatTableLine(nat)}; ${floatingNatElements(nat)}`);
   return text;
 }
+
+/** Every 20 ms from ext port 40000 to FIP:7002 (a fixed 5-tuple); prints each reply's text. */
+const UDP_CLIENT = `
+const s = require('dgram').createSocket('udp4');
+const [host] = process.argv.slice(1);
+s.bind(40000, () => setInterval(() => s.send('x', 7002, host), 20));
+s.on('message', (m) => process.stdout.write(m + '\\n'));`;
+
+/** One UDP socket per address, each answering with its own address. */
+const UDP_SERVER = `
+const [...addrs] = process.argv.slice(1);
+let left = addrs.length;
+for (const a of addrs) {
+  const s = require('dgram').createSocket('udp4');
+  s.on('message', (m, r) => s.send(a, r.port, r.address));
+  s.bind(7002, a, () => { if (--left === 0) console.log('ready'); });
+}`;
 
 async function cleanup(): Promise<void> {
   for (const s of servers) {
     if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
   }
+  nft?.close();
   for (const ns of [EXT, RTR, VM]) await deleteNetns(ns).catch(() => undefined);
 }
 
@@ -111,6 +135,7 @@ beforeAll(async () => {
   if (!HAVE_TOOLS) return;
   try {
     for (const ns of [EXT, RTR, VM]) await createNetns(ns);
+    nft = new NftSession(RTR);
     await ip(EXT, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'qg-test', 'netns', RTR]);
     await ip(VM, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'qr-test', 'netns', RTR]);
     await ip(EXT, ['addr', 'add', `${EXT_IP}/24`, 'dev', 'eth0']);
@@ -129,6 +154,12 @@ beforeAll(async () => {
     await execInNetns(RTR, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     await startServer(EXT, 'ext', [7000]);
     await startServer(VM, 'vm', [22, 7001]);
+    const udp = spawn('ip', ['netns', 'exec', VM, process.execPath, '-e', UDP_SERVER, VM_IP, VM_IP2], { stdio: ['ignore', 'pipe', 'pipe'] });
+    servers.push(udp);
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('udp server did not start')), 10_000);
+      udp.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && (clearTimeout(t), resolve()));
+    });
   } catch (e) {
     await cleanup();
     throw e;
@@ -179,11 +210,43 @@ describe.skipIf(!HAVE_TOOLS)('router iptables rules in a namespace', () => {
     expect(await connect(VM, EXT_IP, 7000, VM_IP)).toEqual({ ok: true, out: `ext ${EXT_IP}:7000 from ${FIP}` });
   });
 
-  it('floating IP: ext reaches the vm through DNAT (ICMP and TCP)', async () => {
+  it('floating IP: ext reaches the vm (ICMP and TCP); conntrack sees only the fixed address, marked inbound', async () => {
     expect(await ping(EXT, FIP)).toBe(true);
-    const ct = await execInNetns(RTR, 'conntrack', ['-L', '-p', 'icmp', '-s', EXT_IP, '-d', FIP], { allowFail: true });
+    const ct = await execInNetns(RTR, 'conntrack', ['-L', '-p', 'icmp', '-s', EXT_IP, '-d', VM_IP], { allowFail: true });
     expect(ct.stdout).toContain(`src=${VM_IP} dst=${EXT_IP}`); // the reply direction: the vm answered
+    expect(ct.stdout).toContain('mark=1');
     expect(await connect(EXT, FIP, 7001)).toEqual({ ok: true, out: `vm ${VM_IP}:7001 from ${EXT_IP}` });
+  });
+
+  it('a remap moves an established UDP flow with its next packet; the old entries go by their mark', async () => {
+    const client = spawn('ip', ['netns', 'exec', EXT, process.execPath, '-e', UDP_CLIENT, FIP], { stdio: ['ignore', 'pipe', 'pipe'] });
+    servers.push(client);
+    let seen = '';
+    client.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
+    const until = async (what: string, ok: () => boolean): Promise<void> => {
+      for (let i = 0; i < 250 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
+      if (!ok()) throw new Error(`timed out waiting for ${what}; seen: ${seen.slice(-200)}`);
+    };
+    try {
+      await until('replies from the first address', () => seen.includes(VM_IP + '\n'));
+      const moved: RouterNat = { ...NAT, floatingIps: [{ floating: FIP, fixed: VM_IP2 }] };
+      await nft.run(floatingNatElements(moved)); // what a remap does: only the maps change
+      seen = '';
+      await until('replies from the new address', () => seen.includes(VM_IP2));
+      // The same 5-tuple now has a second conntrack entry; the first one is orphaned, and its clean-up finds it by mark.
+      const list = async (): Promise<string> => (await execInNetns(RTR, 'conntrack', ['-L', '-p', 'udp', '--sport', '40000'], { allowFail: true })).stdout;
+      expect(await list()).toContain(`dst=${VM_IP} `);
+      for (const args of staleMappingCleanups(NAT, moved)) await execInNetns(RTR, 'conntrack', args, { allowFail: true });
+      const after = await list();
+      expect(after).not.toContain(`dst=${VM_IP} `);
+      expect(after).toContain(`dst=${VM_IP2} `);
+      seen = '';
+      await until('the flow still answered by the new address', () => seen.includes(VM_IP2));
+      expect(seen).not.toContain(VM_IP + '\n');
+      await apply(NAT);
+    } finally {
+      client.kill('SIGKILL');
+    }
   });
 
   it('hairpin: an internal address reaches the floating IP through the router', async () => {
@@ -208,7 +271,7 @@ describe.skipIf(!HAVE_TOOLS)('router iptables rules in a namespace', () => {
     const text = await apply({ ...NAT, floatingIps: [] });
     const saved = canonicalSave(await readRouterRules(RTR));
     expect(saved).toBe(text);
-    expect(saved).not.toContain(FIP);
+    expect((await execInNetns(RTR, 'nft', ['list', 'table', 'ip', 'weft'])).stdout).not.toContain(FIP);
     // The router owns 172.31.254.50 itself: without DNAT, nothing listens there on 7001.
     const r = await connect(EXT, FIP, 7001);
     expect(r.ok).toBe(false);

@@ -1,6 +1,6 @@
 // The agent's L3 manager: the pure plan (routerPlan) and the apply loop (L3Manager) with fake ops.
 import { describe, expect, it } from 'vitest';
-import { L3Manager, routerPlan, staleFloatingIps, movedFloatingIps, type L3Ops, type L3Status } from '../../../agent/l3/manager.ts';
+import { L3Manager, routerPlan, movedFloatingIps, type L3Ops, type L3Status } from '../../../agent/l3/manager.ts';
 import { HostModel } from '../../../agent/model/host-model.ts';
 import type { RouterSpec } from '../../../agent/l3/namespace.ts';
 
@@ -144,18 +144,6 @@ describe('routerPlan', () => {
   });
 });
 
-describe('staleFloatingIps', () => {
-  const nat = (fips: [string, string][]) => ({
-    gatewayInterface: 'qg-x', gatewayIp: '203.0.113.10', enableSnat: true, internalCidrs: [],
-    floatingIps: fips.map(([floating, fixed]) => ({ floating, fixed })), portForwardings: [],
-  });
-  it('finds removed and moved floating IPs', () => {
-    expect(staleFloatingIps(undefined, nat([['1.1.1.1', '10.0.0.1']]))).toEqual([]);
-    expect(staleFloatingIps(nat([['1.1.1.1', '10.0.0.1'], ['1.1.1.2', '10.0.0.2'], ['1.1.1.3', '10.0.0.3']]), nat([['1.1.1.1', '10.0.0.1'], ['1.1.1.2', '10.0.0.9']])))
-      .toEqual(['1.1.1.2', '1.1.1.3']);
-  });
-});
-
 describe('movedFloatingIps', () => {
   const nat = (fips: [string, string][]) => ({
     gatewayInterface: 'qg-x', gatewayIp: '203.0.113.10', enableSnat: true, internalCidrs: [],
@@ -184,6 +172,12 @@ class FakeOps implements L3Ops {
   }
   async applyRules(netns: string): Promise<void> {
     this.calls.push(`rules ${netns}`);
+  }
+  async nft(netns: string, line: string): Promise<void> {
+    this.calls.push(`nft ${netns} ${line.startsWith('add table') ? 'table+maps' : 'maps'}`);
+  }
+  releaseNft(netns: string): void {
+    this.calls.push(`release ${netns}`);
   }
   async remove(id: string): Promise<void> {
     this.calls.push(`remove ${id}`);
@@ -214,7 +208,10 @@ describe('L3Manager', () => {
     const { l3, events } = manager(ops);
     const m = model();
     await l3.sync(m);
-    expect(ops.calls).toEqual(['remove stale-router', `ensure ${R}`, `rules qrouter-${R}`, `announce qrouter-${R} ${QG} 203.0.113.50`]);
+    expect(ops.calls).toEqual([
+      'release qrouter-stale-router', 'remove stale-router', `ensure ${R}`, `rules qrouter-${R}`, `nft qrouter-${R} table+maps`,
+      `announce qrouter-${R} ${QG} 203.0.113.50`,
+    ]);
     expect(l3.statuses()).toEqual({ routers: { [R]: 'active' }, floatingips: { f1: 'active' } });
     expect(events).toEqual([{ routers: { [R]: 'active' }, floatingips: { f1: 'active' } }]);
 
@@ -233,15 +230,16 @@ describe('L3Manager', () => {
     m.apply('floatingip', 'f1', fip('f1', '203.0.113.50', '10.0.0.6'));
     await l3.sync(m);
     const ns = `qrouter-${R}`;
-    // A remap changes only NAT: the namespace is not touched.
+    // A remap changes only the floating IP maps: neither the namespace nor iptables is touched.
     expect(ops.calls).toEqual([
-      `rules ${ns}`, `conntrack ${ns} -D -d 203.0.113.50`, `conntrack ${ns} -D --reply-dst 203.0.113.50`,
+      `nft ${ns} maps`,
+      `conntrack ${ns} -D -d 10.0.0.5 --mark 1/1`, `conntrack ${ns} -D -d 10.0.0.5 --mark 2/2`, `conntrack ${ns} -D -s 10.0.0.5 --mark 4/4`,
       `announce ${ns} ${QG} 203.0.113.50`,
     ]);
     ops.calls = [];
     m.apply('floatingip', 'f1', fip('f1', '203.0.113.50', null));
     await l3.sync(m);
-    expect(ops.calls).toContain(`conntrack ${ns} -D -d 203.0.113.50`);
+    expect(ops.calls).toContain(`conntrack ${ns} -D -d 10.0.0.6 --mark 1/1`);
     expect(events.at(-1)).toEqual({ routers: {}, floatingips: { f1: 'down' } });
   });
 
@@ -253,7 +251,7 @@ describe('L3Manager', () => {
     ops.calls = [];
     for (const p of baseDocs().port) if (p.device_id === R) m.apply('port', p.id, { ...p, 'binding:host_id': 'gw2' });
     await l3.sync(m);
-    expect(ops.calls).toEqual([`remove ${R}`]);
+    expect(ops.calls).toEqual([`release qrouter-${R}`, `remove ${R}`]);
     expect(l3.statuses()).toEqual({ routers: {}, floatingips: {} });
   });
 
@@ -272,7 +270,7 @@ describe('L3Manager', () => {
     ops.failEnsure.clear();
     ops.calls = [];
     await l3.sync(m);
-    expect(ops.calls).toEqual([`ensure ${R}`, `rules qrouter-${R}`, `announce qrouter-${R} ${QG} 203.0.113.50`]);
+    expect(ops.calls).toEqual([`ensure ${R}`, `rules qrouter-${R}`, `nft qrouter-${R} table+maps`, `announce qrouter-${R} ${QG} 203.0.113.50`]);
     expect(l3.statuses().routers).toEqual({ [R]: 'active', [R2]: 'active' });
   });
 

@@ -1,0 +1,77 @@
+// The floating IP nft compiler (agent/l3/floating-nat.ts). Real packets through these lines are in
+// test/integration/l3-rules.test.ts.
+import { describe, expect, it } from 'vitest';
+import { floatingNatElements, floatingNatRemoveLine, floatingNatTableLine, staleMappingCleanups } from '../../../agent/l3/floating-nat.ts';
+import { RouterRulesError, type RouterNat } from '../../../agent/l3/rules.ts';
+
+const nat = (fips: [string, string][], over: Partial<RouterNat> = {}): RouterNat => ({
+  gatewayInterface: 'qg-1234567890a',
+  gatewayIp: '203.0.113.10',
+  enableSnat: true,
+  internalCidrs: ['10.0.0.0/24'],
+  floatingIps: fips.map(([floating, fixed]) => ({ floating, fixed })),
+  portForwardings: [],
+  ...over,
+});
+
+describe('floatingNatTableLine', () => {
+  it('recreates the table in one line: add, delete, define (so the first apply cannot fail on a missing table)', () => {
+    const line = floatingNatTableLine(nat([]))!;
+    expect(line.startsWith('add table ip weft; delete table ip weft; table ip weft { ')).toBe(true);
+    expect(line).not.toMatch(/\n/);
+    expect(line).toContain('chain pre { type filter hook prerouting priority raw;');
+    expect(line).toContain('iifname "qg-1234567890a" ip daddr @floating meta mark set meta mark | 0x1;');
+    expect(line).toContain('ip daddr set ip daddr map @fip_to_fixed;');
+    expect(line).toContain('oifname "qg-1234567890a" ip saddr set ip saddr map @fixed_to_fip;');
+  });
+
+  it('is null without a gateway, and refuses a bad interface name', () => {
+    expect(floatingNatTableLine(nat([], { gatewayIp: null, gatewayInterface: '' }))).toBeNull();
+    expect(() => floatingNatTableLine(nat([], { gatewayInterface: 'qg"; flush ruleset' }))).toThrow(RouterRulesError);
+  });
+});
+
+describe('floatingNatElements', () => {
+  it('flushes and refills both maps and sets, sorted by floating address', () => {
+    expect(floatingNatElements(nat([['203.0.113.21', '10.0.0.7'], ['203.0.113.20', '10.0.0.5']]))).toBe(
+      'flush set ip weft floating; flush set ip weft fixed; flush map ip weft fip_to_fixed; flush map ip weft fixed_to_fip; ' +
+        'add element ip weft floating { 203.0.113.20, 203.0.113.21 }; add element ip weft fixed { 10.0.0.5, 10.0.0.7 }; ' +
+        'add element ip weft fip_to_fixed { 203.0.113.20 : 10.0.0.5, 203.0.113.21 : 10.0.0.7 }; ' +
+        'add element ip weft fixed_to_fip { 10.0.0.5 : 203.0.113.20, 10.0.0.7 : 203.0.113.21 }',
+    );
+  });
+
+  it('only flushes when there is nothing to map (or no gateway)', () => {
+    const empty = 'flush set ip weft floating; flush set ip weft fixed; flush map ip weft fip_to_fixed; flush map ip weft fixed_to_fip';
+    expect(floatingNatElements(nat([]))).toBe(empty);
+    expect(floatingNatElements(nat([['203.0.113.20', '10.0.0.5']], { gatewayIp: null }))).toBe(empty);
+  });
+
+  it('refuses bad or conflicting addresses (nothing reaches nft unchecked)', () => {
+    for (const fips of [
+      [['203.0.113.20', '10.0.0.5; flush ruleset']],
+      [['203.0.113.256', '10.0.0.5']],
+      [['203.0.113.20', '10.0.0.5'], ['203.0.113.20', '10.0.0.6']],
+      [['203.0.113.20', '10.0.0.5'], ['203.0.113.21', '10.0.0.5']],
+    ] as [string, string][][]) {
+      expect(() => floatingNatElements(nat(fips)), JSON.stringify(fips)).toThrow(RouterRulesError);
+    }
+  });
+
+  it('removes the table with a line that cannot fail', () => {
+    expect(floatingNatRemoveLine()).toBe('add table ip weft; delete table ip weft');
+  });
+});
+
+describe('staleMappingCleanups', () => {
+  it('deletes the old fixed IP connections by mark when a floating IP moves or goes, and nothing else', () => {
+    const before = nat([['203.0.113.20', '10.0.0.5'], ['203.0.113.21', '10.0.0.6'], ['203.0.113.22', '10.0.0.7']]);
+    const after = nat([['203.0.113.20', '10.0.0.5'], ['203.0.113.21', '10.0.0.9']]);
+    expect(staleMappingCleanups(before, after)).toEqual([
+      ['-D', '-d', '10.0.0.6', '--mark', '1/1'], ['-D', '-d', '10.0.0.6', '--mark', '2/2'], ['-D', '-s', '10.0.0.6', '--mark', '4/4'],
+      ['-D', '-d', '10.0.0.7', '--mark', '1/1'], ['-D', '-d', '10.0.0.7', '--mark', '2/2'], ['-D', '-s', '10.0.0.7', '--mark', '4/4'],
+    ]);
+    expect(staleMappingCleanups(undefined, after)).toEqual([]);
+    expect(staleMappingCleanups(after, after)).toEqual([]);
+  });
+});
