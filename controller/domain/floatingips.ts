@@ -5,7 +5,7 @@ import type { FloatingIpCreate, FloatingIpUpdate } from '../../schemas/api/float
 import { allocateIp, invalidIpForNetwork, ipGenerationFailure, releaseIp } from './ipam.ts';
 import { owningProject } from './policy.ts';
 import {
-  badResource, gatewayInfo, ipInCidr, ipVersion, ROUTER_INTERFACE_OWNERS, sameIp, type FixedIp,
+  badResource, gatewayInfo, ipInCidr, ipVersion, sameIp, type FixedIp,
 } from './routers.ts';
 import { portVisible } from './ports.ts';
 import { networkVisibleTo } from './subnets.ts';
@@ -27,8 +27,8 @@ const isV4Subnet = (s: Doc) => (s.ip_version ?? ipVersion(s.cidr as string)) ===
 export function routerForFloatingIp(view: ReadView, port: Doc, subnet: Doc, externalNetworkId: string): string {
   if (!subnet.gateway_ip) throw bad(`Cannot add floating IP to port on subnet ${subnet.id} which has no gateway_ip`);
   let first: string | undefined;
-  for (const rport of view.find('port', 'subnet_id', subnet.id)) {
-    if (rport.network_id !== port.network_id || !ROUTER_INTERFACE_OWNERS.includes(rport.device_owner as string)) continue;
+  for (const rport of view.find('port', 'router_interface_subnet', subnet.id)) {
+    if (rport.network_id !== port.network_id) continue;
     const router = view.get('router', rport.device_id as string);
     if (!router || gatewayInfo(router)?.network_id !== externalNetworkId) continue;
     const ifaceIps = (rport.fixed_ips as FixedIp[]).filter((f) => f.subnet_id === subnet.id).map((f) => f.ip_address);

@@ -6,6 +6,12 @@ const byProject = (d: Doc) => d.project_id;
 
 interface FixedIp { subnet_id: string; ip_address: string }
 
+/** Neutron's router interface owners (routers.ts re-exports them). */
+export const ROUTER_INTERFACE_OWNERS: readonly string[] = [
+  'network:router_interface', 'network:router_interface_distributed', 'network:ha_router_replicated_interface',
+];
+const isRouterInterface = (d: Doc): boolean => ROUTER_INTERFACE_OWNERS.includes(d.device_owner as string);
+
 export const MODEL_INDEXES: IndexSpec = {
   network: { project_id: byProject },
   subnet: { project_id: byProject, network_id: (d) => d.network_id },
@@ -16,6 +22,10 @@ export const MODEL_INDEXES: IndexSpec = {
     subnet_id: (d) => (d.fixed_ips as FixedIp[]).map((f) => f.subnet_id),
     security_group: (d) => d.security_groups,
     host: (d) => d['binding:host_id'] || undefined,
+    // Router interfaces by network and subnet, so that floating IP and port lookups do not walk
+    // every port of a large network.
+    router_interface_network: (d) => (isRouterInterface(d) ? d.network_id : undefined),
+    router_interface_subnet: (d) => (isRouterInterface(d) ? (d.fixed_ips as FixedIp[]).map((f) => f.subnet_id) : undefined),
   },
   security_group: { project_id: byProject },
   security_group_rule: {

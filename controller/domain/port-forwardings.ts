@@ -4,7 +4,7 @@ import type { Doc, ReadView, Tx } from '../store/types.ts';
 import type { PortForwardingCreate, PortForwardingUpdate, StoredPortForwarding } from '../../schemas/api/port-forwarding.ts';
 import { routerForFloatingIp } from './floatingips.ts';
 import { portVisible } from './ports.ts';
-import { badResource, ipVersion, ROUTER_INTERFACE_OWNERS, sameIp, type FixedIp } from './routers.ts';
+import { badResource, ipVersion, sameIp, type FixedIp } from './routers.ts';
 import { newId, revise } from './standard-attrs.ts';
 
 // Floating IP port forwardings (Neutron's floating-ip-port-forwarding). They live INSIDE the
@@ -196,8 +196,8 @@ export function checkNoPortForwardings(fip: Doc): void {
 /** A port goes away: the port forwardings to it go too (Neutron's _process_port_request on delete). */
 export function removePortForwardingsOfPort(tx: Tx, port: Doc): void {
   const routers = new Set<string>();
-  for (const p of tx.find('port', 'network_id', port.network_id as string)) {
-    if (ROUTER_INTERFACE_OWNERS.includes(p.device_owner as string) && p.device_id) routers.add(p.device_id as string);
+  for (const p of tx.find('port', 'router_interface_network', port.network_id as string)) {
+    if (p.device_id) routers.add(p.device_id as string);
   }
   for (const routerId of routers) {
     for (const fip of tx.find('floatingip', 'router_id', routerId)) {

@@ -8,6 +8,7 @@ import { placeRouter } from './l3-scheduler.ts';
 import { networkVisibleTo } from './subnets.ts';
 import { owningProject, requireAdminFor } from './policy.ts';
 import { revise, standard } from './standard-attrs.ts';
+import { ROUTER_INTERFACE_OWNERS } from './indexes.ts';
 
 // Routers: the router document, its external gateway (a port on an external network,
 // owned by no project, like Neutron's) and its extra routes. Interfaces live in
@@ -18,9 +19,7 @@ import { revise, standard } from './standard-attrs.ts';
 
 export const ROUTER_INTERFACE = 'network:router_interface';
 export const ROUTER_GATEWAY = 'network:router_gateway';
-export const ROUTER_INTERFACE_OWNERS: readonly string[] = [
-  ROUTER_INTERFACE, 'network:router_interface_distributed', 'network:ha_router_replicated_interface',
-];
+export { ROUTER_INTERFACE_OWNERS };
 /** Neutron's max_routes default. */
 export const MAX_ROUTES = 30;
 
