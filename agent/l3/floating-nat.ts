@@ -86,24 +86,3 @@ export function floatingNatElements(nat: RouterNat): string {
 export function floatingNatRemoveLine(): string {
   return `add table ip ${NFT_TABLE}; delete table ip ${NFT_TABLE}`;
 }
-
-/**
- * conntrack deletions for the connections of mappings that are gone or moved (arguments for
- * `conntrack`): inbound and hairpin flows to the old fixed IP, and its outbound flows through the
- * floating address, selected by the ct marks above so that the fixed IP's other flows stay.
- */
-export function staleMappingCleanups(prev: RouterNat | undefined, next: RouterNat): string[][] {
-  if (!prev || prev.gatewayIp === null) return [];
-  const now = new Map(next.gatewayIp === null ? [] : next.floatingIps.map((f) => [f.floating, f.fixed]));
-  const m = MARK;
-  const out: string[][] = [];
-  for (const f of prev.floatingIps) {
-    if (now.get(f.floating) === f.fixed) continue;
-    out.push(
-      ['-D', '-d', f.fixed, '--mark', `${m.inbound}/${m.inbound}`],
-      ['-D', '-d', f.fixed, '--mark', `${m.hairpin}/${m.hairpin}`],
-      ['-D', '-s', f.fixed, '--mark', `${m.outbound}/${m.outbound}`],
-    );
-  }
-  return out;
-}

@@ -11,7 +11,8 @@
 //      last applied: ensureRouterNamespace if the spec changed, applyRouterRules if the iptables
 //      text changed, and the floating IP maps through the namespace's long-lived nft (a remap is
 //      only this step, see floating-nat.ts). Then, without waiting: conntrack clean-up of the
-//      mappings that went away, and a gratuitous ARP for floating IPs that are new or moved.
+//      floating IP mappings and port forwardings that went away (conntrack-cleanups.ts), and a
+//      gratuitous ARP for floating IPs that are new or moved.
 // A failure for one router is logged, marks it 'error', and is retried at the next pass (a retry
 // pass is scheduled by itself after `retryMs`); it never stops the other routers.
 import { EventEmitter } from 'node:events';
@@ -28,7 +29,8 @@ import {
   type RouterNamespaceOptions,
   type RouterSpec,
 } from './namespace.ts';
-import { floatingNatElements, floatingNatRemoveLine, floatingNatTableLine, staleMappingCleanups } from './floating-nat.ts';
+import { stalePortForwardingCleanups, staleMappingCleanups } from './conntrack-cleanups.ts';
+import { floatingNatElements, floatingNatRemoveLine, floatingNatTableLine } from './floating-nat.ts';
 import { NftSession } from './nft-session.ts';
 import { routerRulesText, type RouterNat } from './rules.ts';
 import { applyRouterRules } from './rules-apply.ts';
@@ -112,6 +114,26 @@ export function defaultL3Ops(ovsdb: OvsdbConnection | undefined, nsOpts: RouterN
   };
 }
 
+/**
+ * Router addresses on legs that are new or changed MAC (a re-added interface is a new port with a
+ * new MAC but the same gateway IP): announced by gratuitous ARP, so the subnet's VMs do not keep
+ * the old MAC in their neighbour cache until it expires. Floating addresses are not here.
+ */
+export function newLegAddresses(prev: RouterSpec | undefined, next: RouterSpec): { iface: string; ip: string }[] {
+  const before = new Map([...(prev?.interfaces ?? []), ...(prev?.gateway ? [prev.gateway] : [])].map((i) => [i.name, i]));
+  const out: { iface: string; ip: string }[] = [];
+  for (const leg of [...next.interfaces, ...(next.gateway ? [next.gateway] : [])]) {
+    const old = before.get(leg.name);
+    for (const cidr of leg.addresses) {
+      const ip = cidr.split('/')[0];
+      if (!ip.includes('.') || cidr.endsWith('/32')) continue; // IPv4 only; /32s are floating addresses
+      if (old && old.mac === leg.mac && old.addresses.includes(cidr)) continue;
+      out.push({ iface: leg.name, ip });
+    }
+  }
+  return out;
+}
+
 /** Floating addresses that are new or now point at another fixed IP: announced by gratuitous ARP. */
 export function movedFloatingIps(prev: RouterNat | undefined, next: RouterNat): string[] {
   if (next.gatewayIp === null) return [];
@@ -127,6 +149,8 @@ export class L3Manager extends EventEmitter<Events> {
   private readonly appliedKey = new Map<string, string>();
   /** Per router: the namespace spec last ensured; a change of NAT alone (a remap) skips the ensure. */
   private readonly appliedSpec = new Map<string, string>();
+  /** Per router: that spec as an object, for announcing the addresses of new legs. */
+  private readonly ensuredSpec = new Map<string, RouterSpec>();
   /** Per router: the iptables text and the nft table line last applied (each step is skipped when unchanged). */
   private readonly appliedRules = new Map<string, string>();
   private readonly appliedTable = new Map<string, string | null>();
@@ -307,6 +331,10 @@ export class L3Manager extends EventEmitter<Events> {
         this.appliedSpec.delete(id);
         await this.ops.ensure(p.spec);
         this.appliedSpec.set(id, spec);
+        for (const { iface, ip } of newLegAddresses(this.ensuredSpec.get(id), p.spec)) {
+          this.background(this.ops.announce(ns, iface, ip), { router: id, address: ip }, 'gratuitous ARP failed');
+        }
+        this.ensuredSpec.set(id, p.spec);
       }
       if (this.appliedRules.get(id) !== rules) {
         this.appliedRules.delete(id);
@@ -320,7 +348,7 @@ export class L3Manager extends EventEmitter<Events> {
       this.log.error({ err: e, router: id }, 'router not applied; retrying later');
       return false;
     }
-    const cleanups = staleMappingCleanups(this.effectiveNat.get(id), p.nat);
+    const cleanups = [...staleMappingCleanups(this.effectiveNat.get(id), p.nat), ...stalePortForwardingCleanups(this.effectiveNat.get(id), p.nat)];
     const moved = movedFloatingIps(this.effectiveNat.get(id), p.nat);
     this.effectiveNat.set(id, p.nat);
     this.appliedKey.set(id, key);
@@ -361,6 +389,7 @@ export class L3Manager extends EventEmitter<Events> {
   private forgetApplied(id: string): void {
     this.appliedKey.delete(id);
     this.appliedSpec.delete(id);
+    this.ensuredSpec.delete(id);
     this.appliedRules.delete(id);
     this.appliedTable.delete(id);
     this.effectiveNat.delete(id);

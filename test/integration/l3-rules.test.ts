@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalSave, routerRulesText, type RouterNat } from '../../agent/l3/rules.ts';
 import { applyRouterRules, readRouterRules, RouterRulesApplyError } from '../../agent/l3/rules-apply.ts';
-import { floatingNatElements, floatingNatTableLine, staleMappingCleanups } from '../../agent/l3/floating-nat.ts';
+import { floatingNatElements, floatingNatTableLine } from '../../agent/l3/floating-nat.ts';
+import { stalePortForwardingCleanups, staleMappingCleanups } from '../../agent/l3/conntrack-cleanups.ts';
 import { NftSession } from '../../agent/l3/nft-session.ts';
 import { createNetns, deleteNetns, execInNetns, ip } from '../../agent/host/netns.ts';
 
@@ -106,11 +107,11 @@ async function apply(nat: RouterNat): Promise<string> {
   return text;
 }
 
-/** Every 20 ms from ext port 40000 to FIP:7002 (a fixed 5-tuple); prints each reply's text. */
+/** Every 20 ms from ext port 40000 to HOST:PORT (a fixed 5-tuple); prints each reply's text. */
 const UDP_CLIENT = `
 const s = require('dgram').createSocket('udp4');
-const [host] = process.argv.slice(1);
-s.bind(40000, () => setInterval(() => s.send('x', 7002, host), 20));
+const [host, port] = process.argv.slice(1);
+s.bind(40000, () => setInterval(() => s.send('x', Number(port || 7002), host), 20));
 s.on('message', (m) => process.stdout.write(m + '\\n'));`;
 
 /** One UDP socket per address, each answering with its own address. */
@@ -257,6 +258,35 @@ describe.skipIf(!HAVE_TOOLS)('router iptables rules in a namespace', () => {
     expect(await connect(EXT, PF_IP, 2222)).toEqual({ ok: true, out: `vm ${VM_IP}:22 from ${EXT_IP}` });
     // Only the forwarded port: 22 on the port-forwarding address is the router's own (nothing listens).
     expect((await connect(EXT, PF_IP, 22)).ok).toBe(false);
+  });
+
+  it('a changed port forwarding: its established UDP flow moves once the clean-up removes the old DNAT entry', async () => {
+    const pfTo = (internalIp: string): RouterNat => ({
+      ...NAT,
+      portForwardings: [...NAT.portForwardings, { floating: PF_IP, protocol: 'udp', externalPort: 7003, internalIp, internalPort: 7002 }],
+    });
+    await apply(pfTo(VM_IP));
+    const client = spawn('ip', ['netns', 'exec', EXT, process.execPath, '-e', UDP_CLIENT, PF_IP, '7003'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    servers.push(client);
+    let seen = '';
+    client.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
+    const until = async (what: string, ok: () => boolean): Promise<void> => {
+      for (let i = 0; i < 250 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
+      if (!ok()) throw new Error(`timed out waiting for ${what}; seen: ${seen.slice(-200)}`);
+    };
+    try {
+      await until('replies from the first address', () => seen.includes(VM_IP + '\n'));
+      await apply(pfTo(VM_IP2));
+      await new Promise((r) => setTimeout(r, 200));
+      seen = '';
+      await until('replies still from the old address (conntrack keeps the old DNAT)', () => seen.includes(VM_IP + '\n'));
+      for (const args of stalePortForwardingCleanups(pfTo(VM_IP), pfTo(VM_IP2))) await execInNetns(RTR, 'conntrack', args, { allowFail: true });
+      seen = '';
+      await until('replies from the new address', () => seen.includes(VM_IP2));
+    } finally {
+      client.kill('SIGKILL');
+      await apply(NAT);
+    }
   });
 
   it('a bad text is rejected with iptables stderr and leaves the rules unchanged', async () => {

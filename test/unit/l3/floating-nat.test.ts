@@ -1,7 +1,8 @@
 // The floating IP nft compiler (agent/l3/floating-nat.ts). Real packets through these lines are in
 // test/integration/l3-rules.test.ts.
 import { describe, expect, it } from 'vitest';
-import { floatingNatElements, floatingNatRemoveLine, floatingNatTableLine, staleMappingCleanups } from '../../../agent/l3/floating-nat.ts';
+import { floatingNatElements, floatingNatRemoveLine, floatingNatTableLine } from '../../../agent/l3/floating-nat.ts';
+import { stalePortForwardingCleanups, staleMappingCleanups } from '../../../agent/l3/conntrack-cleanups.ts';
 import { RouterRulesError, type RouterNat } from '../../../agent/l3/rules.ts';
 
 const nat = (fips: [string, string][], over: Partial<RouterNat> = {}): RouterNat => ({
@@ -73,5 +74,22 @@ describe('staleMappingCleanups', () => {
     ]);
     expect(staleMappingCleanups(undefined, after)).toEqual([]);
     expect(staleMappingCleanups(after, after)).toEqual([]);
+  });
+});
+
+describe('stalePortForwardingCleanups', () => {
+  const pf = (externalPort: number | [number, number], internalIp = '10.0.0.5') => ({ floating: '203.0.113.30', protocol: 'tcp' as const, externalPort, internalIp, internalPort: externalPort });
+  it('deletes the flows of forwardings removed or changed, port by port or, for a wide range, by address and protocol', () => {
+    const before = nat([], { portForwardings: [pf(2222), pf([8000, 8002]), pf([9000, 9100]), pf(3333)] });
+    const after = nat([], { portForwardings: [pf(3333), pf(2222, '10.0.0.6')] });
+    expect(stalePortForwardingCleanups(before, after)).toEqual([
+      ['-D', '-p', 'tcp', '--orig-dst', '203.0.113.30', '--orig-port-dst', '2222'],
+      ['-D', '-p', 'tcp', '--orig-dst', '203.0.113.30', '--orig-port-dst', '8000'],
+      ['-D', '-p', 'tcp', '--orig-dst', '203.0.113.30', '--orig-port-dst', '8001'],
+      ['-D', '-p', 'tcp', '--orig-dst', '203.0.113.30', '--orig-port-dst', '8002'],
+      ['-D', '-p', 'tcp', '--orig-dst', '203.0.113.30'],
+    ]);
+    expect(stalePortForwardingCleanups(after, after)).toEqual([]);
+    expect(stalePortForwardingCleanups(undefined, after)).toEqual([]);
   });
 });

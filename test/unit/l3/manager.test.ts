@@ -1,6 +1,6 @@
 // The agent's L3 manager: the pure plan (routerPlan) and the apply loop (L3Manager) with fake ops.
 import { describe, expect, it } from 'vitest';
-import { L3Manager, routerPlan, movedFloatingIps, type L3Ops, type L3Status } from '../../../agent/l3/manager.ts';
+import { L3Manager, routerPlan, movedFloatingIps, newLegAddresses, type L3Ops, type L3Status } from '../../../agent/l3/manager.ts';
 import { HostModel } from '../../../agent/model/host-model.ts';
 import type { RouterSpec } from '../../../agent/l3/namespace.ts';
 
@@ -156,6 +156,22 @@ describe('movedFloatingIps', () => {
   });
 });
 
+describe('newLegAddresses', () => {
+  const leg = (name: string, mac: string, addresses: string[]) => ({ portId: name, name, mac, addresses });
+  it('names the IPv4 addresses of legs that are new or changed MAC, not floating /32s or IPv6', () => {
+    const before = { routerId: 'r', routes: [], interfaces: [leg('qr-a', 'fa:16:3e:00:00:01', ['10.0.0.1/24']), leg('qr-b', 'fa:16:3e:00:00:02', ['10.0.1.1/24'])] };
+    const after = {
+      routerId: 'r', routes: [],
+      interfaces: [leg('qr-a', 'fa:16:3e:00:00:01', ['10.0.0.1/24', 'fd00::1/64']), leg('qr-b', 'fa:16:3e:00:00:09', ['10.0.1.1/24']), leg('qr-c', 'fa:16:3e:00:00:03', ['10.0.2.1/24'])],
+      gateway: leg('qg-x', 'fa:16:3e:00:00:04', ['203.0.113.10/24', '203.0.113.50/32']),
+    };
+    expect(newLegAddresses(before, after)).toEqual([
+      { iface: 'qr-b', ip: '10.0.1.1' }, { iface: 'qr-c', ip: '10.0.2.1' }, { iface: 'qg-x', ip: '203.0.113.10' },
+    ]);
+    expect(newLegAddresses(after, after)).toEqual([]);
+  });
+});
+
 /** The gateway interface of router R in the fixtures. */
 const QG = 'qg-qg0-port-00';
 
@@ -209,7 +225,10 @@ describe('L3Manager', () => {
     const m = model();
     await l3.sync(m);
     expect(ops.calls).toEqual([
-      'release qrouter-stale-router', 'remove stale-router', `ensure ${R}`, `rules qrouter-${R}`, `nft qrouter-${R} table+maps`,
+      'release qrouter-stale-router', 'remove stale-router', `ensure ${R}`,
+      // Every leg is new: its addresses are announced (a re-added interface has a new MAC).
+      `announce qrouter-${R} qr-qr1-port-00 10.0.0.1`, `announce qrouter-${R} qr-qr2-port-00 10.0.1.1`, `announce qrouter-${R} ${QG} 203.0.113.10`,
+      `rules qrouter-${R}`, `nft qrouter-${R} table+maps`,
       `announce qrouter-${R} ${QG} 203.0.113.50`,
     ]);
     expect(l3.statuses()).toEqual({ routers: { [R]: 'active' }, floatingips: { f1: 'active' } });
@@ -270,7 +289,11 @@ describe('L3Manager', () => {
     ops.failEnsure.clear();
     ops.calls = [];
     await l3.sync(m);
-    expect(ops.calls).toEqual([`ensure ${R}`, `rules qrouter-${R}`, `nft qrouter-${R} table+maps`, `announce qrouter-${R} ${QG} 203.0.113.50`]);
+    expect(ops.calls).toEqual([
+      `ensure ${R}`,
+      `announce qrouter-${R} qr-qr1-port-00 10.0.0.1`, `announce qrouter-${R} qr-qr2-port-00 10.0.1.1`, `announce qrouter-${R} ${QG} 203.0.113.10`,
+      `rules qrouter-${R}`, `nft qrouter-${R} table+maps`, `announce qrouter-${R} ${QG} 203.0.113.50`,
+    ]);
     expect(l3.statuses().routers).toEqual({ [R]: 'active', [R2]: 'active' });
   });
 
