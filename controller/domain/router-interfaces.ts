@@ -3,6 +3,7 @@ import { inUse, NeutronError, notFound } from '../errors.ts';
 import type { Doc, ReadView, Tx } from '../store/types.ts';
 import type { Route, RouterInterfaceInfo } from '../../schemas/api/router.ts';
 import { releaseIp } from './ipam.ts';
+import { storedPortForwardings } from './port-forwardings.ts';
 import { createPort, deletePort, portVisible } from './ports.ts';
 import { placeRouter } from './l3-scheduler.ts';
 import {
@@ -102,15 +103,26 @@ function addByPort(tx: Tx, ctx: RequestContext, router: Doc, portId: string): In
   return infoOf(router, next, subnets.map((s) => s.id));
 }
 
-/** Floating IPs and extra routes that still need an interface on `subnet`. */
+/**
+ * Floating IPs, port forwardings and extra routes that still need an interface on `subnet`
+ * (Neutron's l3_db _check_router_interface_not_in_use and extraroute_db's override). A port
+ * forwarding of one of the router's floating IPs to an address on the subnet counts like a
+ * floating IP: Neutron raises RouterInterfaceInUseByFloatingIP for both.
+ */
 function confirmNotInUse(view: ReadView, router: Doc, subnet: Doc): void {
   const cidr = subnet.cidr as string;
   const onSubnet = new Set(view.find('port', 'subnet_id', subnet.id).map((p) => p.id));
-  for (const fip of view.find('floatingip', 'router_id', router.id)) {
-    const fixed = fip.fixed_ip_address as string | null;
-    if (fixed && ipInCidr(fixed, cidr) && onSubnet.has(fip.port_id as string)) {
-      throw inUse('RouterInterfaceInUseByFloatingIP', `Router interface for subnet ${subnet.id} on router ${router.id} cannot be deleted, as it is required by one or more floating IPs.`);
+  const fipInUse = () => inUse('RouterInterfaceInUseByFloatingIP',
+    `Router interface for subnet ${subnet.id} on router ${router.id} cannot be deleted, as it is required by one or more floating IPs.`);
+  const fips = view.find('floatingip', 'router_id', router.id);
+  for (const fip of fips) {
+    for (const pf of storedPortForwardings(fip)) {
+      if (ipInCidr(pf.internal_ip_address, cidr) && onSubnet.has(pf.internal_port_id)) throw fipInUse();
     }
+  }
+  for (const fip of fips) {
+    const fixed = fip.fixed_ip_address as string | null;
+    if (fixed && ipInCidr(fixed, cidr) && onSubnet.has(fip.port_id as string)) throw fipInUse();
   }
   for (const route of (router.routes as Route[]) ?? []) {
     if (ipInCidr(route.nexthop, cidr)) {

@@ -172,6 +172,29 @@ describe('floating IPs', () => {
     expect(cleared.router.external_gateway_info).toBeNull();
   });
 
+  it('holds only the interface of the subnet the floating IP maps to, by subnet and by port, with Neutron\'s message', async () => {
+    const { ext, inner, router } = await topology();
+    const b = await network(ALICE, ['10.7.0.0/24']);
+    const ifB = await ok(api.call(ALICE, 'PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: b.subnet.id }), 200);
+    const pb = await port(ALICE, b.net.id);
+    const f = (await ok(fip(ALICE, { floating_network_id: ext.net.id, port_id: pb.id }))).floatingip;
+    expect(f.router_id).toBe(router.id);
+    const bySubnet = await api.call(ALICE, 'PUT', `/v2.0/routers/${router.id}/remove_router_interface`, { subnet_id: b.subnet.id });
+    expect(bySubnet.status).toBe(409);
+    expect(bySubnet.body.NeutronError).toMatchObject({
+      type: 'RouterInterfaceInUseByFloatingIP',
+      message: `Router interface for subnet ${b.subnet.id} on router ${router.id} cannot be deleted, as it is required by one or more floating IPs.`,
+    });
+    const byPort = await api.call(ALICE, 'PUT', `/v2.0/routers/${router.id}/remove_router_interface`, { port_id: ifB.port_id });
+    expect(byPort.status).toBe(409);
+    expect(byPort.body.NeutronError.type).toBe('RouterInterfaceInUseByFloatingIP');
+    // The other subnet's interface is not needed by that floating IP.
+    await ok(api.call(ALICE, 'PUT', `/v2.0/routers/${router.id}/remove_router_interface`, { subnet_id: inner.subnet.id }), 200);
+    // Deleting the floating IP frees the interface.
+    expect((await api.call(ALICE, 'DELETE', `/v2.0/floatingips/${f.id}`)).status).toBe(204);
+    await ok(api.call(ALICE, 'PUT', `/v2.0/routers/${router.id}/remove_router_interface`, { port_id: ifB.port_id }), 200);
+  });
+
   it('keeps projects apart', async () => {
     const { ext, inner } = await topology();
     const alicePort = await port(ALICE, inner.net.id);

@@ -125,6 +125,47 @@ describe('floating IP port forwardings', () => {
     expect(f).toMatchObject({ port_forwardings: [], router_id: null });
   });
 
+  it('keeps the router interface whose subnet a port forwarding forwards to (RouterInterfaceInUseByFloatingIP)', async () => {
+    const t = await topology();
+    // Two more subnets of the same network on the same router (Neutron's functional test does this).
+    const sub = async (cidr: string) => (await ok(api.call(ALICE, 'POST', '/v2.0/subnets', { subnet: { network_id: t.inner.net.id, cidr, ip_version: 4 } }))).subnet;
+    const s2 = await sub('10.0.2.0/24');
+    const s3 = await sub('10.0.3.0/24');
+    const if2 = await ok(api.call(ALICE, 'PUT', `/v2.0/routers/${t.router.id}/add_router_interface`, { subnet_id: s2.id }), 200);
+    await ok(api.call(ALICE, 'PUT', `/v2.0/routers/${t.router.id}/add_router_interface`, { subnet_id: s3.id }), 200);
+    const pf = (await ok(create(ALICE, t.fip.id, { protocol: 'tcp', internal_port_id: t.vm.id, internal_ip_address: t.vmIp, internal_port: 22, external_port: 2222 }))).port_forwarding;
+    const removeIf = (body: Record<string, unknown>) => api.call(ALICE, 'PUT', `/v2.0/routers/${t.router.id}/remove_router_interface`, body);
+    const refused = await err(removeIf({ subnet_id: t.inner.subnet.id }), 409, 'RouterInterfaceInUseByFloatingIP');
+    expect(refused.message).toBe(`Router interface for subnet ${t.inner.subnet.id} on router ${t.router.id} cannot be deleted, as it is required by one or more floating IPs.`);
+    // By port, too: the interface port of the subnet (it holds the subnet's gateway IP).
+    const ifPort = (await ok(api.call(ADMIN, 'GET', `/v2.0/ports?device_id=${t.router.id}&fixed_ips=subnet_id=${t.inner.subnet.id}`), 200)).ports;
+    expect(ifPort).toHaveLength(1);
+    await err(removeIf({ port_id: ifPort[0].id }), 409, 'RouterInterfaceInUseByFloatingIP');
+    // An admin is refused the same way (the check is not about visibility).
+    await err(api.call(ADMIN, 'PUT', `/v2.0/routers/${t.router.id}/remove_router_interface`, { subnet_id: t.inner.subnet.id }), 409, 'RouterInterfaceInUseByFloatingIP');
+    // Nothing was removed, and the forwarding is intact.
+    const f = (await ok(api.call(ALICE, 'GET', `/v2.0/floatingips/${t.fip.id}`), 200)).floatingip;
+    expect(f).toMatchObject({ router_id: t.router.id, port_forwardings: [{ protocol: 'tcp', internal_ip_address: t.vmIp, internal_port: 22, external_port: 2222 }] });
+    expect((await ok(api.call(ADMIN, 'GET', `/v2.0/ports?device_id=${t.router.id}&device_owner=network:router_interface`), 200)).ports).toHaveLength(3);
+    // Interfaces on the subnets nothing forwards to come off.
+    await ok(removeIf({ port_id: if2.port_id }), 200);
+    await ok(removeIf({ subnet_id: s3.id }), 200);
+    // Once the port forwarding is gone, so can the interface.
+    expect((await api.call(ALICE, 'DELETE', `${pfs(t.fip.id)}/${pf.id}`)).status).toBe(204);
+    await ok(removeIf({ subnet_id: t.inner.subnet.id }), 200);
+  });
+
+  it('does not hold an interface for a port forwarding to an address on another subnet of the router', async () => {
+    const t = await topology();
+    const other = await network(ALICE, '10.9.0.0/24');
+    await ok(api.call(ALICE, 'PUT', `/v2.0/routers/${t.router.id}/add_router_interface`, { subnet_id: other.subnet.id }), 200);
+    const vm2 = (await ok(api.call(ALICE, 'POST', '/v2.0/ports', { port: { network_id: other.net.id } }))).port;
+    await ok(create(ALICE, t.fip.id, { protocol: 'udp', internal_port_id: vm2.id, internal_ip_address: vm2.fixed_ips[0].ip_address, internal_port: 53, external_port: 5353 }));
+    // The forwarding needs 10.9.0.0/24, not 10.0.0.0/24.
+    await ok(api.call(ALICE, 'PUT', `/v2.0/routers/${t.router.id}/remove_router_interface`, { subnet_id: t.inner.subnet.id }), 200);
+    await err(api.call(ALICE, 'PUT', `/v2.0/routers/${t.router.id}/remove_router_interface`, { subnet_id: other.subnet.id }), 409, 'RouterInterfaceInUseByFloatingIP');
+  });
+
   it('policy: members act on their own project only; admins on any', async () => {
     const t = await topology();
     const base = { protocol: 'tcp', internal_port_id: t.vm.id, internal_ip_address: t.vmIp, internal_port: 22, external_port: 2222 };
