@@ -353,6 +353,7 @@ export class L3Manager extends EventEmitter<Events> {
     this.effectiveNat.set(id, p.nat);
     this.appliedKey.set(id, key);
     this.routerState.set(id, 'active');
+    this.log.info({ router: id, interfaces: p.spec.interfaces.length, gateway: p.spec.gateway?.name, floatingIps: p.nat.floatingIps.length }, 'router applied');
     // Neither is needed for traffic to reach the new mapping, so neither delays the next change.
     for (const args of cleanups) {
       this.background(this.ops.conntrack(ns, args), { router: id, conntrack: args.join(' ') }, 'conntrack clean-up failed');
@@ -360,7 +361,6 @@ export class L3Manager extends EventEmitter<Events> {
     for (const fip of moved) {
       this.background(this.ops.announce(ns, p.nat.gatewayInterface, fip), { router: id, floatingIp: fip }, 'gratuitous ARP failed');
     }
-    this.log.info({ router: id, interfaces: p.spec.interfaces.length, gateway: p.spec.gateway?.name, floatingIps: p.nat.floatingIps.length }, 'router applied');
     return true;
   }
 

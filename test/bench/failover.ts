@@ -51,6 +51,8 @@ async function run(extraPorts: number): Promise<void> {
     await f.until('probe answered by v1', async () => replies().some((r) => r.name === 'v1'), 60_000);
     const latencies: number[] = [];
     const answered: number[] = [];
+    const routerApplied: number[] = [];
+    const appliedTimes = () => [...f.agents.values()].flatMap((a) => a.output().split('\n')).filter((l) => l.includes('"router applied"')).map((l) => JSON.parse(l).time as number);
     const lost: number[] = [];
     for (let i = 0; i < REMAPS; i++) {
       const to = i % 2 === 0 ? 'v2' : 'v1';
@@ -60,6 +62,9 @@ async function run(extraPorts: number): Promise<void> {
       answered.push(epoch() - t0);
       const first = await f.until(`first answer from ${to}`, async () => replies().find((r) => r.name === to && r.t > t0), 30_000);
       latencies.push(first.t - t0);
+      const applied = appliedTimes().filter((t) => t >= Math.floor(t0)).sort((a, b) => a - b)[0];
+      if (applied !== undefined) routerApplied.push(applied - t0);
+      if (process.env.WEFT_BENCH_VERBOSE) console.log('remap', i, 'first', (first.t - t0).toFixed(1), 'put', answered.at(-1)!.toFixed(1), 'applied', appliedTimes().map((t) => t - t0).filter((d) => d > -300).join(','));
       // Probes lost: sequence numbers between the old VM's last answer and the new VM's first.
       const lastOld = replies().filter((r) => r.name === from && r.t <= first.t).at(-1);
       const seen = new Set(replies().map((r) => r.seq));
@@ -71,7 +76,7 @@ async function run(extraPorts: number): Promise<void> {
     await probe.stop('SIGTERM');
     const blackholed = replies().at(-1)?.name !== (REMAPS % 2 === 0 ? 'v1' : 'v2');
     console.log(`failover: ${extraPorts + 5} ports in the model, ${REMAPS} remaps, probe every 2 ms: `
-      + `API to first answer from the new VM median ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms (the PUT itself answered in ${pct(answered, 50).toFixed(1)} ms median); `
+      + `API to first answer from the new VM median ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms (median: the PUT answered in ${pct(answered, 50).toFixed(1)} ms, the gateway agent had applied it after ${pct(routerApplied, 50).toFixed(0)} ms); `
       + `probes lost per remap median ${pct(lost, 50)}, max ${Math.max(...lost)}; established flow ${blackholed ? 'BLACK-HOLED' : 'followed every remap'}`);
   } finally {
     await f.destroy();

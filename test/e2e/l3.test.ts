@@ -92,6 +92,33 @@ describe('virtual routers', () => {
     });
   }, 90_000);
 
+  it('loses no probe through a floating IP while the gateway agent is killed and restarted', async () => {
+    const { port: p1 } = await f.api('GET', `/v2.0/ports/${portIds.v1}`);
+    await f.api('POST', '/v2.0/security-group-rules', { security_group_rule: {
+      security_group_id: p1.security_groups[0], direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp', remote_ip_prefix: '172.31.200.0/24',
+    } });
+    const { floatingip: fip } = await f.api('POST', '/v2.0/floatingips', {
+      floatingip: { floating_network_id: extNet, project_id: P, port_id: portIds.v1 },
+    });
+    await f.until('the floating IP answers pings', async () => (await ext.exec(['ping', '-c1', '-W1', fip.floating_ip_address])).code === 0, 30_000);
+    const probe = ext.spawn(['ping', '-i', '0.05', '-W', '1', fip.floating_ip_address]);
+    await f.until('probe running', async () => /icmp_seq=5 /.test(probe.output()));
+    const agent = f.agents.get('h1')!; // the gateway host
+    await agent.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    const logged = (agent.output().match(/"router applied"/g) ?? []).length;
+    agent.start();
+    // The new agent reconciles the router namespace it finds (namespace, iptables, the nft table).
+    await f.until('the restarted agent applied the router', async () => (agent.output().match(/"router applied"/g) ?? []).length > logged, 60_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    await probe.stop('SIGINT');
+    const stats = /(\d+) packets transmitted, (\d+) received/.exec(probe.output());
+    expect(stats, probe.output()).not.toBeNull();
+    expect(Number(stats![1])).toBeGreaterThan(20);
+    expect(Number(stats![2])).toBe(Number(stats![1]));
+    await f.api('DELETE', `/v2.0/floatingips/${fip.id}`);
+  }, 120_000);
+
   it('forwards a port of a floating IP to a VM (port forwarding)', async () => {
     const { floatingip: fip } = await f.api('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: extNet, project_id: P } });
     expect(await ask(ext, fip.floating_ip_address, 2222)).not.toBe('v1');

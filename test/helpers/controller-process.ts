@@ -124,7 +124,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
     };
     delete env.WEFT_CONFIG; // never pick up a developer's config file
     // node directly (not npx): signals reach the controller itself, not a wrapper.
-    const proc = spawn(process.execPath, ['--import', TSX, join(REPO, 'controller/main.ts')], {
+    // WEFT_TEST_NODE_ARGS: extra node flags for the controller and agents of tests and benchmarks (e.g. --cpu-prof).
+    const proc = spawn(process.execPath, [...(process.env.WEFT_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', TSX, join(REPO, 'controller/main.ts')], {
       cwd: dataDir, // no weft.json here
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

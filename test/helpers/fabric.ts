@@ -25,7 +25,11 @@ export class AgentProcess {
 
   start(): void {
     if (this.child) throw new Error(`agent ${this.host} already runs`);
-    const child = spawn('ip', ['netns', 'exec', this.netns, process.execPath, '--import', TSX, join(REPO, 'agent/main.ts')], {
+    // nsenter, not `ip netns exec`: the agent stays in the machine's mount namespace, as a real
+    // agent does, so the router namespaces it adds (bind mounts under /run/netns) outlive it and a
+    // restarted agent finds them. `ip netns exec` would give it a private mount namespace whose
+    // mounts die with the process, taking the router namespaces with them.
+    const child = spawn('nsenter', [`--net=/run/netns/${this.netns}`, '--', process.execPath, ...(process.env.WEFT_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', TSX, join(REPO, 'agent/main.ts')], {
       env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (d) => (this.log += d));
