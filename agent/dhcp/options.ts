@@ -1,8 +1,8 @@
 // DHCPv4 option encoding (RFC 2132, RFC 3442, RFC 3396) for the options the agent's responder
-// sends, plus the small IPv4 arithmetic they need. Pure: values in, bytes out.
+// sends. Pure: values in, bytes out.
 
 import { ipv4ToBytes } from '../openflow/addr.ts';
-import { isIpv4 } from '../../schemas/common.ts';
+import { isIpv4, parseIpv4Cidr } from '../net/ipv4.ts';
 
 export const OPT = {
   PAD: 0,
@@ -37,58 +37,6 @@ export const MSG = {
   RELEASE: 7,
   INFORM: 8,
 } as const;
-
-// ---------------------------------------------------------------------------------------------
-// IPv4 arithmetic
-
-
-/** Dotted-quad IPv4 text: the schemas' check, shared with the controller. */
-export { isIpv4 };
-
-export function ipv4ToInt(ip: string): number {
-  return ipv4ToBytes(ip).readUInt32BE(0);
-}
-
-export function intToIpv4(n: number): string {
-  const v = n >>> 0;
-  return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-}
-
-export interface Ipv4Cidr {
-  network: number; // host bits cleared
-  prefix: number;
-}
-
-/** Parses 'a.b.c.d/n' (host bits are cleared); throws on anything else. */
-export function parseIpv4Cidr(cidr: string): Ipv4Cidr {
-  const slash = cidr.indexOf('/');
-  const ip = slash < 0 ? cidr : cidr.slice(0, slash);
-  const lenText = slash < 0 ? '32' : cidr.slice(slash + 1);
-  if (!isIpv4(ip) || !/^\d{1,2}$/.test(lenText) || Number(lenText) > 32) throw new Error(`bad IPv4 CIDR '${cidr}'`);
-  const prefix = Number(lenText);
-  return { network: (ipv4ToInt(ip) & prefixToMask(prefix)) >>> 0, prefix };
-}
-
-export function isIpv4Cidr(text: string): boolean {
-  const [ip, len, ...rest] = text.split('/');
-  return rest.length === 0 && isIpv4(ip) && (len === undefined || (/^\d{1,2}$/.test(len) && Number(len) <= 32));
-}
-
-export function prefixToMask(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-}
-
-export function cidrMask(c: Ipv4Cidr): string {
-  return intToIpv4(prefixToMask(c.prefix));
-}
-
-export function cidrBroadcast(c: Ipv4Cidr): string {
-  return intToIpv4((c.network | ~prefixToMask(c.prefix)) >>> 0);
-}
-
-export function cidrContainsIp(c: Ipv4Cidr, ip: string): boolean {
-  return ((ipv4ToInt(ip) & prefixToMask(c.prefix)) >>> 0) === c.network;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Value encoders

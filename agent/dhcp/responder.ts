@@ -14,17 +14,12 @@ import {
 import {
   MSG,
   OPT,
-  cidrBroadcast,
-  cidrMask,
   encodeReplyOptions,
-  intToIpv4,
-  isIpv4,
-  isIpv4Cidr,
   neutronHostName,
-  parseIpv4Cidr,
   type ReplyOptionValues,
   type Route,
 } from './options.ts';
+import { cidrBroadcast, cidrMask, intToIpv4, isIpv4, isIpv4Cidr, parseIpv4Cidr } from '../net/ipv4.ts';
 import { bytesToIpv4 } from '../openflow/addr.ts';
 
 export interface DhcpContext {

@@ -28,6 +28,7 @@ import { mapToRecord, recordToMap } from '../ovsdb/datum.ts';
 import { op } from '../ovsdb/ops.ts';
 import { VSWITCH_DB } from '../ovsdb/open-vswitch.ts';
 import { deletePort, ensurePort, type PortWriteOptions } from '../ovsdb/port.ts';
+import { intToIpv4, ipv4ToInt, isIpv4 } from '../net/ipv4.ts';
 
 export const ROUTER_NAMESPACE_PREFIX = 'qrouter-';
 export const DEFAULT_ROUTER_BRIDGE = 'br-int';
@@ -129,25 +130,15 @@ async function getLink(ns: string | undefined, name: string): Promise<IpLink | u
 
 const isV6 = (a: string) => a.includes(':');
 
-function ipv4ToInt(a: string): number | undefined {
-  const p = a.split('.');
-  if (p.length !== 4) return undefined;
-  let n = 0;
-  for (const x of p) {
-    if (!/^\d{1,3}$/.test(x) || Number(x) > 255) return undefined;
-    n = n * 256 + Number(x);
-  }
-  return n;
-}
+const ipv4Value = (a: string): number | undefined => (isIpv4(a) ? ipv4ToInt(a) : undefined);
 
-const intToIpv4 = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
 
 /** Canonical network prefix: '10.1.0.5/24' -> '10.1.0.0/24', 'default' -> '0.0.0.0/0', a bare host gets /32 (/128). */
 export function canonicalPrefix(dst: string, v6Hint = false): string {
   if (dst === 'default') return v6Hint ? '::/0' : '0.0.0.0/0';
   const [addr = '', len] = dst.split('/');
   if (isV6(addr)) return `${addr.toLowerCase()}/${len ?? 128}`;
-  const n = ipv4ToInt(addr);
+  const n = ipv4Value(addr);
   const bits = len === undefined ? 32 : Number(len);
   if (n === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) throw new Error(`invalid route destination '${dst}'`);
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
@@ -157,7 +148,7 @@ export function canonicalPrefix(dst: string, v6Hint = false): string {
 function checkCidr(cidr: string): string {
   const [addr = '', len] = cidr.split('/');
   if (len === undefined || !/^\d{1,3}$/.test(len)) throw new Error(`address '${cidr}' must be in CIDR form`);
-  if (isV6(addr) ? Number(len) > 128 : ipv4ToInt(addr) === undefined || Number(len) > 32) throw new Error(`invalid address '${cidr}'`);
+  if (isV6(addr) ? Number(len) > 128 : ipv4Value(addr) === undefined || Number(len) > 32) throw new Error(`invalid address '${cidr}'`);
   return isV6(addr) ? `${addr.toLowerCase()}/${len}` : cidr;
 }
 

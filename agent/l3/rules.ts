@@ -27,6 +27,7 @@
 // Without a gateway (gatewayIp null) there is no NAT at all: floating IPs and port forwardings
 // need the gateway port, so they are ignored (as Neutron's L3 agent does); only the skeleton remains.
 
+import { intToIpv4, ipv4ToInt, isIpv4, isIpv4Cidr, parseIpv4Cidr } from '../net/ipv4.ts';
 import { MARK, markMatch } from './marks.ts';
 
 export interface RouterNat {
@@ -67,39 +68,18 @@ export class RouterRulesError extends Error {
 // Validation and normalisation (everything that reaches the text is checked: the text is a
 // line-based language, so a stray newline or space would be an injection).
 
-function ipv4ToInt(s: string, what: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) throw new RouterRulesError(`${what}: '${s}' is not an IPv4 address`);
-  let n = 0;
-  for (let i = 1; i <= 4; i++) {
-    const part = m[i];
-    const o = Number(part);
-    if (o > 255 || (part.length > 1 && part.startsWith('0'))) {
-      throw new RouterRulesError(`${what}: '${s}' is not an IPv4 address`);
-    }
-    n = n * 256 + o;
-  }
-  return n;
-}
-
-function intToIpv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
 /** A canonical IPv4 address (throws otherwise). */
 function addr(s: string, what: string): { text: string; n: number } {
-  const n = ipv4ToInt(s, what);
+  if (!isIpv4(s)) throw new RouterRulesError(`${what}: '${s}' is not an IPv4 address`);
+  const n = ipv4ToInt(s);
   return { text: intToIpv4(n), n };
 }
 
 /** A CIDR normalised to its network address, as iptables-save prints it (`10.9.0.1/24` -> `10.9.0.0/24`). */
 function cidr(s: string, what: string): { text: string; n: number; len: number } {
-  const m = /^([^/]+)\/(\d{1,2})$/.exec(s);
-  if (!m || Number(m[2]) > 32) throw new RouterRulesError(`${what}: '${s}' is not an IPv4 CIDR`);
-  const len = Number(m[2]);
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  const n = (ipv4ToInt(m[1], what) & mask) >>> 0;
-  return { text: `${intToIpv4(n)}/${len}`, n, len };
+  if (!s.includes('/') || !isIpv4Cidr(s)) throw new RouterRulesError(`${what}: '${s}' is not an IPv4 CIDR`);
+  const c = parseIpv4Cidr(s);
+  return { text: `${intToIpv4(c.network)}/${c.prefix}`, n: c.network, len: c.prefix };
 }
 
 function ifName(s: string, what: string): string {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  classlessRoutesValue, domainNameValue, encodeOption, encodeReplyOptions, neutronHostName, parseIpv4Cidr, cidrBroadcast, cidrMask,
-} from '../../../agent/dhcp/options.ts';
+import { classlessRoutesValue, domainNameValue, encodeOption, encodeReplyOptions, neutronHostName } from '../../../agent/dhcp/options.ts';
+import { parseIpv4Cidr, cidrBroadcast, cidrMask } from '../../../agent/net/ipv4.ts';
 
 const hex = (b: Buffer) => b.toString('hex').replace(/(..)/g, '$1 ').trim();
 
