@@ -47,6 +47,9 @@ export function notFound(kind: string, id: string): NeutronError {
     security_group: 'Security group',
     security_group_rule: 'Security group rule',
     floatingip: 'Floating IP',
+    firewall_group: 'Firewall group',
+    firewall_policy: 'Firewall policy',
+    firewall_rule: 'Firewall rule',
   };
   return new NeutronError(404, `${name}NotFound`, `${pretty[kind] ?? name} ${id} could not be found.`);
 }

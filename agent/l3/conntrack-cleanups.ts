@@ -1,6 +1,8 @@
 // Which conntrack entries to delete after a router's NAT changed (arguments for `conntrack`).
 // PURE: no I/O. The deletions run after the change is applied and off its critical path: each
 // `conntrack -D` walks the kernel's whole conntrack hash (about 15 ms here).
+import { intToIpv4, isIpv4Cidr, parseIpv4Cidr } from '../net/ipv4.ts';
+import type { FirewallPortSpec } from './firewall-rules.ts';
 import { MARK } from './marks.ts';
 import type { PortForwarding, RouterNat } from './rules.ts';
 
@@ -51,6 +53,35 @@ export function stalePortForwardingCleanups(prev: RouterNat | undefined, next: R
     const base = ['-D', '-p', p.protocol, '--orig-dst', p.floating];
     if (hi - lo + 1 > MAX_PORTS_ONE_BY_ONE) add(base);
     else for (let port = lo; port <= hi; port++) add([...base, '--orig-port-dst', String(port)]);
+  }
+  return out;
+}
+
+/**
+ * Router legs whose firewall changed (joined or left a group, new rules, admin state): the
+ * connections of their subnets are deleted so that their next packet is judged again by the new
+ * policy (a connection the policy still allows is simply picked up again; Neutron's FWaaS agent
+ * clears conntrack on a firewall update likewise). `legs`: each leg's addresses in CIDR form.
+ */
+export function firewallChangeCleanups(
+  prev: readonly FirewallPortSpec[] | undefined,
+  next: readonly FirewallPortSpec[],
+  legs: readonly { name: string; addresses: readonly string[] }[],
+): string[][] {
+  if (!prev) return [];
+  const key = (list: readonly FirewallPortSpec[]) => new Map(list.map((p) => [p.interfaceName, JSON.stringify(p)]));
+  const before = key(prev);
+  const after = key(next);
+  const changed = new Set([...before.keys(), ...after.keys()].filter((leg) => before.get(leg) !== after.get(leg)));
+  const out: string[][] = [];
+  for (const leg of legs) {
+    if (!changed.has(leg.name)) continue;
+    for (const address of leg.addresses) {
+      if (!isIpv4Cidr(address)) continue; // the router's iptables are IPv4 only
+      const c = parseIpv4Cidr(address);
+      const subnet = `${intToIpv4(c.network)}/${c.prefix}`;
+      out.push(['-D', '-s', subnet], ['-D', '-d', subnet]);
+    }
   }
   return out;
 }

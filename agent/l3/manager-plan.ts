@@ -13,8 +13,13 @@
 // the qr ports, 1:1 DNAT/SNAT for the router's floating IPs that are associated (port_id and
 // fixed_ip_address set), and DNAT of the port forwardings of the router's floating IPs that are
 // not associated with a port (their floating address is also added to qg as /32).
+//
+// Firewall (agent/l3/firewall-plan.ts, compiled by firewall-rules.ts): the qr legs that are in a
+// firewall group, with the group's admin state and its ingress and egress policies' enabled rules.
 import type { HostModel } from '../model/host-model.ts';
 import type { PortView } from '../../schemas/agent/view.ts';
+import { routerFirewallPlan } from './firewall-plan.ts';
+import type { FirewallPortSpec } from './firewall-rules.ts';
 import { routerInterfaceName, type RouterInterfaceSpec, type RouterSpec } from './namespace.ts';
 import type { RouterNat } from './rules.ts';
 
@@ -26,6 +31,8 @@ export interface RouterPlan {
   nat: RouterNat;
   /** Ids of the floating IPs the NAT maps (the ones that become 'active' once applied). */
   floatingIpIds: string[];
+  /** The router's qr legs that are in a firewall group, sorted by interface name. */
+  firewall: FirewallPortSpec[];
 }
 
 const isV4 = (a: string): boolean => /^\d{1,3}(\.\d{1,3}){3}$/.test(a);
@@ -145,6 +152,7 @@ export function routerPlan(model: HostModel, host: string): Map<string, RouterPl
         portForwardings,
       },
       floatingIpIds,
+      firewall: routerFirewallPlan(model, interfaces.map((i) => ({ portId: i.portId, interfaceName: i.name }))),
     });
   }
   return plan;

@@ -11,7 +11,8 @@
 //      last applied: ensureRouterNamespace if the spec changed, applyRouterRules if the iptables
 //      text changed, and the floating IP maps through the namespace's long-lived nft (a remap is
 //      only this step, see floating-nat.ts). Then, without waiting: conntrack clean-up of the
-//      floating IP mappings and port forwardings that went away (conntrack-cleanups.ts), and a
+//      floating IP mappings and port forwardings that went away and of legs whose firewall changed
+//      (conntrack-cleanups.ts), and a
 //      gratuitous ARP for floating IPs that are new or moved.
 // A failure for one router is logged, marks it 'error', and is retried at the next pass (a retry
 // pass is scheduled by itself after `retryMs`); it never stops the other routers.
@@ -29,7 +30,8 @@ import {
   type RouterNamespaceOptions,
   type RouterSpec,
 } from './namespace.ts';
-import { stalePortForwardingCleanups, staleMappingCleanups } from './conntrack-cleanups.ts';
+import { firewallChangeCleanups, stalePortForwardingCleanups, staleMappingCleanups } from './conntrack-cleanups.ts';
+import { routerFirewallRules, type FirewallPortSpec } from './firewall-rules.ts';
 import { floatingNatElements, floatingNatRemoveLine, floatingNatTableLine } from './floating-nat.ts';
 import { NftSession } from './nft-session.ts';
 import { routerRulesText, type RouterNat } from './rules.ts';
@@ -154,8 +156,9 @@ export class L3Manager extends EventEmitter<Events> {
   /** Per router: the iptables text and the nft table line last applied (each step is skipped when unchanged). */
   private readonly appliedRules = new Map<string, string>();
   private readonly appliedTable = new Map<string, string | null>();
-  /** Per router: the NAT the kernel has (rules applied successfully), for conntrack cleanup. */
+  /** Per router: the NAT and firewall the kernel has (rules applied successfully), for conntrack cleanup. */
   private readonly effectiveNat = new Map<string, RouterNat>();
+  private readonly effectiveFirewall = new Map<string, FirewallPortSpec[]>();
   /** Routers whose namespace this manager may have created (deleted when no longer planned). */
   private readonly owned = new Set<string>();
   private readonly routerState = new Map<string, RouterState>();
@@ -313,7 +316,7 @@ export class L3Manager extends EventEmitter<Events> {
     let table: string | null;
     let elements: string;
     try {
-      rules = routerRulesText(p.nat);
+      rules = routerRulesText(p.nat, routerFirewallRules(p.firewall));
       table = floatingNatTableLine(p.nat);
       elements = floatingNatElements(p.nat);
     } catch (e) {
@@ -348,7 +351,12 @@ export class L3Manager extends EventEmitter<Events> {
       this.log.error({ err: e, router: id }, 'router not applied; retrying later');
       return false;
     }
-    const cleanups = [...staleMappingCleanups(this.effectiveNat.get(id), p.nat), ...stalePortForwardingCleanups(this.effectiveNat.get(id), p.nat)];
+    const cleanups = [
+      ...staleMappingCleanups(this.effectiveNat.get(id), p.nat),
+      ...stalePortForwardingCleanups(this.effectiveNat.get(id), p.nat),
+      ...firewallChangeCleanups(this.effectiveFirewall.get(id), p.firewall, p.spec.interfaces),
+    ];
+    this.effectiveFirewall.set(id, p.firewall);
     const moved = movedFloatingIps(this.effectiveNat.get(id), p.nat);
     this.effectiveNat.set(id, p.nat);
     this.appliedKey.set(id, key);
@@ -393,6 +401,7 @@ export class L3Manager extends EventEmitter<Events> {
     this.appliedRules.delete(id);
     this.appliedTable.delete(id);
     this.effectiveNat.delete(id);
+    this.effectiveFirewall.delete(id);
   }
 
   private scheduleRetry(): void {

@@ -22,12 +22,13 @@
 //                      packet (an internal host reaching a port forwarding or floating IP of another
 //                      internal host, so the reply returns through the router; as Neutron does)
 // filter:
-//   FORWARD -> weft-FORWARD, which ends with ACCEPT (the firewall feature will fill it later).
+//   FORWARD -> weft-FORWARD: the router firewall's jumps (firewall-rules.ts), then ACCEPT.
 //
 // Without a gateway (gatewayIp null) there is no NAT at all: floating IPs and port forwardings
 // need the gateway port, so they are ignored (as Neutron's L3 agent does); only the skeleton remains.
 
 import { intToIpv4, ipv4ToInt, isIpv4, isIpv4Cidr, parseIpv4Cidr } from '../net/ipv4.ts';
+import type { FirewallFilterRules } from './firewall-rules.ts';
 import { MARK, markMatch } from './marks.ts';
 
 export interface RouterNat {
@@ -186,8 +187,13 @@ function pfRule(chain: string, p: Pf): string {
   return `-A ${chain} -d ${p.floating.text}/32 -p ${p.protocol} -m ${p.protocol} --dport ${dport} -j DNAT --to-destination ${to}`;
 }
 
-/** A complete iptables-restore input for the tables nat and filter of one router (apply WITHOUT --noflush). */
-export function routerRulesText(nat: RouterNat): string {
+const NO_FIREWALL: FirewallFilterRules = { chains: [], forward: [], rules: [] };
+
+/**
+ * A complete iptables-restore input for the tables nat and filter of one router (apply WITHOUT
+ * --noflush), with the router firewall's chains (firewall-rules.ts) merged into filter.
+ */
+export function routerRulesText(nat: RouterNat, firewall: FirewallFilterRules = NO_FIREWALL): string {
   const hasGateway = nat.gatewayIp !== null;
   const gwIf = hasGateway ? ifName(nat.gatewayInterface, 'gatewayInterface') : '';
   const gwIp = hasGateway ? addr(nat.gatewayIp as string, 'gatewayIp').text : '';
@@ -239,9 +245,12 @@ export function routerRulesText(nat: RouterNat): string {
     ':INPUT ACCEPT [0:0]',
     ':FORWARD ACCEPT [0:0]',
     ':OUTPUT ACCEPT [0:0]',
-    `:${CHAINS.forward} - [0:0]`,
+    `:${CHAINS.forward} - [0:0]`, // sorts before every weft-fw-... chain ('F' < 'f')
+    ...firewall.chains,
     `-A FORWARD -j ${CHAINS.forward}`,
+    ...firewall.forward,
     `-A ${CHAINS.forward} -j ACCEPT`,
+    ...firewall.rules,
     'COMMIT',
     '*nat',
     ':PREROUTING ACCEPT [0:0]',

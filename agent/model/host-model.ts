@@ -57,6 +57,7 @@ export class HostModel {
   private readonly agentByHost = new Map<string, string>();
   private readonly portsByDevice = new MultiIndex();
   private readonly floatingIpsByRouter = new MultiIndex();
+  private readonly firewallGroupsByPort = new MultiIndex();
 
   constructor(readonly host: string) {}
 
@@ -111,6 +112,11 @@ export class HostModel {
   /** Floating IPs whose router_id is this router. */
   floatingIpsOfRouter(routerId: string): ReadonlySet<string> {
     return this.floatingIpsByRouter.get(routerId);
+  }
+
+  /** Firewall groups whose `ports` hold this port (the API allows one; the index does not assume it). */
+  firewallGroupsOfPort(portId: string): ReadonlySet<string> {
+    return this.firewallGroupsByPort.get(portId);
   }
 
   agentOfHost(host: string): ViewDocs['agent'] | undefined {
@@ -195,6 +201,9 @@ export class HostModel {
       }
       case 'subnet':
         op(this.subnetsByNetwork, (doc as ViewDocs['subnet']).network_id);
+        break;
+      case 'firewall_group':
+        for (const p of new Set((doc as ViewDocs['firewall_group']).ports)) op(this.firewallGroupsByPort, p);
         break;
       case 'agent': {
         const a = doc as ViewDocs['agent'];

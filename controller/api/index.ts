@@ -23,3 +23,6 @@ apiPlugins.push(routersApi, floatingIpsApi, portForwardingsApi);
 
 import { agentsApi } from './agents/index.ts';
 apiPlugins.push(agentsApi);
+
+import { fwaasApi } from './fwaas/index.ts';
+apiPlugins.push(fwaasApi);

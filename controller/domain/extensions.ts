@@ -21,6 +21,7 @@ const NET = ['networks'];
 const PORTS = ['ports'];
 const ROUTERS = ['routers'];
 const PORT_FORWARDINGS = ['floatingips', 'floatingips/:floatingip_id/port_forwardings'];
+const FWAAS = ['fwaas/firewall_rules', 'fwaas/firewall_policies', 'fwaas/firewall_groups'];
 
 export const EXTENSIONS: readonly ExtensionDef[] = [
   { alias: 'external-net', name: 'Neutron external network', description: 'Adds external network attribute to network resource.', updated: '2013-01-14T10:00:00-00:00', requires: NET },
@@ -51,6 +52,9 @@ export const EXTENSIONS: readonly ExtensionDef[] = [
   { alias: 'sorting', name: 'Sorting support', description: 'Extension that indicates that sorting is enabled.', updated: '2016-06-12T00:00:00-00:00', requires: NET },
   { alias: 'filter-validation', name: 'Filter parameters validation', description: 'Provides validation on filter parameters.', updated: '2018-07-04T10:00:00-00:00', requires: NET },
   { alias: 'agent', name: 'agent', description: 'The agent management extension.', updated: '2013-02-03T10:00:00-00:00', requires: ['agents'] },
+  // neutron-lib api/definitions/firewall_v2.py. Its companion standard-attr-fwaas-v2 is not listed:
+  // Neutron dates it '2023-04-027T01:00:00-00:00', which is not a timestamp clients can parse.
+  { alias: 'fwaas_v2', name: 'FWaaS v2', description: 'Provides support for firewall-as-a-service version 2', updated: '2016-10-06T10:00:00-00:00', requires: FWAAS },
   { alias: 'revision-if-match', name: 'If-Match constraints based on revision_number', description: 'Extension indicating that If-Match based on revision_number is supported.', updated: '2016-12-11T00:00:00-00:00', requires: NET },
 ];
 

@@ -40,4 +40,13 @@ export const MODEL_INDEXES: IndexSpec = {
     router_id: (d) => d.router_id ?? undefined,
     floating_network_id: (d) => d.floating_network_id,
   },
+  // FWaaS: the policies that list a rule, the groups that use a policy or hold a port.
+  firewall_rule: { project_id: byProject },
+  firewall_policy: { project_id: byProject, firewall_rule: (d) => d.firewall_rules },
+  firewall_group: {
+    project_id: byProject,
+    port: (d) => d.ports,
+    ingress_firewall_policy_id: (d) => d.ingress_firewall_policy_id ?? undefined,
+    egress_firewall_policy_id: (d) => d.egress_firewall_policy_id ?? undefined,
+  },
 };

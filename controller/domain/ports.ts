@@ -13,6 +13,7 @@ import { ensureDefaultSecurityGroup } from './security-groups.ts';
 import { revise, standard } from './standard-attrs.ts';
 import { usableNetwork } from './subnets.ts';
 import { removePortForwardingsOfPort } from './port-forwardings.ts';
+import { dropPortFromFirewallGroups } from './fwaas-ports.ts';
 
 // Ports: MAC and fixed IPs (claims), port security, security groups, allowed address
 // pairs and the port-binding attributes, with Neutron's policies and errors.
@@ -247,6 +248,7 @@ export function updatePort(tx: Tx, ctx: RequestContext, current: Doc, input: Por
 export function deletePort(tx: Tx, port: Doc): void {
   releasePortClaims(tx, port);
   removePortForwardingsOfPort(tx, port);
+  dropPortFromFirewallGroups(tx, port.id);
   for (const fip of tx.find('floatingip', 'port_id', port.id)) {
     tx.put('floatingip', revise(fip, { port_id: null, fixed_ip_address: null, router_id: null } as Partial<Doc>));
   }

@@ -1,6 +1,8 @@
 import type { ChangeEntry } from '../../schemas/agent/channel.ts';
 import { VIEW_KINDS, isViewKind, pickView, type ViewKind } from '../../schemas/agent/view.ts';
 import type { Change, Doc, ReadView } from '../store/types.ts';
+import { FirewallInterest } from './interest-firewall.ts';
+import { RefCounts } from './ref-counts.ts';
 
 // Which part of the model one host's agent gets (DESIGN.md, data flow step 2), kept up to date
 // commit by commit.
@@ -15,7 +17,9 @@ import type { Change, Doc, ReadView } from '../store/types.ts';
 // - every agent (few, and they are the tunnel endpoints);
 // - every router with a port (interface or gateway) bound to H: H is its gateway host (the
 //   router's ports are local ports, so their networks come in as above), and every floating IP
-//   whose router_id is such a router.
+//   whose router_id is such a router;
+// - the firewall groups that hold one of its router interface ports, their policies and those
+//   policies' rules (interest-firewall.ts).
 //
 // The interest is derived from the model, so one commit can widen or narrow it. HostInterest
 // keeps it as reference counts (local ports per network, local port memberships per group, rules
@@ -76,53 +80,6 @@ const routerOfPort = (port: Doc): string | undefined =>
   ROUTER_PORT_OWNERS.has(port.device_owner as string) && port.device_id ? (port.device_id as string) : undefined;
 const fipRouterOf = (fip: Doc): string | undefined => (fip.router_id as string | null | undefined) || undefined;
 
-/** Reference counts that remember, between begin() and the next begin(), which keys were counted before. */
-export class RefCounts {
-  private readonly counts = new Map<string, number>();
-  private readonly before = new Map<string, boolean>();
-
-  has(key: string): boolean {
-    return this.counts.has(key);
-  }
-
-  keys(): IterableIterator<string> {
-    return this.counts.keys();
-  }
-
-  get size(): number {
-    return this.counts.size;
-  }
-
-  add(key: string, delta: number): void {
-    if (!this.before.has(key)) this.before.set(key, this.counts.has(key));
-    const n = (this.counts.get(key) ?? 0) + delta;
-    if (n < 0) throw new Error(`reference count of ${key} below zero`);
-    if (n === 0) this.counts.delete(key);
-    else this.counts.set(key, n);
-  }
-
-  /** Whether the key was counted at the last begin(). */
-  was(key: string): boolean {
-    return this.before.get(key) ?? this.counts.has(key);
-  }
-
-  /** Keys counted now and not at begin(), or the other way round. */
-  flipped(): string[] {
-    const out: string[] = [];
-    for (const [key, was] of this.before) if (was !== this.counts.has(key)) out.push(key);
-    return out;
-  }
-
-  begin(): void {
-    this.before.clear();
-  }
-
-  clear(): void {
-    this.counts.clear();
-    this.before.clear();
-  }
-}
-
 export type ViewDocsByKind = Record<ViewKind, Record<string, unknown>[]>;
 
 export class HostInterest {
@@ -134,6 +91,8 @@ export class HostInterest {
   readonly remotes = new RefCounts();
   /** Router id -> its ports bound to this host. */
   readonly routers = new RefCounts();
+  /** Firewall groups, policies and rules of the local router interface ports. */
+  readonly firewall = new FirewallInterest();
   /** What the agent holds, by kind. */
   private readonly held = byKind(() => new Set<string>());
 
@@ -147,6 +106,7 @@ export class HostInterest {
   /** Start over from the model: the host's view of it, every kind present (maybe empty). */
   snapshot(view: ReadView): ViewDocsByKind {
     for (const c of [this.networks, this.groups, this.remotes, this.routers]) c.clear();
+    this.firewall.clear();
     for (const kind of VIEW_KINDS) this.held[kind].clear();
     const locals = view.find('port', 'host', this.host);
     for (const p of locals) this.countLocal(p, 1);
@@ -162,8 +122,10 @@ export class HostInterest {
     this.groupsInto(ids, this.groups.keys(), view);
     this.remotesInto(ids, this.remotes.keys(), view);
     this.routersInto(ids, this.routers.keys(), view);
+    this.firewall.snapshot(view, ids);
     for (const a of view.list('agent')) ids.agent.add(a.id);
     for (const c of [this.networks, this.groups, this.remotes, this.routers]) c.begin();
+    this.firewall.begin();
     const docs = byKind((): Record<string, unknown>[] => []);
     for (const kind of VIEW_KINDS) {
       for (const id of ids[kind]) {
@@ -184,6 +146,7 @@ export class HostInterest {
     if (commit.size === 0) return [];
     const { networks, groups, remotes, routers } = this;
     for (const c of [networks, groups, remotes, routers]) c.begin();
+    this.firewall.begin();
     const changed = commit.changes;
     // 1. Local ports: the networks, groups and routers they bring.
     for (const c of changed.port.values()) {
@@ -215,6 +178,7 @@ export class HostInterest {
     this.groupsInto(candidates, flippedGroups, view);
     this.remotesInto(candidates, remotes.flipped(), view);
     this.routersInto(candidates, routers.flipped(), view);
+    this.firewall.apply(changed, view, candidates);
     // 4. Membership now against what the agent holds.
     const entries: ChangeEntry[] = [];
     for (const kind of VIEW_KINDS) {
@@ -258,6 +222,10 @@ export class HostInterest {
         const router = fipRouterOf(doc);
         return router !== undefined && this.routers.has(router);
       }
+      case 'firewall_group':
+      case 'firewall_policy':
+      case 'firewall_rule':
+        return this.firewall.wants(kind, doc);
     }
   }
 
@@ -266,6 +234,7 @@ export class HostInterest {
     for (const g of new Set(groupsOf(port))) this.groups.add(g, delta);
     const router = routerOfPort(port);
     if (router !== undefined) this.routers.add(router, delta);
+    this.firewall.countLocal(port, delta);
   }
 
   private networksInto(ids: Record<ViewKind, Set<string>>, networks: Iterable<string>, view: ReadView): void {

@@ -95,6 +95,35 @@ export const floatingIpView = z.object({
   port_forwardings: z.preprocess((v) => v ?? [], z.array(portForwardingView)),
 });
 
+/** FWaaS v2, for the routers of a gateway host (controller/sync/interest-firewall.ts). */
+export const firewallGroupView = z.object({
+  id: z.string(),
+  admin_state_up: z.boolean(),
+  /** Router interface ports the group filters. */
+  ports: z.array(z.string()),
+  ingress_firewall_policy_id: z.string().nullable(),
+  egress_firewall_policy_id: z.string().nullable(),
+});
+
+export const firewallPolicyView = z.object({
+  id: z.string(),
+  /** Rule ids in evaluation order. */
+  firewall_rules: z.array(z.string()),
+});
+
+export const firewallRuleView = z.object({
+  id: z.string(),
+  enabled: z.boolean(),
+  ip_version: z.union([z.literal(4), z.literal(6)]),
+  protocol: z.string().nullable(),
+  source_ip_address: z.string().nullable(),
+  destination_ip_address: z.string().nullable(),
+  /** '80' or '1000:2000', as the API shows it. */
+  source_port: z.string().nullable(),
+  destination_port: z.string().nullable(),
+  action: z.enum(['allow', 'deny', 'reject']),
+});
+
 /** Another host's agent: where its tunnel ends. */
 export const agentView = z.object({
   id: z.string(),
@@ -111,6 +140,9 @@ export const VIEW_SCHEMAS = {
   agent: agentView,
   router: routerView,
   floatingip: floatingIpView,
+  firewall_group: firewallGroupView,
+  firewall_policy: firewallPolicyView,
+  firewall_rule: firewallRuleView,
 } as const;
 
 export type ViewKind = keyof typeof VIEW_SCHEMAS;
@@ -124,6 +156,9 @@ export type SecurityGroupRuleView = z.infer<typeof securityGroupRuleView>;
 export type AgentView = z.infer<typeof agentView>;
 export type RouterView = z.infer<typeof routerView>;
 export type FloatingIpView = z.infer<typeof floatingIpView>;
+export type FirewallGroupView = z.infer<typeof firewallGroupView>;
+export type FirewallPolicyView = z.infer<typeof firewallPolicyView>;
+export type FirewallRuleView = z.infer<typeof firewallRuleView>;
 
 export interface ViewDocs {
   network: NetworkView;
@@ -134,6 +169,9 @@ export interface ViewDocs {
   agent: AgentView;
   router: RouterView;
   floatingip: FloatingIpView;
+  firewall_group: FirewallGroupView;
+  firewall_policy: FirewallPolicyView;
+  firewall_rule: FirewallRuleView;
 }
 
 export const isViewKind = (kind: string): kind is ViewKind => kind in VIEW_SCHEMAS;

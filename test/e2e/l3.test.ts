@@ -119,6 +119,38 @@ describe('virtual routers', () => {
     await f.api('DELETE', `/v2.0/floatingips/${fip.id}`);
   }, 120_000);
 
+  it('a router firewall rule blocks and then allows a port (FWaaS v2)', async () => {
+    const outside = ext.spawn([process.execPath, PROBE, 'serve-name', '7100', 'outside']);
+    await f.until('outside serves 7100', async () => outside.output().includes('listening'));
+    await f.until('v1 reaches outside:7100 through the router', async () => (await ask(vms.v1, '172.31.200.100', 7100)) === 'outside', 30_000);
+    const rule = async (body: Record<string, unknown>) =>
+      (await f.api('POST', '/v2.0/fwaas/firewall_rules', { firewall_rule: { project_id: P, ...body } })).firewall_rule;
+    const deny7100 = await rule({ name: 'no-7100', protocol: 'tcp', destination_port: '7100', action: 'deny' });
+    const allowAll = await rule({ name: 'the-rest', action: 'allow' });
+    const { firewall_policy: egress } = await f.api('POST', '/v2.0/fwaas/firewall_policies', {
+      firewall_policy: { project_id: P, name: 'out', firewall_rules: [deny7100.id, allowAll.id] },
+    });
+    const { firewall_policy: ingress } = await f.api('POST', '/v2.0/fwaas/firewall_policies', {
+      firewall_policy: { project_id: P, name: 'in', firewall_rules: [(await rule({ name: 'in-any', action: 'allow' })).id] },
+    });
+    const { ports: legs } = await f.api('GET', `/v2.0/ports?device_id=${router.id}&device_owner=network:router_interface`);
+    expect(legs).toHaveLength(1);
+    const { firewall_group: group } = await f.api('POST', '/v2.0/fwaas/firewall_groups', { firewall_group: {
+      project_id: P, name: 'edge', ingress_firewall_policy_id: ingress.id, egress_firewall_policy_id: egress.id, ports: [legs[0].id],
+    } });
+    // Blocked: new connections to 7100 from the subnet; everything else still passes.
+    await f.until('outside:7100 blocked by the firewall', async () => (await ask(vms.v1, '172.31.200.100', 7100)) !== 'outside', 30_000);
+    expect((await vms.v1.exec(['ping', '-c1', '-W1', '172.31.200.100'])).code).toBe(0);
+    // Allowed again: the rule turns into allow.
+    await f.api('PUT', `/v2.0/fwaas/firewall_rules/${deny7100.id}`, { firewall_rule: { action: 'allow' } });
+    await f.until('outside:7100 allowed again', async () => (await ask(vms.v1, '172.31.200.100', 7100)) === 'outside', 30_000);
+    await f.until('firewall group ACTIVE', async () => (await f.api('GET', `/v2.0/fwaas/firewall_groups/${group.id}`)).firewall_group.status === 'ACTIVE');
+    // Without the group, nothing filters.
+    await f.api('PUT', `/v2.0/fwaas/firewall_groups/${group.id}`, { firewall_group: { ports: [] } });
+    await f.api('DELETE', `/v2.0/fwaas/firewall_groups/${group.id}`);
+    await outside.stop('SIGTERM');
+  }, 120_000);
+
   it('forwards a port of a floating IP to a VM (port forwarding)', async () => {
     const { floatingip: fip } = await f.api('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: extNet, project_id: P } });
     expect(await ask(ext, fip.floating_ip_address, 2222)).not.toBe('v1');

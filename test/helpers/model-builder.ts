@@ -42,6 +42,12 @@ const DEFAULTS: { [K in ViewKind]: (id: string) => Doc<K> } = {
     id, project_id: 'p1', floating_network_id: 'net-ext', floating_ip_address: '203.0.113.10', router_id: null,
     port_id: null, fixed_ip_address: null, port_forwardings: [],
   }),
+  firewall_group: (id) => ({ id, admin_state_up: true, ports: [], ingress_firewall_policy_id: null, egress_firewall_policy_id: null }),
+  firewall_policy: (id) => ({ id, firewall_rules: [] }),
+  firewall_rule: (id) => ({
+    id, enabled: true, ip_version: 4, protocol: null, source_ip_address: null, destination_ip_address: null,
+    source_port: null, destination_port: null, action: 'deny',
+  }),
 };
 
 export class ModelBuilder {

@@ -163,6 +163,14 @@ const PROBES: Record<string, Probe> = {
     expect((await api.call(ADMIN, 'GET', '/v2.0/agents')).body).toEqual({ agents: [] });
     expect((await api.call(ALICE, 'GET', '/v2.0/agents')).status).toBe(403);
   },
+  fwaas_v2: async () => {
+    const rule = await api.call(ALICE, 'POST', '/v2.0/fwaas/firewall_rules', { firewall_rule: { protocol: 'tcp', destination_port: '80', action: 'allow' } });
+    expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+    const policy = await api.call(ALICE, 'POST', '/v2.0/fwaas/firewall_policies', { firewall_policy: { firewall_rules: [rule.body.firewall_rule.id] } });
+    expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+    const group = await api.call(ALICE, 'POST', '/v2.0/fwaas/firewall_groups', { firewall_group: { ingress_firewall_policy_id: policy.body.firewall_policy.id } });
+    expect(group.body.firewall_group).toMatchObject({ ports: [], status: 'INACTIVE' });
+  },
   'revision-if-match': async () => {
     const n = await net();
     expect((await api.call(ALICE, 'PUT', `/v2.0/networks/${n.id}`, { network: { name: 'y' } }, { 'if-match': 'revision_number=9' })).status).toBe(412);

@@ -1,8 +1,9 @@
-// The floating IP nft compiler (agent/l3/floating-nat.ts). Real packets through these lines are in
-// test/integration/l3-rules.test.ts.
+// The floating IP nft compiler (agent/l3/floating-nat.ts) and the conntrack clean-ups after NAT and
+// firewall changes (conntrack-cleanups.ts). Real packets through these are in test/integration/l3-rules.test.ts.
 import { describe, expect, it } from 'vitest';
 import { floatingNatElements, floatingNatRemoveLine, floatingNatTableLine } from '../../../agent/l3/floating-nat.ts';
-import { stalePortForwardingCleanups, staleMappingCleanups } from '../../../agent/l3/conntrack-cleanups.ts';
+import { firewallChangeCleanups, stalePortForwardingCleanups, staleMappingCleanups } from '../../../agent/l3/conntrack-cleanups.ts';
+import type { FirewallPortSpec } from '../../../agent/l3/firewall-rules.ts';
 import { RouterRulesError, type RouterNat } from '../../../agent/l3/rules.ts';
 
 const nat = (fips: [string, string][], over: Partial<RouterNat> = {}): RouterNat => ({
@@ -91,5 +92,21 @@ describe('stalePortForwardingCleanups', () => {
     ]);
     expect(stalePortForwardingCleanups(after, after)).toEqual([]);
     expect(stalePortForwardingCleanups(undefined, after)).toEqual([]);
+  });
+});
+
+describe('firewallChangeCleanups', () => {
+  const port = (interfaceName: string, egress: FirewallPortSpec['egress']): FirewallPortSpec => ({
+    portId: `p-${interfaceName}`, interfaceName, groupId: 'g', adminStateUp: true, ingress: null, egress,
+  });
+  const rule = { id: 'r', ipVersion: 4 as const, protocol: 'tcp', source: null, destination: null, sourcePort: null, destinationPort: [22, 22] as [number, number], action: 'deny' as const };
+  const legs = [{ name: 'qr-a', addresses: ['10.0.0.1/24', 'fd00::1/64'] }, { name: 'qr-b', addresses: ['10.0.1.1/24'] }];
+  it("deletes the connections of the subnets of legs whose firewall changed, so the new policy judges them", () => {
+    expect(firewallChangeCleanups([port('qr-a', [])], [port('qr-a', [rule])], legs)).toEqual([
+      ['-D', '-s', '10.0.0.0/24'], ['-D', '-d', '10.0.0.0/24'],
+    ]);
+    expect(firewallChangeCleanups([], [port('qr-b', [])], legs)).toEqual([['-D', '-s', '10.0.1.0/24'], ['-D', '-d', '10.0.1.0/24']]);
+    expect(firewallChangeCleanups([port('qr-a', [])], [port('qr-a', [])], legs)).toEqual([]);
+    expect(firewallChangeCleanups(undefined, [port('qr-a', [])], legs)).toEqual([]);
   });
 });

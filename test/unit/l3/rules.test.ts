@@ -93,6 +93,25 @@ describe('routerRulesText goldens', () => {
     );
   });
 
+  it('merges a router firewall into filter: chains after weft-FORWARD, jumps before its final ACCEPT', () => {
+    const fw = { chains: [':weft-fw-i-qr-a - [0:0]'], forward: ['-A weft-FORWARD -o qr-a -j weft-fw-i-qr-a'], rules: ['-A weft-fw-i-qr-a -j DROP'] };
+    const text = routerRulesText(base, fw);
+    expect(text.startsWith(`*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:weft-FORWARD - [0:0]
+:weft-fw-i-qr-a - [0:0]
+-A FORWARD -j weft-FORWARD
+-A weft-FORWARD -o qr-a -j weft-fw-i-qr-a
+-A weft-FORWARD -j ACCEPT
+-A weft-fw-i-qr-a -j DROP
+COMMIT
+*nat
+`)).toBe(true);
+    expect(text.slice(text.indexOf('*nat'))).toBe(routerRulesText(base).slice(routerRulesText(base).indexOf('*nat')));
+  });
+
   it('no gateway: only the skeleton (floating IPs need the gateway)', () => {
     const text = routerRulesText({
       ...base,

@@ -1,8 +1,8 @@
 // Each agent gets exactly its host's view: after every commit of a random history (networks,
 // subnets, ports bound to one of three hosts or none, moved between hosts, regrouped, groups,
 // rules with and without remote groups, agents, routers whose interface/gateway ports are bound
-// to hosts, floating IPs associated, moved between routers and disassociated, deletes; several
-// changes per commit), what every
+// to hosts, floating IPs associated, moved between routers and disassociated, firewall groups on
+// router interface ports with their policies and rules, deletes; several changes per commit), what every
 // connected agent holds (its snapshot with every later change folded in) equals the host's
 // interest computed from scratch on the current model (referenceView, written from the
 // definition). An agent that connects part-way through starts from a snapshot of the same view.
@@ -13,7 +13,9 @@ import type { Tx } from '../../../controller/store/types.ts';
 import { connect, hubOn, type FoldingAgent } from './host-view-support.ts';
 
 const HOSTS = ['h0', 'h1', 'h2'];
-const N = { network: 4, subnet: 6, port: 12, group: 4, rule: 10, agent: 2, router: 3, fip: 5 };
+const N = { network: 4, subnet: 6, port: 12, group: 4, rule: 10, agent: 2, router: 3, fip: 5, fwg: 3, fwp: 2, fwr: 3 };
+/** Firewall groups hold ports among the first few, which 'rif' makes router interfaces (so groups often matter). */
+const FW_PORTS = 4;
 const OWNERS = ['compute:nova', 'network:router_interface', 'network:router_interface_distributed', 'network:router_gateway', 'network:dhcp'];
 
 type Op =
@@ -28,7 +30,11 @@ type Op =
   | { k: 'agent'; i: number; del: boolean; tunnel: string | null }
   | { k: 'attach'; i: number; owner: number; router: number }
   | { k: 'router'; i: number; del: boolean; gw: number | null; routes: boolean }
-  | { k: 'fip'; i: number; del: boolean; router: number | null; port: number | null };
+  | { k: 'fip'; i: number; del: boolean; router: number | null; port: number | null }
+  | { k: 'rif'; i: number; router: number; host: number }
+  | { k: 'fwg'; i: number; del: boolean; ports: number[]; ingress: number | null; egress: number | null; admin: boolean }
+  | { k: 'fwp'; i: number; del: boolean; rules: number[] }
+  | { k: 'fwr'; i: number; del: boolean; enabled: boolean; action: 'allow' | 'deny' | 'reject' };
 
 const idx = (n: number) => fc.nat({ max: n - 1 });
 const host = fc.nat({ max: HOSTS.length }); // HOSTS.length = unbound
@@ -68,6 +74,24 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       k: fc.constant('fip' as const), i: idx(N.fip), del: fc.boolean(), router: fc.option(idx(N.router), { nil: null }),
       port: fc.option(idx(N.port), { nil: null }),
+    }),
+  },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('rif' as const), i: idx(FW_PORTS), router: idx(N.router), host }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      k: fc.constant('fwg' as const), i: idx(N.fwg), del: fc.boolean(), ports: fc.uniqueArray(idx(FW_PORTS), { maxLength: 3 }),
+      ingress: fc.option(idx(N.fwp), { nil: null }), egress: fc.option(idx(N.fwp), { nil: null }), admin: fc.boolean(),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({ k: fc.constant('fwp' as const), i: idx(N.fwp), del: fc.boolean(), rules: fc.uniqueArray(idx(N.fwr), { maxLength: 3 }) }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      k: fc.constant('fwr' as const), i: idx(N.fwr), del: fc.boolean(), enabled: fc.boolean(), action: fc.constantFrom('allow' as const, 'deny' as const, 'reject' as const),
     }),
   },
 );
@@ -138,6 +162,31 @@ function apply(tx: Tx, op: Op): void {
         id: id('fip', op.i), project_id: 'p', status: 'DOWN', floating_network_id: id('net', 0), floating_ip_address: `203.0.113.${op.i + 2}`,
         router_id: op.router === null ? null : id('router', op.router), port_id: op.port === null ? null : id('port', op.port),
         fixed_ip_address: op.port === null ? null : `10.0.0.${op.port + 2}`,
+      });
+    case 'rif': {
+      // A router interface port (made if missing) bound to a host or unbound: what firewall groups hold.
+      const port = tx.get('port', id('port', op.i)) ?? {
+        id: id('port', op.i), network_id: id('net', 0), name: 'r', status: 'DOWN', admin_state_up: true, mac_address: `fa:16:3e:00:01:0${op.i}`,
+        fixed_ips: [], allowed_address_pairs: [], port_security_enabled: false, security_groups: [],
+      };
+      return tx.put('port', { ...port, device_owner: 'network:router_interface', device_id: id('router', op.router), 'binding:host_id': HOSTS[op.host] ?? '' });
+    }
+    // Firewall documents as the store holds them (the view trims them); ports and policies may
+    // name documents that do not exist (yet), which the interest must survive.
+    case 'fwg':
+      if (op.del) return tx.remove('firewall_group', id('fwg', op.i));
+      return tx.put('firewall_group', {
+        id: id('fwg', op.i), project_id: 'p', name: '', admin_state_up: op.admin, shared: false, ports: op.ports.map((p) => id('port', p)),
+        ingress_firewall_policy_id: op.ingress === null ? null : id('fwp', op.ingress), egress_firewall_policy_id: op.egress === null ? null : id('fwp', op.egress),
+      });
+    case 'fwp':
+      if (op.del) return tx.remove('firewall_policy', id('fwp', op.i));
+      return tx.put('firewall_policy', { id: id('fwp', op.i), project_id: 'p', name: '', audited: false, shared: false, firewall_rules: op.rules.map((r) => id('fwr', r)) });
+    case 'fwr':
+      if (op.del) return tx.remove('firewall_rule', id('fwr', op.i));
+      return tx.put('firewall_rule', {
+        id: id('fwr', op.i), project_id: 'p', name: '', shared: false, enabled: op.enabled, ip_version: 4, protocol: 'tcp',
+        source_ip_address: null, destination_ip_address: '10.0.0.0/24', source_port: null, destination_port: '22', action: op.action,
       });
   }
 }

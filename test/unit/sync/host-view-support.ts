@@ -19,7 +19,9 @@ const key = (kind: string, id: string) => `${kind}/${id}`;
  * its local ports; the networks of local ports and every port and subnet of those networks; the
  * groups of local ports and all their rules; for each such rule's remote group G, G itself and
  * every member port of G (not G's rules); every agent; every router with a router port (interface
- * or gateway) bound to the host, and every floating IP whose router_id is one of those routers.
+ * or gateway) bound to the host, and every floating IP whose router_id is one of those routers;
+ * the firewall groups holding a local router interface port, their ingress and egress policies,
+ * and the rules those policies list.
  */
 export function referenceView(view: ReadView, host: string): Held {
   const ports = view.list('port');
@@ -30,6 +32,14 @@ export function referenceView(view: ReadView, host: string): Held {
   const remotes = new Set(rules.flatMap((r) => (r.remote_group_id ? [r.remote_group_id as string] : [])));
   const routerOwners = ['network:router_interface', 'network:router_interface_distributed', 'network:router_gateway'];
   const routers = new Set(local.flatMap((p) => (routerOwners.includes(p.device_owner as string) && p.device_id ? [p.device_id as string] : [])));
+  const interfaceOwners = ['network:router_interface', 'network:router_interface_distributed'];
+  const interfaces = new Set(local.filter((p) => interfaceOwners.includes(p.device_owner as string) && p.device_id).map((p) => p.id));
+  const fwGroups = new Set(view.list('firewall_group').filter((g) => ((g.ports as string[]) ?? []).some((p) => interfaces.has(p))).map((g) => g.id));
+  const fwPolicies = new Set([...fwGroups].flatMap((g) => {
+    const doc = view.get('firewall_group', g)!;
+    return [doc.ingress_firewall_policy_id, doc.egress_firewall_policy_id].filter((p): p is string => typeof p === 'string' && p !== '');
+  }));
+  const fwRules = new Set([...fwPolicies].flatMap((p) => (view.get('firewall_policy', p)?.firewall_rules as string[] | undefined) ?? []));
   const wanted: Record<ViewKind, (d: Doc) => boolean> = {
     network: (n) => networks.has(n.id),
     subnet: (s) => networks.has(s.network_id as string),
@@ -40,6 +50,9 @@ export function referenceView(view: ReadView, host: string): Held {
     agent: () => true,
     router: (r) => routers.has(r.id),
     floatingip: (f) => !!f.router_id && routers.has(f.router_id as string),
+    firewall_group: (g) => fwGroups.has(g.id),
+    firewall_policy: (p) => fwPolicies.has(p.id),
+    firewall_rule: (r) => fwRules.has(r.id),
   };
   const out: Held = new Map();
   for (const kind of VIEW_KINDS) {
