@@ -123,9 +123,15 @@ describe('virtual routers', () => {
     const outside = ext.spawn([process.execPath, PROBE, 'serve-name', '7100', 'outside']);
     await f.until('outside serves 7100', async () => outside.output().includes('listening'));
     await f.until('v1 reaches outside:7100 through the router', async () => (await ask(vms.v1, '172.31.200.100', 7100)) === 'outside', 30_000);
+    // An established TCP stream to a port the rule will deny: the firewall change must cut it too.
+    const echo = ext.spawn([process.execPath, PROBE, 'serve-tcp', '7101']);
+    await f.until('outside echoes on 7101', async () => echo.output().includes('listening'));
+    const stream = vms.v1.spawn([process.execPath, PROBE, 'stream-tcp', '172.31.200.100', '7101']);
+    const echoes = () => stream.output().split('\n').filter((l) => l.startsWith('echo ')).length;
+    await f.until('the stream is echoed', async () => echoes() >= 5);
     const rule = async (body: Record<string, unknown>) =>
       (await f.api('POST', '/v2.0/fwaas/firewall_rules', { firewall_rule: { project_id: P, ...body } })).firewall_rule;
-    const deny7100 = await rule({ name: 'no-7100', protocol: 'tcp', destination_port: '7100', action: 'deny' });
+    const deny7100 = await rule({ name: 'no-7100', protocol: 'tcp', destination_port: '7100:7101', action: 'deny' });
     const allowAll = await rule({ name: 'the-rest', action: 'allow' });
     const { firewall_policy: egress } = await f.api('POST', '/v2.0/fwaas/firewall_policies', {
       firewall_policy: { project_id: P, name: 'out', firewall_rules: [deny7100.id, allowAll.id] },
@@ -141,6 +147,16 @@ describe('virtual routers', () => {
     // Blocked: new connections to 7100 from the subnet; everything else still passes.
     await f.until('outside:7100 blocked by the firewall', async () => (await ask(vms.v1, '172.31.200.100', 7100)) !== 'outside', 30_000);
     expect((await vms.v1.exec(['ping', '-c1', '-W1', '172.31.200.100'])).code).toBe(0);
+    // The established stream was judged again (its conntrack entry deleted) and is now dropped.
+    let seen = -1;
+    let since = Date.now();
+    await f.until('the established stream stops (no echo for a second)', async () => {
+      const now = echoes();
+      if (now !== seen) [seen, since] = [now, Date.now()];
+      return Date.now() - since >= 1000;
+    }, 30_000);
+    await stream.stop('SIGTERM');
+    await echo.stop('SIGTERM');
     // Allowed again: the rule turns into allow.
     await f.api('PUT', `/v2.0/fwaas/firewall_rules/${deny7100.id}`, { firewall_rule: { action: 'allow' } });
     await f.until('outside:7100 allowed again', async () => (await ask(vms.v1, '172.31.200.100', 7100)) === 'outside', 30_000);
