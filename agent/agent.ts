@@ -101,23 +101,30 @@ export class WeftAgent {
     channel.on('changes', (m) => dataplane.changes(m.revision, m.changes));
     dataplane.on('applied', (r) => channel.reportApplied(r.revision, r.ports));
 
-    // L3: router namespaces on this host, brought in line after each dataplane batch (without
-    // holding up the dataplane loop). Their statuses go to the controller with the last revision
-    // the dataplane reported as applied.
+    // L3: router namespaces on this host, brought in line as soon as the model takes in a batch
+    // (they need the model only, not the flows; a floating IP remap does not wait for a bundle) and
+    // without holding up the dataplane loop. Their statuses go to the controller with the last
+    // revision the dataplane reported as applied.
     const l3 = new L3Manager({
       host: c.host, ovsdb: this.ovsdb, namespace: { namespacePrefix: c.routerNamespacePrefix }, log: this.log.child({ part: 'l3' }),
     });
     this.l3 = l3;
     let appliedRevision: number | undefined;
+    dataplane.on('model', () => void l3.sync(dataplane.model));
+    const reportL3 = (s: L3Status): void => {
+      // Not sent (no revision yet, or the channel is down): the next report carries every status.
+      if (appliedRevision === undefined || !channel.reportApplied(appliedRevision, {}, s)) l3.forgetReported();
+    };
     dataplane.on('applied', (r) => {
+      const first = appliedRevision === undefined;
       appliedRevision = r.revision;
-      void l3.sync(dataplane.model);
+      if (first) {
+        const s = l3.takeStatusChanges();
+        if (Object.keys(s.routers).length || Object.keys(s.floatingips).length) reportL3(s);
+      }
     });
     channel.on('welcome', () => l3.forgetReported());
-    l3.on('status', (s) => {
-      if (appliedRevision === undefined) return;
-      if (!channel.reportApplied(appliedRevision, {}, s)) l3.forgetReported();
-    });
+    l3.on('status', reportL3);
     channel.start?.();
     this.log.info({ controller: c.controllerUrl, tunnelIp: c.tunnelIp, uplinks }, 'weft-agent running');
   }

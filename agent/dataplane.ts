@@ -23,6 +23,8 @@ export interface AppliedReport {
 }
 
 interface Events {
+  /** The model took in a batch from the controller (before flows are compiled): for consumers of the model alone, like L3. */
+  model: [];
   applied: [report: AppliedReport];
   error: [error: Error];
 }
@@ -159,6 +161,7 @@ export class Dataplane extends EventEmitter<Events> {
     }
     // Until the first snapshot the agent knows nothing: the switch keeps what it has.
     if (!this.ready) return;
+    if (batch.some((w) => w.type === 'snapshot' || w.type === 'changes')) this.emit('model');
     if (full) {
       this.engine.full(this.state);
       this.engine.takeChanges();
