@@ -5,6 +5,7 @@ need=()
 check() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
 check ovs-vswitchd openvswitch-switch
 check iptables iptables
+check nft nftables
 check ethtool ethtool
 check busybox busybox
 check conntrack conntrack
