@@ -89,3 +89,26 @@ export async function ensureOpenvswitchInstalled(opts: EnsureOvsOptions = {}): P
   log('weft: Open vSwitch installed');
   return { installed: true, missing };
 }
+
+/** The other tools an agent with routers uses: command -> Debian package. */
+export const AGENT_TOOLS: Readonly<Record<string, string>> = {
+  ip: 'iproute2',
+  iptables: 'iptables',
+  nft: 'nftables',
+  conntrack: 'conntrack',
+  busybox: 'busybox', // arping for gratuitous ARPs, udhcpc in namespace VMs
+};
+
+/** Installs the Debian packages of missing commands with apt-get (root only), saying so. */
+export async function ensureCommandsInstalled(tools: Readonly<Record<string, string>>, opts: EnsureOvsOptions = {}): Promise<string[]> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const runner = opts.runner ?? run;
+  const packages = [...new Set(Object.entries(tools).filter(([cmd]) => !findExecutable(cmd)).map(([, pkg]) => pkg))];
+  if (packages.length === 0) return [];
+  if (!(opts.isRoot ?? process.getuid?.() === 0)) throw new Error(`missing system packages: ${packages.join(', ')} (run as root to install them with apt-get)`);
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  log(`weft: installing with apt-get: ${packages.join(' ')}`);
+  await runner('apt-get', ['update'], { env, timeoutMs: 600_000 });
+  await runner('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { env, timeoutMs: 900_000 });
+  return packages;
+}

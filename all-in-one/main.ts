@@ -1,0 +1,65 @@
+// `npm start`: the controller with its embedded store and, on Linux as root, a local agent with its
+// own Open vSwitch and a host port on the public network, so that one machine is a whole fabric.
+// Without root (or with WEFT_ALL_IN_ONE=0) the controller runs alone, and says why.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WeftAgent } from '../agent/agent.ts';
+import { AgentConfigError } from '../agent/config.ts';
+import { AGENT_TOOLS, ensureCommandsInstalled, ensureOpenvswitchInstalled } from '../agent/host/packages.ts';
+import { ConfigError, loadConfig, type Config } from '../controller/config.ts';
+import { startControllerServer } from '../controller/server.ts';
+import { attachHostToPublic, DEFAULT_PUBLIC, localAgentConfig, stopLocalOvs } from './local-host.ts';
+
+/** Why the local agent does not run here, or null when it does. */
+function agentUnavailable(env: NodeJS.ProcessEnv): string | null {
+  if (env.WEFT_ALL_IN_ONE === '0') return 'WEFT_ALL_IN_ONE=0';
+  if (process.platform !== 'linux') return `the agent needs Linux (this is ${process.platform})`;
+  if (process.getuid?.() !== 0) return 'the agent needs root (it runs Open vSwitch, network namespaces and iptables); run `sudo npm start` for the all-in-one';
+  return null;
+}
+
+function agentToken(config: Config): string {
+  if (config.agentToken) return config.agentToken;
+  if (config.auth === 'token') return readFileSync(join(config.dataDir, 'agent-token'), 'utf8').trim();
+  throw new ConfigError(`auth=${config.auth}: set WEFT_AGENT_TOKEN (a token the controller accepts for agents) for the local agent`);
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const server = await startControllerServer(config);
+  console.log(server.banner);
+  const stops: (() => Promise<void>)[] = [() => server.close()];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch((e) => console.error(e));
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  const why = agentUnavailable(process.env);
+  if (why) {
+    console.log(`weft: controller only, no local agent: ${why}`);
+    return;
+  }
+  await ensureOpenvswitchInstalled();
+  await ensureCommandsInstalled(AGENT_TOOLS);
+  const publicNet = DEFAULT_PUBLIC;
+  const agentConfig = localAgentConfig({ controllerUrl: server.url, agentToken: agentToken(config), dataDir: config.dataDir, env: process.env, publicNet });
+  const agent = new WeftAgent(agentConfig);
+  await agent.start();
+  stops.push(async () => {
+    await agent.stop();
+    await stopLocalOvs(agentConfig);
+  });
+  await attachHostToPublic(agentConfig, publicNet);
+  console.log(
+    `weft: local agent '${agentConfig.host}' running, with its Open vSwitch in ${agentConfig.runDir}; ` +
+      `physical network '${publicNet.physnet}' is ${publicNet.bridge}, where this machine is ${publicNet.hostCidr} ` +
+      `(make it the external subnet's gateway to reach floating IPs from here; README, Quick start)`,
+  );
+}
+
+main().catch((err) => {
+  console.error(err instanceof ConfigError || err instanceof AgentConfigError ? `weft: ${err.message}` : err);
+  process.exit(1);
+});
