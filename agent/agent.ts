@@ -16,6 +16,8 @@ import { ControllerChannel } from './sync/channel-client.ts';
 import { respondDhcp } from './dhcp/responder.ts';
 import { PacketInService } from './punt/packet-in.ts';
 import { L3Manager, type L3Status } from './l3/manager.ts';
+import { instrumentAgent } from './metrics/agent-metrics.ts';
+import { serveMetrics, type MetricsServer } from './metrics/server.ts';
 
 /** The MAC the agent's DHCP answers come from (locally administered: 'weft'). */
 export const DHCP_SERVER_MAC = '02:77:65:66:74:01';
@@ -29,6 +31,7 @@ export class WeftAgent {
   private stopSupervisor: (() => void) | undefined;
   private punt: PacketInService | undefined;
   private l3: L3Manager | undefined;
+  private metricsServer: MetricsServer | undefined;
   private dhcpSettings = { domain: 'openstacklocal.', leaseSeconds: 86400 };
   dataplane: Dataplane | undefined;
   readonly log: Logger;
@@ -98,7 +101,11 @@ export class WeftAgent {
       dataplane.forgetReported();
     });
     channel.on('snapshot', (m) => dataplane.snapshot(m.revision, m.docs));
-    channel.on('changes', (m) => dataplane.changes(m.revision, m.changes));
+    channel.on('changes', (m) => dataplane.changes(m.revision, m.changes, m.requestIds));
+    // Names the API requests behind what was applied: one request can be followed from the controller's log to each agent's.
+    dataplane.on('applied', (r) => {
+      if (r.requestIds) this.log.info({ revision: r.revision, requestIds: r.requestIds, ms: Math.round(dataplane.lastBatchMs) }, 'changes applied');
+    });
     dataplane.on('applied', (r) => channel.reportApplied(r.revision, r.ports));
 
     // L3: router namespaces on this host, brought in line as soon as the model takes in a batch
@@ -125,6 +132,14 @@ export class WeftAgent {
     });
     channel.on('welcome', () => l3.forgetReported());
     l3.on('status', reportL3);
+    const metrics = instrumentAgent({ dataplane, reconciler: this.reconciler, l3, punt: this.punt, channel });
+    if (c.metricsListen) {
+      // Metrics are no reason to stop a dataplane: an address already taken is logged, and the agent runs on.
+      this.metricsServer = await serveMetrics(c.metricsListen, () => metrics.registry.render()).catch((err) => {
+        this.log.error({ err, listen: c.metricsListen }, 'metrics endpoint not started');
+        return undefined;
+      });
+    }
     channel.start?.();
     this.log.info({ controller: c.controllerUrl, tunnelIp: c.tunnelIp, uplinks }, 'weft-agent running');
   }
@@ -152,6 +167,7 @@ export class WeftAgent {
     await this.channel?.close();
     await this.punt?.close();
     await this.l3?.close();
+    await this.metricsServer?.close();
     await this.watcher?.stop().catch(() => undefined);
     await this.reconciler?.close();
     this.ovsdb?.close();

@@ -23,6 +23,12 @@ const mappings = z.string().transform((text, ctx) => {
   return out;
 });
 
+/** HOST:PORT or [IPv6]:PORT. */
+const listen = z.string().refine((text) => {
+  const m = /^(?:[^:[\]]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/.exec(text);
+  return !!m && Number(m[1]) <= 65535;
+}, 'must be HOST:PORT (empty to disable)');
+
 const AgentEnv = z.object({
   WEFT_CONTROLLER_URL: z.url().default('http://127.0.0.1:9696'),
   WEFT_AGENT_TOKEN: z.string().min(1).optional(),
@@ -35,6 +41,7 @@ const AgentEnv = z.object({
   WEFT_BRIDGE_MAPPINGS: mappings.default({}),
   WEFT_ROUTER_NAMESPACE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,24}$/, 'must be 1-24 of [A-Za-z0-9_.-]').default('qrouter-'),
   WEFT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WEFT_METRICS_LISTEN: listen.default('127.0.0.1:9697'),
 });
 
 export interface AgentConfig {
@@ -54,6 +61,8 @@ export interface AgentConfig {
   /** Router namespaces are <prefix><router id>; the agent owns every namespace with this prefix. */
   routerNamespacePrefix: string;
   logLevel: string;
+  /** Where the Prometheus metrics endpoint listens (HOST:PORT); null: no endpoint. */
+  metricsListen: string | null;
 }
 
 export function loadAgentConfig(env: Record<string, string | undefined> = process.env): AgentConfig {
@@ -79,5 +88,7 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
     bridgeMappings: e.WEFT_BRIDGE_MAPPINGS,
     routerNamespacePrefix: e.WEFT_ROUTER_NAMESPACE_PREFIX,
     logLevel: e.WEFT_LOG_LEVEL,
+    // Empty variables count as unset, except this one: empty is how the endpoint is turned off.
+    metricsListen: env.WEFT_METRICS_LISTEN === '' ? null : e.WEFT_METRICS_LISTEN,
   };
 }

@@ -20,18 +20,28 @@ export interface AppliedReport {
   readonly revision: number;
   /** Local ports whose state changed since the last report. */
   readonly ports: Record<string, PortState>;
+  /** The API request ids behind the controller changes in this batch that touched the host's view (absent when none), for the logs. */
+  readonly requestIds?: readonly string[];
+}
+
+/** How long a batch took: compiling its flows, and everything from dequeue to flows installed. */
+export interface BatchTiming {
+  readonly compileMs: number;
+  readonly totalMs: number;
 }
 
 interface Events {
   /** The model took in a batch from the controller (before flows are compiled): for consumers of the model alone, like L3. */
   model: [];
   applied: [report: AppliedReport];
+  /** After each batch that reached the switch (before 'applied'): for metrics. */
+  batch: [timing: BatchTiming];
   error: [error: Error];
 }
 
 type Work =
   | { type: 'snapshot'; revision: number; docs: Partial<Record<ViewKind, Record<string, unknown>[]>> }
-  | { type: 'changes'; revision: number; changes: readonly ChangeEntry[] }
+  | { type: 'changes'; revision: number; changes: readonly ChangeEntry[]; requestIds?: readonly string[] }
   | { type: 'binding'; portId: string; ofport: number | undefined }
   | { type: 'resync' };
 
@@ -61,8 +71,8 @@ export class Dataplane extends EventEmitter<Events> {
     this.push({ type: 'snapshot', revision, docs });
   }
 
-  changes(revision: number, changes: readonly ChangeEntry[]): void {
-    this.push({ type: 'changes', revision, changes });
+  changes(revision: number, changes: readonly ChangeEntry[], requestIds?: readonly string[]): void {
+    this.push({ type: 'changes', revision, changes, requestIds });
   }
 
   plugged(portId: string, ofport: number): void {
@@ -162,18 +172,27 @@ export class Dataplane extends EventEmitter<Events> {
     // Until the first snapshot the agent knows nothing: the switch keeps what it has.
     if (!this.ready) return;
     if (batch.some((w) => w.type === 'snapshot' || w.type === 'changes')) this.emit('model');
+    const compileStarted = performance.now();
+    let compiled: number;
     if (full) {
       this.engine.full(this.state);
       this.engine.takeChanges();
+      compiled = performance.now();
       await this.sink.resync(this.engine.flows());
     } else {
       this.engine.update(this.state, events);
       const changes = this.engine.takeChanges();
+      compiled = performance.now();
       if (resync) await this.sink.resync(this.engine.flows());
       else if (changes.size) await this.sink.apply(changes);
     }
     this.lastBatchMs = performance.now() - started;
-    this.emit('applied', { revision: this.model.revision, ports: this.portChanges(touchedAll, events) });
+    this.emit('batch', { compileMs: compiled - compileStarted, totalMs: this.lastBatchMs });
+    // Only commits that changed this host's view: a request that does not concern the host leaves its log alone.
+    const requestIds = batch.flatMap((w) => (w.type === 'changes' && w.changes.length && w.requestIds ? w.requestIds : []));
+    this.emit('applied', {
+      revision: this.model.revision, ports: this.portChanges(touchedAll, events), ...(requestIds.length ? { requestIds } : {}),
+    });
   }
 
   /** Local ports whose up/down state differs from what was last reported. */

@@ -7,6 +7,9 @@ import type { Config } from './config.ts';
 import { NeutronError, httpNotFound } from './errors.ts';
 import { apiPlugins } from './api/index.ts';
 import { versionRoutes } from './api/versions.ts';
+import { metricsRoutes } from './api/metrics.ts';
+import { ControllerMetrics } from './metrics.ts';
+import { REQUEST_ID_HEADER, requestIdOf, runAsRequest } from './request-context.ts';
 import type { Store } from './store/types.ts';
 import { registerSync } from './sync/index.ts';
 
@@ -16,16 +19,22 @@ export interface AppDeps {
   authenticator: Authenticator;
 }
 
-/** Paths served without a token: version discovery and the API docs. */
-const PUBLIC = [/^\/$/, /^\/docs(\/|$)/];
+/**
+ * Paths served without a token: version discovery, the API docs, and the metrics (like Neutron's
+ * /healthcheck: scrapers hold no token, and the figures name routes and hosts, no tenant's data);
+ * the dashboard's static files (its page asks for a token) and its event stream, whose one-time
+ * ticket is the credential (EventSource cannot send a header; api/topology/tickets.ts).
+ */
+const PUBLIC = [/^\/$/, /^\/docs(\/|$)/, /^\/metrics$/, /^\/dashboard(\/|$)/, /^\/v2\.0\/weft\/topology\/events$/];
 
 /** The controller's HTTP API. Never listens: main.ts does, tests use inject(). */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.config.logLevel === 'silent' ? false : { level: deps.config.logLevel },
     bodyLimit: 8 * 1024 * 1024,
-    requestIdHeader: 'x-openstack-request-id',
-    genReqId: () => `req-${crypto.randomUUID()}`,
+    // The caller's X-Openstack-Request-Id or X-Request-Id if acceptable, else req-<uuid>.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     // Errors raised before routing (malformed %-escapes, over-long ids) answer as NeutronErrors too.
     frameworkErrors: (error, _req, reply) => {
       const err = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? httpNotFound() : new NeutronError(400, 'HTTPBadRequest', error.message);
@@ -43,11 +52,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.decorateRequest('ctx', null as never);
   app.addHook('onRequest', async (req, reply) => {
-    reply.header('x-openstack-request-id', req.id);
+    reply.header(REQUEST_ID_HEADER, req.id);
     const path = req.url.split('?')[0];
     if (PUBLIC.some((re) => re.test(path))) return;
     req.ctx = await deps.authenticator.authenticate(req.headers);
   });
+  // The handler runs as its request, so that the commits it makes carry its id to the agents.
+  app.addHook('preHandler', (req, _reply, done) => runAsRequest(req.id, done));
+  const metrics = new ControllerMetrics();
+  metricsRoutes(app, metrics);
 
   app.setErrorHandler((error: FastifyError | NeutronError, req, reply) => {
     if (error instanceof NeutronError) return reply.code(error.status).send(error.toBody());
@@ -65,7 +78,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // Agents: the channel on this app's server (once it listens) and the wait-for-dataplane hooks.
-  const sync = registerSync(app, deps);
+  const sync = registerSync(app, { ...deps, metrics });
 
   versionRoutes(app);
   for (const plugin of apiPlugins) plugin(app, { store: deps.store, config: deps.config, sync });

@@ -1,7 +1,7 @@
 // The agent's L3 manager: makes this host's router namespaces match the model (agent/l3/
 // manager-plan.ts computes what is wanted, namespace.ts and rules-apply.ts do the work).
 //
-// sync(model) is called after every dataplane batch. Passes run one at a time; a sync() that
+// sync(model) is called whenever the model takes in a batch. Passes run one at a time; a sync() that
 // arrives while a pass runs makes exactly one more pass afterwards, with the model as it is then.
 // A pass:
 //   1. the first time (after the first snapshot): deletes router namespaces left from an earlier
@@ -12,32 +12,25 @@
 //      text changed, and the floating IP maps through the namespace's long-lived nft (a remap is
 //      only this step, see floating-nat.ts). Then, without waiting: conntrack clean-up of the
 //      floating IP mappings and port forwardings that went away and of legs whose firewall changed
-//      (conntrack-cleanups.ts), and a
-//      gratuitous ARP for floating IPs that are new or moved.
+//      (conntrack-cleanups.ts), and gratuitous ARPs (announcements.ts).
 // A failure for one router is logged, marks it 'error', and is retried at the next pass (a retry
 // pass is scheduled by itself after `retryMs`); it never stops the other routers.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { run } from '../host/exec.ts';
 import type { HostModel } from '../model/host-model.ts';
 import type { OvsdbConnection } from '../ovsdb/connection.ts';
+import { movedFloatingIps, newLegAddresses } from './announcements.ts';
 import { routerPlan, type RouterPlan } from './manager-plan.ts';
-import {
-  deleteRouterNamespace,
-  ensureRouterNamespace,
-  listRouterNamespaces,
-  routerNamespaceName,
-  type RouterNamespaceOptions,
-  type RouterSpec,
-} from './namespace.ts';
+import { routerNamespaceName, type RouterNamespaceOptions, type RouterSpec } from './namespace.ts';
+import { defaultL3Ops, type L3Ops } from './ops.ts';
 import { firewallChangeCleanups, stalePortForwardingCleanups, staleMappingCleanups } from './conntrack-cleanups.ts';
 import { routerFirewallRules, type FirewallPortSpec } from './firewall-rules.ts';
 import { floatingNatElements, floatingNatRemoveLine, floatingNatTableLine } from './floating-nat.ts';
-import { NftSession } from './nft-session.ts';
 import { routerRulesText, type RouterNat } from './rules.ts';
-import { applyRouterRules } from './rules-apply.ts';
 
 export { routerPlan, ROUTER_GATEWAY_OWNER, ROUTER_INTERFACE_OWNER, type RouterPlan } from './manager-plan.ts';
+export { movedFloatingIps, newLegAddresses } from './announcements.ts';
+export { defaultL3Ops, type L3Ops } from './ops.ts';
 
 export type RouterState = 'active' | 'error';
 export type FloatingIpState = 'active' | 'down';
@@ -45,23 +38,6 @@ export type FloatingIpState = 'active' | 'down';
 export interface L3Status {
   routers: Record<string, RouterState>;
   floatingips: Record<string, FloatingIpState>;
-}
-
-/** The side effects, replaceable in tests. */
-export interface L3Ops {
-  ensure(spec: RouterSpec): Promise<void>;
-  applyRules(netns: string, text: string): Promise<void>;
-  /** One nft command line (one transaction) in the namespace. */
-  nft(netns: string, line: string): Promise<void>;
-  /** Stops what nft() keeps running for the namespace (before the namespace goes away). */
-  releaseNft(netns: string): void;
-  remove(routerId: string): Promise<void>;
-  /** Router ids that have a namespace on this host. */
-  list(): Promise<string[]>;
-  /** `conntrack <args>` inside the namespace; exit code 1 (nothing matched) is not an error. */
-  conntrack(netns: string, args: string[]): Promise<void>;
-  /** A gratuitous ARP for `ip` out of `iface` in the namespace, so the outside learns where it is now. */
-  announce(netns: string, iface: string, ip: string): Promise<void>;
 }
 
 export type L3Log = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
@@ -81,67 +57,11 @@ export interface L3ManagerOptions {
 interface Events {
   /** After a pass that changed some status: only the entries that changed since the last event. */
   status: [changes: L3Status];
+  /** A router that changed was applied (or failed to be), and how long that took: for metrics. */
+  routerApplied: [info: { router: string; ok: boolean; ms: number }];
 }
 
 const NOOP_LOG: L3Log = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined } as unknown as L3Log;
-
-export function defaultL3Ops(ovsdb: OvsdbConnection | undefined, nsOpts: RouterNamespaceOptions = {}): L3Ops {
-  const conn = (): OvsdbConnection => {
-    if (!ovsdb) throw new Error('L3Manager: no OVSDB connection');
-    return ovsdb;
-  };
-  const sessions = new Map<string, NftSession>();
-  return {
-    ensure: (spec) => ensureRouterNamespace(conn(), spec, nsOpts),
-    applyRules: (netns, text) => applyRouterRules(netns, text),
-    nft: (netns, line) => {
-      let s = sessions.get(netns);
-      if (!s) sessions.set(netns, (s = new NftSession(netns)));
-      return s.run(line);
-    },
-    releaseNft: (netns) => {
-      sessions.get(netns)?.close();
-      sessions.delete(netns);
-    },
-    remove: (id) => deleteRouterNamespace(conn(), id, nsOpts),
-    list: () => listRouterNamespaces({ namespacePrefix: nsOpts.namespacePrefix }),
-    conntrack: async (netns, args) => {
-      const r = await run('ip', ['netns', 'exec', netns, 'conntrack', ...args], { allowFail: true, timeoutMs: 15_000 });
-      if (r.code !== 0 && r.code !== 1) throw new Error(`conntrack ${args.join(' ')} in ${netns}: exit ${r.code}: ${r.stderr.trim()}`);
-    },
-    announce: async (netns, iface, ip) => {
-      // busybox arping: -U unsolicited (gratuitous), one packet, at most one second.
-      await run('ip', ['netns', 'exec', netns, 'busybox', 'arping', '-U', '-c', '1', '-w', '1', '-I', iface, '-s', ip, ip], { allowFail: true, timeoutMs: 5000 });
-    },
-  };
-}
-
-/**
- * Router addresses on legs that are new or changed MAC (a re-added interface is a new port with a
- * new MAC but the same gateway IP): announced by gratuitous ARP, so the subnet's VMs do not keep
- * the old MAC in their neighbour cache until it expires. Floating addresses are not here.
- */
-export function newLegAddresses(prev: RouterSpec | undefined, next: RouterSpec): { iface: string; ip: string }[] {
-  const before = new Map([...(prev?.interfaces ?? []), ...(prev?.gateway ? [prev.gateway] : [])].map((i) => [i.name, i]));
-  const out: { iface: string; ip: string }[] = [];
-  for (const leg of [...next.interfaces, ...(next.gateway ? [next.gateway] : [])]) {
-    const old = before.get(leg.name);
-    for (const cidr of leg.addresses) {
-      const ip = cidr.split('/')[0];
-      if (!ip.includes('.') || cidr.endsWith('/32')) continue; // IPv4 only; /32s are floating addresses
-      if (old && old.mac === leg.mac && old.addresses.includes(cidr)) continue;
-      out.push({ iface: leg.name, ip });
-    }
-  }
-  return out;
-}
-
-/** Floating addresses that are new or now point at another fixed IP: announced by gratuitous ARP. */
-export function movedFloatingIps(prev: RouterNat | undefined, next: RouterNat): string[] {
-  if (next.gatewayIp === null) return [];
-  const before = new Map(!prev || prev.gatewayIp === null ? [] : prev.floatingIps.map((f) => [f.floating, f.fixed]));
-  return next.floatingIps.filter((f) => before.get(f.floating) !== f.fixed).map((f) => f.floating);
-}
 
 export class L3Manager extends EventEmitter<Events> {
   private readonly ops: L3Ops;
@@ -329,6 +249,7 @@ export class L3Manager extends EventEmitter<Events> {
     if (this.appliedKey.get(id) === key) return true;
     this.owned.add(id);
     const ns = this.nsName(id);
+    const started = performance.now();
     try {
       if (this.appliedSpec.get(id) !== spec) {
         this.appliedSpec.delete(id);
@@ -349,6 +270,7 @@ export class L3Manager extends EventEmitter<Events> {
       this.appliedKey.delete(id);
       this.routerState.set(id, 'error');
       this.log.error({ err: e, router: id }, 'router not applied; retrying later');
+      this.emit('routerApplied', { router: id, ok: false, ms: performance.now() - started });
       return false;
     }
     const cleanups = [
@@ -362,6 +284,7 @@ export class L3Manager extends EventEmitter<Events> {
     this.appliedKey.set(id, key);
     this.routerState.set(id, 'active');
     this.log.info({ router: id, interfaces: p.spec.interfaces.length, gateway: p.spec.gateway?.name, floatingIps: p.nat.floatingIps.length }, 'router applied');
+    this.emit('routerApplied', { router: id, ok: true, ms: performance.now() - started });
     // Neither is needed for traffic to reach the new mapping, so neither delays the next change.
     for (const args of cleanups) {
       this.background(this.ops.conntrack(ns, args), { router: id, conntrack: args.join(' ') }, 'conntrack clean-up failed');

@@ -3,7 +3,8 @@ import type { AgentUpdate } from '../../schemas/api/agent.ts';
 import { scheduleUnplacedRouters, routerHost } from '../domain/l3-scheduler.ts';
 import { revise } from '../domain/standard-attrs.ts';
 import type { Change, Doc, ReadView, Store } from '../store/types.ts';
-import { agentTime, presentAgent, registerAgent, removeAgent, updateAgent, type AgentDoc } from './agents.ts';
+import { AGENT_KIND, agentTime, presentAgent, registerAgent, removeAgent, updateAgent, type AgentDoc } from './agents.ts';
+import { ConvergenceTracker } from './convergence.ts';
 import { viewCommit } from './interest.ts';
 import { CLOSE, Session, type AgentLink, type AgentRuntime, type SessionHost } from './session.ts';
 
@@ -39,6 +40,20 @@ export interface SyncHubOptions {
   /** Milliseconds an agent has to say hello after connecting (default 10 s). */
   helloTimeoutMs?: number;
   now?: () => number;
+  /**
+   * The API request ids behind the commit being streamed, sent to the agents with its changes so
+   * that their logs name them. Called synchronously in the store's commit listener.
+   */
+  commitRequestIds?: () => readonly string[] | undefined;
+  /** Seconds from a streamed commit until every live agent has applied it (see convergence.ts). */
+  observeConvergence?: (seconds: number) => void;
+}
+
+/** One agent as metrics show it. */
+export interface AgentState {
+  host: string;
+  alive: boolean;
+  applied: number | null;
 }
 
 export type DataplaneOutcome = 'applied' | 'timeout';
@@ -63,6 +78,8 @@ export class SyncHub implements SessionHost {
   private readonly helloTimeoutMs: number;
   private readonly log: SyncLogger;
   private readonly now: () => number;
+  private readonly commitRequestIds: SyncHubOptions['commitRequestIds'];
+  private readonly convergence: ConvergenceTracker | undefined;
   /** Every connection, registered or not. */
   private readonly sessions = new Set<Session>();
   /** Registered agents by id (kept after a disconnect, for heartbeat_timestamp and applied_revision). */
@@ -81,6 +98,8 @@ export class SyncHub implements SessionHost {
     this.helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
     this.log = options.log ?? quiet;
     this.now = options.now ?? Date.now;
+    this.commitRequestIds = options.commitRequestIds;
+    this.convergence = options.observeConvergence && new ConvergenceTracker(options.observeConvergence);
     this.unsubscribe = this.store.subscribe((changes, revision) => this.onCommit(changes, revision));
   }
 
@@ -149,6 +168,10 @@ export class SyncHub implements SessionHost {
     // After the statuses are committed: a client told "applied" then reads ACTIVE.
     runtime.applied = message.revision;
     for (const [id, state] of Object.entries(message.ports)) runtime.ports.set(id, state);
+    if (this.convergence) {
+      const lowest = this.lowestLiveApplied();
+      if (lowest !== undefined) this.convergence.passed(lowest);
+    }
     this.checkWaiters();
   }
 
@@ -159,6 +182,7 @@ export class SyncHub implements SessionHost {
       runtime.session = undefined;
       this.log.info({ host: runtime.host, agent: runtime.agentId }, 'agent disconnected');
     }
+    if (![...this.sessions].some((s) => s.runtime)) this.convergence?.clear();
     this.checkWaiters();
   }
 
@@ -172,10 +196,12 @@ export class SyncHub implements SessionHost {
     let streaming = false;
     for (const s of this.sessions) if (s.runtime && s.sentRevision >= 0) streaming = true;
     if (!streaming) return;
+    this.convergence?.committed(revision);
+    const requestIds = this.commitRequestIds?.();
     // Trimmed to the view once; each session then picks what concerns its host.
     const commit = viewCommit(changes, revision);
     const view = this.store.view();
-    for (const s of this.sessions) if (s.runtime) s.push(commit, view);
+    for (const s of this.sessions) if (s.runtime) s.push(commit, view, requestIds);
   }
 
   /**
@@ -219,6 +245,25 @@ export class SyncHub implements SessionHost {
 
   isAlive(runtime: AgentRuntime | undefined, now = this.now()): boolean {
     return !!runtime?.session && now - runtime.heartbeatAt <= this.downMs;
+  }
+
+  /** Every registered agent: alive or not, and the revision it applied (null before its first report). */
+  agentStates(): AgentState[] {
+    const now = this.now();
+    return this.store.view().list<AgentDoc>(AGENT_KIND).map((doc) => {
+      const runtime = this.runtimes.get(doc.id);
+      return { host: doc.host, alive: this.isAlive(runtime, now), applied: runtime?.applied ?? null };
+    });
+  }
+
+  /** The lowest revision applied by a live agent that has reported one (an agent still starting does not hold it back). */
+  private lowestLiveApplied(): number | undefined {
+    const now = this.now();
+    let lowest: number | undefined;
+    for (const r of this.runtimes.values()) {
+      if (r.applied !== null && this.isAlive(r, now) && (lowest === undefined || r.applied < lowest)) lowest = r.applied;
+    }
+    return lowest;
   }
 
   present(view: ReadView, doc: AgentDoc): Record<string, unknown> {

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Authenticator } from '../auth/context.ts';
 import type { Config } from '../config.ts';
+import type { ControllerMetrics } from '../metrics.ts';
+import { currentRequestId } from '../request-context.ts';
 import type { Store } from '../store/types.ts';
 import { attachChannel } from './channel.ts';
 import { SyncHub } from './hub.ts';
@@ -17,6 +19,8 @@ export interface SyncDeps {
   config: Config;
   store: Store;
   authenticator: Authenticator;
+  /** Convergence is observed into it, and its agent gauges read the hub. */
+  metrics?: ControllerMetrics;
 }
 
 export function registerSync(app: FastifyInstance, deps: SyncDeps): SyncHub {
@@ -27,6 +31,19 @@ export function registerSync(app: FastifyInstance, deps: SyncDeps): SyncHub {
     sendBufferLimit: deps.config.agentSendBufferLimit,
     dhcp: { domain: deps.config.dnsDomain, leaseSeconds: deps.config.dhcpLeaseDuration },
     log: app.log,
+    // A commit is made inside one request's handler (the store's listeners run synchronously in it).
+    commitRequestIds: () => {
+      const id = currentRequestId();
+      return id === undefined ? undefined : [id];
+    },
+    observeConvergence: deps.metrics && ((seconds) => deps.metrics!.convergence.observe(seconds)),
+  });
+  const store = deps.store;
+  deps.metrics?.watch({
+    get revision() {
+      return store.revision;
+    },
+    agentStates: () => hub.agentStates(),
   });
   const channel = attachChannel(app.server, hub, deps.authenticator);
   registerDataplaneWait(app, hub);

@@ -130,9 +130,10 @@ export class Session {
 
   /**
    * One commit's changes message (`view` is the model after it), maybe empty so that revisions
-   * stay contiguous; not sent (and the session falls behind) when the agent reads too slowly.
+   * stay contiguous, with the API request ids that made the commit; not sent (and the session
+   * falls behind) when the agent reads too slowly.
    */
-  push(commit: ViewCommit, view: ReadView): void {
+  push(commit: ViewCommit, view: ReadView, requestIds?: readonly string[]): void {
     if (this.isClosed || !this.streaming || !this.interest) return;
     const limit = this.hub.sendBufferLimit;
     const buffered = this.link.bufferedAmount;
@@ -146,7 +147,7 @@ export class Session {
       this.hub.warn({ host: this.runtime?.host, err: String(err) }, 'host view out of step; sending a fresh snapshot');
       return this.sendSnapshot();
     }
-    this.link.send(JSON.stringify({ type: 'changes', revision: commit.revision, changes }));
+    this.link.send(JSON.stringify({ type: 'changes', revision: commit.revision, changes, ...(requestIds?.length ? { requestIds } : {}) }));
     this.sentRevision = commit.revision;
   }
 

@@ -74,6 +74,11 @@ export const changesMessage = z.object({
   type: z.literal('changes'),
   revision: z.number().int().nonnegative(),
   changes: z.array(changeEntry),
+  /**
+   * The API request ids (X-Openstack-Request-Id) that made this commit, for the agent's logs;
+   * absent for commits no API request made. Optional, so either side may be older.
+   */
+  requestIds: z.array(z.string()).optional(),
 });
 
 export const controllerMessage = z.discriminatedUnion('type', [welcomeMessage, snapshotMessage, changesMessage]);

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { AgentConfigError, loadAgentConfig } from '../../../agent/config.ts';
+
+// The agent's WEFT_* environment (the lab test checks the rest against real hosts).
+
+const base = { WEFT_AGENT_TOKEN: 'tok', WEFT_HOST: 'h1' };
+const failure = (env: Record<string, string>) => {
+  try {
+    loadAgentConfig({ ...base, ...env });
+  } catch (err) {
+    expect(err).toBeInstanceOf(AgentConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected an AgentConfigError');
+};
+
+describe('agent config', () => {
+  it('has defaults, and requires the token', () => {
+    expect(loadAgentConfig(base)).toMatchObject({
+      host: 'h1', controllerUrl: 'http://127.0.0.1:9696', routerNamespacePrefix: 'qrouter-', logLevel: 'info', metricsListen: '127.0.0.1:9697',
+    });
+    expect(() => loadAgentConfig({ WEFT_HOST: 'h1' })).toThrow(/WEFT_AGENT_TOKEN is required/);
+  });
+
+  it('takes WEFT_METRICS_LISTEN as HOST:PORT, and an empty value turns the endpoint off', () => {
+    expect(loadAgentConfig({ ...base, WEFT_METRICS_LISTEN: '0.0.0.0:9100' }).metricsListen).toBe('0.0.0.0:9100');
+    expect(loadAgentConfig({ ...base, WEFT_METRICS_LISTEN: 'mgmt.example:9697' }).metricsListen).toBe('mgmt.example:9697');
+    expect(loadAgentConfig({ ...base, WEFT_METRICS_LISTEN: '[::1]:9697' }).metricsListen).toBe('[::1]:9697');
+    expect(loadAgentConfig({ ...base, WEFT_METRICS_LISTEN: '' }).metricsListen).toBeNull();
+    // Other empty variables still mean "unset".
+    expect(loadAgentConfig({ ...base, WEFT_LOG_LEVEL: '' }).logLevel).toBe('info');
+    for (const bad of ['9697', 'localhost', 'host:port', 'host:70000', '::1:9697', 'a:b:9697']) {
+      expect(failure({ WEFT_METRICS_LISTEN: bad }), bad).toMatch(/^WEFT_METRICS_LISTEN: must be HOST:PORT/);
+    }
+  });
+});
