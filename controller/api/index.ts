@@ -26,3 +26,10 @@ apiPlugins.push(agentsApi);
 
 import { fwaasApi } from './fwaas/index.ts';
 apiPlugins.push(fwaasApi);
+
+import { statusApi } from './status/index.ts';
+apiPlugins.push(statusApi);
+
+import { topologyApi } from './topology/index.ts';
+import { dashboardApi } from './dashboard/index.ts';
+apiPlugins.push(topologyApi, dashboardApi);

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
 import { network, port, portStatus, subnet } from '../helpers/fabric-model.ts';
-import { attachExternal } from '../helpers/lab-external.ts';
+import { attachExternal } from '../../lab/lab-external.ts';
 import { percentile } from './stats.ts';
 
 // Floating-IP failover: a UDP probe every 2 ms from the outside to a floating IP, remapped between

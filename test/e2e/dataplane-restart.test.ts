@@ -4,7 +4,7 @@ import { runOut } from '../../agent/host/exec.ts';
 import { generationOf } from '../../agent/pipeline/fields.ts';
 import { createFabric, type Fabric } from '../helpers/fabric.ts';
 import { expectPing, network, plug, port, portStatus, subnet, type Port } from '../helpers/fabric-model.ts';
-import type { LabVm } from '../helpers/lab.ts';
+import type { LabVm } from '../../lab/lab.ts';
 
 const P = 'project-r';
 let f: Fabric;

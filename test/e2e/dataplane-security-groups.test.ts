@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
 import { expectPing, network, plug, port, subnet, type Port } from '../helpers/fabric-model.ts';
-import type { LabVm } from '../helpers/lab.ts';
+import type { LabVm } from '../../lab/lab.ts';
 
 const WAIT = { 'x-weft-wait-dataplane': '15' };
 const P = 'project-s';

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFabric, type Fabric } from '../helpers/fabric.ts';
 import { expectPing, network, pings, plug, port, portStatus, subnet, type Port } from '../helpers/fabric-model.ts';
-import type { LabVm } from '../helpers/lab.ts';
+import type { LabVm } from '../../lab/lab.ts';
 
 const WAIT = { 'x-weft-wait-dataplane': '15' };
 let f: Fabric;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFabric, type Fabric } from '../helpers/fabric.ts';
 import { network, port, portStatus, subnet, type Port } from '../helpers/fabric-model.ts';
-import type { LabVm } from '../helpers/lab.ts';
+import type { LabVm } from '../../lab/lab.ts';
 
 const P = 'project-d';
 const LEASE = 12;

@@ -13,11 +13,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
 import { network, pings, port, portStatus, subnet, type Port } from '../helpers/fabric-model.ts';
-import { attachExternal, type ExternalHost } from '../helpers/lab-external.ts';
+import { attachExternal, type ExternalHost } from '../../lab/lab-external.ts';
 import { run, type RunResult } from '../../agent/host/exec.ts';
 import { createNetns, createVethPair } from '../../agent/host/netns.ts';
-import { execIn, spawnIn } from '../helpers/lab-process.ts';
-import type { LabVm } from '../helpers/lab.ts';
+import { execIn, spawnIn } from '../../lab/lab-process.ts';
+import type { LabVm } from '../../lab/lab.ts';
 
 const P = 'project-l3-routing';
 const OUTSIDE = '198.51.100.100';

@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
 import { network, port, portStatus, subnet } from '../helpers/fabric-model.ts';
-import { attachExternal, type ExternalHost } from '../helpers/lab-external.ts';
-import type { LabVm } from '../helpers/lab.ts';
+import { attachExternal, type ExternalHost } from '../../lab/lab-external.ts';
+import type { LabVm } from '../../lab/lab.ts';
 
 const P = 'project-l3';
 let f: Fabric;

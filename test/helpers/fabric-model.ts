@@ -1,7 +1,7 @@
 // Model shortcuts for fabric tests: networks, subnets and ports through the admin API, and
 // plugging a port into a lab host the way Nova or a CNI plugin would.
 import type { Fabric } from './fabric.ts';
-import type { LabVm } from './lab.ts';
+import type { LabVm } from '../../lab/lab.ts';
 
 export interface Port {
   id: string;

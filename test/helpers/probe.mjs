@@ -10,8 +10,6 @@
 //   serve-udp-tag PORT NAME        answers every datagram with NAME:<its payload>
 //   udp-probe HOST PORT SPORT MS   sends sequence numbers every MS ms from a fixed port; prints
 //                                  "reply <epoch ms> <answer>" per answer and "sent <n>" on SIGTERM
-//   relay PORT UNIX_PATH           listens on 127.0.0.1:PORT and relays each connection to a unix socket
-//                                  (a lab host's "management network" to the controller in the root namespace)
 import net from 'node:net';
 import dgram from 'node:dgram';
 
@@ -62,13 +60,6 @@ if (mode === 'serve-tcp') {
   sock.on('message', (m) => console.log(`reply ${now()} ${m}`));
   process.on('SIGTERM', () => { console.log(`sent ${n}`); process.exit(0); });
   sock.bind(Number(c), () => setInterval(() => sock.send(String(n++), Number(b), a), Number(process.argv[6] ?? 2)));
-} else if (mode === 'relay') {
-  net.createServer((c) => {
-    const up = net.connect({ path: b });
-    c.pipe(up).pipe(c);
-    c.on('error', () => up.destroy());
-    up.on('error', () => c.destroy());
-  }).listen(Number(a), '127.0.0.1', () => console.log('listening'));
 } else {
   console.error(`unknown mode ${mode}`);
   process.exit(2);

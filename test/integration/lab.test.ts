@@ -15,7 +15,7 @@ import { processAlive } from '../../agent/host/local-ovs.ts';
 import { listNetns } from '../../agent/host/netns.ts';
 import { ownOpenvswitch, superviseVswitchd } from '../../agent/host/own-ovs.ts';
 import { OvsdbConnection } from '../../agent/ovsdb/connection.ts';
-import { addFlows, createLab, type Lab, type LabVm } from '../helpers/lab.ts';
+import { addFlows, createLab, type Lab, type LabVm } from '../../lab/lab.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TSX = pathToFileURL(createRequire(join(REPO, 'package.json')).resolve('tsx')).href;

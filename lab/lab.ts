@@ -4,6 +4,7 @@
 // (WEFT_OVSDB unset, WEFT_RUN_DIR = host.runDir) instead of being started by the lab.
 //
 //   const lab = await createLab({ hosts: ['h1', 'h2'], provider: true });   // prefix: 'wl' + 4 hex
+//   const again = openLab(lab.describe())             // the same lab from another process (weft lab down)
 //   lab.host('h1').netns / .runDir / .tunnelIp / .brPhyMac / .ovs (LocalOvs handle, starts nothing)
 //   lab.host('h1').agentEnv(controllerUrl, token)      // WEFT_* for weft-agent in that namespace
 //   lab.host('h1').exec(argv) / .spawn(argv, {env})    // in the host namespace
@@ -24,28 +25,28 @@
 //                     after attachUnderlay: br-phy (netdev, standalone) with eth0, VTEP 172.31.N.(10+n)/24 on br-phy,
 //                     br-phy hwaddr 02:77:NN:00:ff:nn, mtu_request 1600; with provider eth1 is a port of br-phys
 //   <prefix>-vm-<name> eth0 (the VM NIC: MAC, addresses, MTU, `tx off`) <-> host tap<portId[:11]> on br-int with
-//                     external_ids iface-id/attached-mac/iface-status=active/vm-id (no ofport_request)
-// Addresses exist only inside namespaces the lab made. Run folders are short (/tmp/wl-XXXXXX/<host>).
+//                     external_ids iface-id/attached-mac/iface-status=active/vm-id (no ofport_request); vm.ts
+// Addresses exist only inside namespaces the lab made. Run folders are short (/tmp/wl-XXXXXX/<host>, or
+// <runRoot>/<host>). destroy() also removes VMs plugged from outside (weft plug), found by their vm-id.
 //
-// Process plumbing (exec that never throws, background processes, tcpdump captures) is in lab-process.ts.
-// Cleanup kills by pid only: processes the lab spawned, the OVS daemons named by the pid files of its
-// run folders, and whatever still runs inside the lab's own namespaces (`ip netns pids`). Nothing is
-// ever killed by name.
+// Process plumbing (exec that never throws, background processes, tcpdump captures) is in lab-process.ts,
+// plugging a VM in vm.ts, the agents of a lab in agents.ts. Cleanup kills by pid only: processes the lab
+// spawned, the OVS daemons named by the pid files of its run folders, and whatever still runs inside the
+// lab's own namespaces (`ip netns pids`). Nothing is ever killed by name.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { run, runOut, type RunResult } from '../../agent/host/exec.ts';
-import { killAndWait, localOvsHandle, type LocalOvs } from '../../agent/host/local-ovs.ts';
-import { checkIfName, checkNetnsName, createNetns, createVethPair, deleteNetns, ip, listNetns } from '../../agent/host/netns.ts';
-import { captureIn, execIn, spawnIn, until, type ExecOptions, type LabProcess } from './lab-process.ts';
+import { join, resolve } from 'node:path';
+import { run, runOut, type RunResult } from '../agent/host/exec.ts';
+import { localOvsHandle, type LocalOvs } from '../agent/host/local-ovs.ts';
+import { checkNetnsName, createNetns, createVethPair, deleteNetns, ip, listNetns } from '../agent/host/netns.ts';
+import { captureIn, execIn, killNetnsProcesses, spawnIn, type ExecOptions, type LabProcess } from './lab-process.ts';
+import { FABRIC_MTU, PROVIDER_BRIDGE, PROVIDER_PHYSNET, attachHostUnderlay } from './underlay.ts';
+import { listVmInterfaces, ofportOf, plugVm, unplugVm, type VmSwitch } from './vm.ts';
 
 export type { ExecOptions, LabProcess } from './lab-process.ts';
 
 export const FABRIC_BRIDGE = 'brf';
-export const UNDERLAY_BRIDGE = 'br-phy';
-export const PROVIDER_PHYSNET = 'physnet1';
-export const PROVIDER_BRIDGE = 'br-phys';
-export const FABRIC_MTU = 1600;
+export { FABRIC_MTU, PROVIDER_BRIDGE, PROVIDER_PHYSNET, UNDERLAY_BRIDGE } from './underlay.ts';
 
 export interface LabOptions {
   /** Host names (short: they become namespace names and WEFT_HOST). */
@@ -54,6 +55,16 @@ export interface LabOptions {
   prefix?: string;
   /** Give every host eth1 on the fabric, mapped as physnet1 -> br-phys (VLAN/flat provider networks). */
   provider?: boolean;
+  /** Folder of the hosts' run folders (created; removed by destroy). Default: a new /tmp/wl-XXXXXX. Keep it short. */
+  runRoot?: string;
+}
+
+/** What it takes to find a lab again from another process: openLab(description). */
+export interface LabDescription {
+  prefix: string;
+  hosts: string[];
+  provider: boolean;
+  runRoot: string;
 }
 
 export interface LabHost {
@@ -130,6 +141,7 @@ export interface Lab {
   tcpdump(where: string | LabVm, args: readonly string[], fn: () => Promise<unknown>): Promise<string>;
   /** Namespaces that currently exist with this lab's prefix. */
   namespaces(): Promise<string[]>;
+  describe(): LabDescription;
   destroy(): Promise<void>;
 }
 
@@ -140,15 +152,42 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
   if (new Set(opts.hosts).size !== opts.hosts.length) throw new Error('lab: duplicate host names');
   if (opts.hosts.length > 200) throw new Error('lab: too many hosts');
   const prefix = checkNetnsName(opts.prefix ?? `wl${randomBytes(2).toString('hex')}`);
-  const provider = opts.provider ?? false;
+  for (const h of opts.hosts) checkNetnsName(`${prefix}-${h}`);
+  let runRoot: string;
+  if (opts.runRoot) {
+    runRoot = resolve(opts.runRoot);
+    mkdirSync(runRoot, { recursive: true, mode: 0o700 });
+  } else {
+    runRoot = mkdtempSync('/tmp/wl-');
+  }
+  const lab = labOf({ prefix, hosts: [...opts.hosts], provider: opts.provider ?? false, runRoot });
+  try {
+    await lab.build();
+  } catch (e) {
+    await lab.destroy().catch(() => undefined);
+    throw e;
+  }
+  return lab;
+}
+
+/**
+ * The lab of `d` as another process created it (its namespaces and run folders exist): enough to
+ * look at its hosts, plug VMs and destroy it. Processes the other process spawned are not known
+ * here; destroy() still kills whatever runs in the lab's namespaces.
+ */
+export function openLab(d: LabDescription): Lab {
+  return labOf(d);
+}
+
+function labOf(d: LabDescription): Lab & { build(): Promise<void> } {
+  const { prefix, provider, runRoot } = d;
   // A per-lab /24 (only ever inside our namespaces; it just makes captures of two labs tell apart).
   const N = createHash('sha1').update(prefix).digest()[0]! % 250;
   const underlayCidr = `172.31.${N}.0/24`;
   const fabricNetns = `${prefix}-fabric`;
-  const runRoot = mkdtempSync('/tmp/wl-');
 
   const processes = new Set<LabProcess>();
-  const namespaces: string[] = []; // in creation order
+  const namespaces: string[] = []; // made by this process, in creation order
   const vms = new Map<string, LabVm>();
   const hosts = new Map<string, LabHost>();
 
@@ -162,8 +201,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
   };
 
   const makeHost = (name: string, index: number): LabHost => {
-    checkNetnsName(`${prefix}-${name}`);
-    const netns = `${prefix}-${name}`;
+    const netns = checkNetnsName(`${prefix}-${name}`);
     const runDir = join(runRoot, name);
     const tunnelIp = `172.31.${N}.${10 + index}`;
     const brPhyMac = `02:77:${hex2(N)}:00:ff:${hex2(index)}`;
@@ -191,12 +229,14 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
       spawn: (argv, o) => track(netns, argv, o),
     };
   };
+  for (const [i, name] of d.hosts.entries()) hosts.set(name, makeHost(name, i + 1));
 
   const getHost = (name: string): LabHost => {
     const h = hosts.get(name);
     if (!h) throw new Error(`lab: no host '${name}' (have ${[...hosts.keys()].join(', ')})`);
     return h;
   };
+  const switchOf = (h: LabHost): VmSwitch => ({ hostNetns: h.netns, ovsdb: h.ovs.dbTarget });
 
   const newNetns = async (name: string) => {
     await createNetns(name);
@@ -206,12 +246,6 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
   // --- teardown -------------------------------------------------------------------------------
   let destroyed = false;
   let destroying: Promise<void> | undefined;
-  const killNetnsProcesses = async (ns: string) => {
-    const r = await run('ip', ['netns', 'pids', ns], { allowFail: true });
-    if (r.code !== 0) return;
-    const pids = r.stdout.split(/\s+/).map(Number).filter((p) => Number.isInteger(p) && p > 1 && p !== process.pid);
-    await Promise.all(pids.map((p) => killAndWait(p, 3000).catch(() => undefined)));
-  };
   const destroy = (): Promise<void> => {
     destroying ??= (async () => {
       destroyed = true;
@@ -224,12 +258,18 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
         }
       };
       await Promise.all([...processes].map((p) => attempt(() => p.stop('SIGKILL'))));
+      // VMs plugged by name from outside the lab (weft plug): their namespaces are named in the switch.
+      const outsiders = new Set<string>();
+      for (const h of hosts.values()) {
+        if (!h.ovs.ovsdbRunning()) continue;
+        for (const v of await listVmInterfaces(switchOf(h)).catch(() => [])) if (v.netns && !v.netns.startsWith(`${prefix}-`)) outsiders.add(v.netns);
+      }
       // Open vSwitch daemons of our run folders, by pid file (vswitchd first).
       await Promise.all([...hosts.values()].map((h) => attempt(() => h.ovs.stop())));
       const ours = new Set([...namespaces, ...(await listNetns(`${prefix}-`).catch(() => []))]);
-      for (const ns of ours) await attempt(() => killNetnsProcesses(ns));
+      for (const ns of [...ours, ...outsiders]) await attempt(() => killNetnsProcesses(ns));
       // VMs first (their veths go with them), then hosts, then the fabric.
-      const order = [...ours].sort((a, b) => rank(a) - rank(b));
+      const order = [...outsiders, ...[...ours].sort((a, b) => rank(a) - rank(b))];
       for (const ns of order) await attempt(() => deleteNetns(ns));
       vms.clear();
       await attempt(async () => rmSync(runRoot, { recursive: true, force: true }));
@@ -240,13 +280,11 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
   const rank = (ns: string) => (ns.startsWith(`${prefix}-vm-`) ? 0 : ns === fabricNetns ? 2 : 1);
 
   // --- build ----------------------------------------------------------------------------------
-  try {
+  const build = async () => {
     await newNetns(fabricNetns);
     await ip(fabricNetns, ['link', 'add', FABRIC_BRIDGE, 'mtu', String(FABRIC_MTU), 'type', 'bridge']);
     await ip(fabricNetns, ['link', 'set', FABRIC_BRIDGE, 'up']);
-    for (const [i, name] of opts.hosts.entries()) {
-      const h = makeHost(name, i + 1);
-      hosts.set(name, h);
+    for (const h of hosts.values()) {
       mkdirSync(h.runDir, { recursive: true, mode: 0o700 });
       await newNetns(h.netns);
       const nics: [string, string][] = [['eth0', `u${h.index}`]];
@@ -260,111 +298,40 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
         await ip(h.netns, ['link', 'set', nic, 'up']);
       }
     }
-  } catch (e) {
-    await destroy().catch(() => undefined);
-    throw e;
-  }
+  };
 
   // --- operations -----------------------------------------------------------------------------
-  const vsctlReady = async (h: LabHost, timeoutMs: number) => {
-    await until(`Open vSwitch of ${h.name} (${h.runDir})`, async () => h.ovs.vswitchdRunning() && h.ovs.ovsdbRunning() && (await h.ovs.vsctl('show'), true), timeoutMs);
-  };
-
-  const attachUnderlay = async (name: string, o: { timeoutMs?: number } = {}) => {
-    const h = getHost(name);
-    const timeoutMs = o.timeoutMs ?? 30_000;
-    await vsctlReady(h, timeoutMs);
-    // Userspace tunnelling: the VTEP address lives on br-phy's internal port, eth0 is a port of br-phy.
-    await h.ovs.vsctl(
-      '--', '--may-exist', 'add-br', UNDERLAY_BRIDGE,
-      '--', 'set', 'bridge', UNDERLAY_BRIDGE, 'datapath_type=netdev', 'fail-mode=standalone', `other_config:hwaddr=${h.brPhyMac}`,
-      '--', 'set', 'interface', UNDERLAY_BRIDGE, `mtu_request=${FABRIC_MTU}`,
-      '--', '--may-exist', 'add-port', UNDERLAY_BRIDGE, 'eth0',
-    );
-    await until(`${UNDERLAY_BRIDGE} device in ${h.netns}`, async () => (await ip(h.netns, ['link', 'show', UNDERLAY_BRIDGE], { allowFail: true })).code === 0, timeoutMs);
-    await run('ip', ['netns', 'exec', h.netns, 'sysctl', '-qw', `net.ipv6.conf.${UNDERLAY_BRIDGE}.disable_ipv6=1`]);
-    await ip(h.netns, ['addr', 'replace', `${h.tunnelIp}/24`, 'dev', UNDERLAY_BRIDGE]);
-    await ip(h.netns, ['link', 'set', UNDERLAY_BRIDGE, 'up']);
-    // PITFALL 5: pre-seed the tunnel neighbours (their br-phy MACs are fixed), so first packets are not lost.
-    for (const other of hosts.values()) {
-      if (other === h) continue;
-      await h.ovs.appctl('tnl/neigh/set', UNDERLAY_BRIDGE, other.tunnelIp, other.brPhyMac);
-    }
-    if (provider) {
-      await until(`${PROVIDER_BRIDGE} on ${h.name} (created by the agent from WEFT_BRIDGE_MAPPINGS)`, async () => {
-        const r = await run('ovs-vsctl', [`--db=${h.ovs.dbTarget}`, 'br-exists', PROVIDER_BRIDGE], { allowFail: true });
-        return r.code === 0;
-      }, timeoutMs);
-      await h.ovs.vsctl('--may-exist', 'add-port', PROVIDER_BRIDGE, 'eth1');
-    }
-  };
+  const attachUnderlay = (name: string, o: { timeoutMs?: number } = {}) =>
+    attachHostUnderlay(getHost(name), [...hosts.values()], provider, o.timeoutMs ?? 30_000);
 
   const plug = async (hostName: string, p: PlugOptions): Promise<LabVm> => {
     if (destroyed) throw new Error('lab: destroyed');
     const h = getHost(hostName);
     if (vms.has(p.name)) throw new Error(`lab: a VM named '${p.name}' is plugged already`);
-    const netns = checkNetnsName(`${prefix}-vm-${p.name}`);
-    // Nova's naming: tap + the first 11 characters of the port id.
-    const tap = checkIfName(`tap${p.portId.replace(/[\s/:]/g, '').slice(0, 11)}`);
-    const mtu = p.mtu ?? 1500;
-    await until(`br-int on ${h.name}`, async () => {
-      const r = await run('ovs-vsctl', [`--db=${h.ovs.dbTarget}`, 'br-exists', 'br-int'], { allowFail: true });
-      return r.code === 0;
-    }, 30_000);
-    await newNetns(netns);
-    const vmExec = (argv: readonly string[], o?: ExecOptions) => execIn(netns, argv, o);
-    try {
-      await createVethPair({ ns: netns, name: 'eth0', mac: p.mac, peerNs: h.netns, peerName: tap, mtu, up: false });
-      // The tap is an OVS port: keep the host kernel from answering ARP or sending IPv6 on it (pitfall 3).
-      await run('ip', ['netns', 'exec', h.netns, 'sysctl', '-qw', `net.ipv6.conf.${tap}.disable_ipv6=1`]);
-      await ip(h.netns, ['link', 'set', tap, 'arp', 'off', 'up']);
-      // PITFALL 2: no TX checksum offload on the VM NIC, or TCP/UDP leaves OVS userspace with bad checksums.
-      await run('ip', ['netns', 'exec', netns, 'ethtool', '-K', 'eth0', 'tx', 'off']);
-      if (p.ip) await ip(netns, ['addr', 'add', p.ip, 'dev', 'eth0']);
-      if (p.ip6) await ip(netns, ['-6', 'addr', 'add', p.ip6, 'dev', 'eth0', 'nodad']);
-      await ip(netns, ['link', 'set', 'eth0', 'up']);
-      if (p.gateway) await ip(netns, ['route', 'replace', 'default', 'via', p.gateway, 'dev', 'eth0']);
-      if (p.gateway6) await ip(netns, ['-6', 'route', 'replace', 'default', 'via', p.gateway6, 'dev', 'eth0']);
-      await h.ovs.vsctl(
-        '--', '--may-exist', 'add-port', 'br-int', tap,
-        '--', 'set', 'interface', tap,
-        `external_ids:iface-id=${p.portId}`,
-        `external_ids:attached-mac=${p.mac.toLowerCase()}`,
-        'external_ids:iface-status=active',
-        `external_ids:vm-id=${prefix}-${p.name}`,
-      );
-    } catch (e) {
-      await h.ovs.vsctl('--if-exists', 'del-port', 'br-int', tap).catch(() => undefined);
-      await deleteNetns(netns).catch(() => undefined);
-      throw e;
-    }
+    const sw = switchOf(h);
+    const { name, ...spec } = p;
+    const plugged = await plugVm(sw, { ...spec, netns: `${prefix}-vm-${name}` });
+    namespaces.push(plugged.netns);
     const vm: LabVm = {
-      name: p.name,
+      name,
       host: h.name,
-      netns,
+      netns: plugged.netns,
       portId: p.portId,
-      mac: p.mac.toLowerCase(),
+      mac: plugged.mac,
       ip: p.ip,
-      tap,
-      exec: vmExec,
-      spawn: (argv, o) => track(netns, argv, o),
-      ofport: () =>
-        until(`ofport of ${tap}`, async () => {
-          const n = Number(await h.ovs.vsctl('get', 'interface', tap, 'ofport'));
-          return Number.isInteger(n) && n > 0 ? n : undefined;
-        }, 10_000),
+      tap: plugged.tap,
+      exec: (argv, o) => execIn(plugged.netns, argv, o),
+      spawn: (argv, o) => track(plugged.netns, argv, o),
+      ofport: () => ofportOf(sw, plugged.tap),
     };
-    vms.set(p.name, vm);
+    vms.set(name, vm);
     return vm;
   };
 
   const unplug = async (v: LabVm | string) => {
     const vm = typeof v === 'string' ? vms.get(v) : v;
     if (!vm) throw new Error(`lab: no VM '${String(v)}'`);
-    const h = getHost(vm.host);
-    await h.ovs.vsctl('--if-exists', 'del-port', 'br-int', vm.tap);
-    await killNetnsProcesses(vm.netns);
-    await deleteNetns(vm.netns);
+    await unplugVm(switchOf(getHost(vm.host)), vm);
     const i = namespaces.indexOf(vm.netns);
     if (i >= 0) namespaces.splice(i, 1);
     vms.delete(vm.name);
@@ -379,7 +346,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
 
   return {
     prefix,
-    hosts: [...opts.hosts],
+    hosts: [...d.hosts],
     provider,
     fabricNetns,
     underlayCidr,
@@ -391,7 +358,9 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
     unplug,
     tcpdump,
     namespaces: () => listNetns(`${prefix}-`),
+    describe: () => ({ prefix, hosts: [...d.hosts], provider, runRoot }),
     destroy,
+    build,
   };
 }
 

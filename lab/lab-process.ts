@@ -1,8 +1,11 @@
 // Processes inside lab namespaces (used by lab.ts): one-shot commands that never throw on a non-zero
-// exit, background processes with their output and an open stdin, and tcpdump captures around an
-// action. `ip netns exec NS cmd` execs cmd after setns, so a child's pid is the command's own pid.
+// exit, background processes with their output and an open stdin, detached processes that outlive
+// this one (weft lab up), and tcpdump captures around an action. `ip netns exec NS cmd` execs cmd
+// after setns, so a child's pid is the command's own pid.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { run, type RunOptions, type RunResult } from '../../agent/host/exec.ts';
+import { closeSync, openSync } from 'node:fs';
+import { run, type RunOptions, type RunResult } from '../agent/host/exec.ts';
+import { killAndWait } from '../agent/host/local-ovs.ts';
 
 export interface ExecOptions {
   timeoutMs?: number;
@@ -94,6 +97,33 @@ export function spawnIn(ns: string, argv: readonly string[], o: { env?: Record<s
       clearTimeout(t);
     },
   };
+}
+
+/**
+ * Starts argv detached from this process (its own session, output appended to `logFile`), inside
+ * namespace `ns` unless ns is undefined, and returns its pid. It keeps running after we exit; stop
+ * it by pid (or by destroying its namespace, which kills what runs inside).
+ */
+export function spawnDetached(ns: string | undefined, argv: readonly string[], o: { env?: Record<string, string>; logFile: string }): number {
+  if (!argv.length) throw new Error('lab: empty command');
+  const fd = openSync(o.logFile, 'a', 0o600);
+  try {
+    const [cmd, ...args] = ns ? ['ip', 'netns', 'exec', ns, ...argv] : argv;
+    const child = spawn(cmd!, args, { env: o.env ? { ...process.env, ...o.env } : process.env, stdio: ['ignore', fd, fd], detached: true });
+    child.unref();
+    if (child.pid === undefined) throw new Error(`lab: could not start ${argv.join(' ')}`);
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Kills (SIGTERM, then SIGKILL) every process inside namespace `ns` except this one; a missing namespace is fine. */
+export async function killNetnsProcesses(ns: string): Promise<void> {
+  const r = await run('ip', ['netns', 'pids', ns], { allowFail: true });
+  if (r.code !== 0) return;
+  const pids = r.stdout.split(/\s+/).map(Number).filter((p) => Number.isInteger(p) && p > 1 && p !== process.pid);
+  await Promise.all(pids.map((p) => killAndWait(p, 3000).catch(() => undefined)));
 }
 
 /**

@@ -1,8 +1,8 @@
 // "The outside world" for L3 tests: a namespace on the lab's fabric bridge, untagged, so it sits
 // on the flat physical network physnet1 (the hosts' eth1 trunks into br-phys). lab.destroy()
 // removes it with the lab's other namespaces (same prefix).
-import { run, type RunResult } from '../../agent/host/exec.ts';
-import { createNetns, createVethPair, ip } from '../../agent/host/netns.ts';
+import { run, type RunResult } from '../agent/host/exec.ts';
+import { createNetns, createVethPair, ip } from '../agent/host/netns.ts';
 import type { Lab } from './lab.ts';
 import { FABRIC_BRIDGE } from './lab.ts';
 import { execIn, spawnIn, type ExecOptions, type LabProcess } from './lab-process.ts';
