@@ -21,6 +21,14 @@ export interface PublicNetwork {
 
 export const DEFAULT_PUBLIC: PublicNetwork = { physnet: 'public', bridge: 'br-ex', hostCidr: '172.24.4.1/24', hostPort: 'weft-public' };
 
+/** Why the local agent cannot run here, or null when it can. */
+export function agentUnavailable(where: { env: NodeJS.ProcessEnv; platform: string; uid: number | undefined }): string | null {
+  if (where.env.WEFT_ALL_IN_ONE === '0') return 'WEFT_ALL_IN_ONE=0';
+  if (where.platform !== 'linux') return `the agent needs Linux (this is ${where.platform})`;
+  if (where.uid !== 0) return 'the agent needs root (it runs Open vSwitch, network namespaces and iptables); run `sudo npm start` for the all-in-one';
+  return null;
+}
+
 /**
  * The local agent's configuration: its own Open vSwitch in `<dataDir>/agent`, the public network
  * mapped to br-ex, VXLAN on loopback (one host: no peers, but tenant VXLAN networks work), and any

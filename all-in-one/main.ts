@@ -8,15 +8,7 @@ import { AgentConfigError } from '../agent/config.ts';
 import { AGENT_TOOLS, ensureCommandsInstalled, ensureOpenvswitchInstalled } from '../agent/host/packages.ts';
 import { ConfigError, loadConfig, type Config } from '../controller/config.ts';
 import { startControllerServer } from '../controller/server.ts';
-import { attachHostToPublic, DEFAULT_PUBLIC, localAgentConfig, stopLocalOvs } from './local-host.ts';
-
-/** Why the local agent does not run here, or null when it does. */
-function agentUnavailable(env: NodeJS.ProcessEnv): string | null {
-  if (env.WEFT_ALL_IN_ONE === '0') return 'WEFT_ALL_IN_ONE=0';
-  if (process.platform !== 'linux') return `the agent needs Linux (this is ${process.platform})`;
-  if (process.getuid?.() !== 0) return 'the agent needs root (it runs Open vSwitch, network namespaces and iptables); run `sudo npm start` for the all-in-one';
-  return null;
-}
+import { agentUnavailable, attachHostToPublic, DEFAULT_PUBLIC, localAgentConfig, stopLocalOvs } from './local-host.ts';
 
 function agentToken(config: Config): string {
   if (config.agentToken) return config.agentToken;
@@ -36,7 +28,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 
-  const why = agentUnavailable(process.env);
+  const why = agentUnavailable({ env: process.env, platform: process.platform, uid: process.getuid?.() });
   if (why) {
     console.log(`weft: controller only, no local agent: ${why}`);
     return;

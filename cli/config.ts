@@ -59,7 +59,8 @@ export interface SwitchTarget extends VmSwitch {
 
 /**
  * The switch, in this order: --lab-host (the lab's state), --ovsdb / WEFT_OVSDB (an existing Open
- * vSwitch), else the agent's private switch in WEFT_RUN_DIR (default /tmp/weft-<WEFT_HOST or hostname>).
+ * vSwitch), else the agent's private switch in WEFT_RUN_DIR (default: the all-in-one's
+ * <WEFT_DATA_DIR or ./data>/agent if it has one, else /tmp/weft-<WEFT_HOST or hostname>).
  */
 export function switchTarget(o: Options, env: Env): SwitchTarget {
   const labHost = str(o, 'lab-host');
@@ -86,11 +87,15 @@ export function switchTarget(o: Options, env: Env): SwitchTarget {
     const appctl = ctl && existsSync(ctl) ? { target: ctl, rundir: dir } : { target: 'ovs-vswitchd', rundir: dir };
     return { ovsdb, appctl, host, ...(hostNetns ? { hostNetns } : {}) };
   }
-  const runDir = resolve(nonEmpty(env.WEFT_RUN_DIR) ?? defaultRunDir(host ?? hostname()));
+  // The all-in-one (`npm start`) keeps its agent's switch in <data dir>/agent.
+  const allInOne = join(nonEmpty(env.WEFT_DATA_DIR) ?? 'data', 'agent');
+  const runDir = resolve(nonEmpty(env.WEFT_RUN_DIR) ?? (existsSync(join(allInOne, 'db.sock')) ? allInOne : defaultRunDir(host ?? hostname())));
   return {
     ovsdb: `unix:${join(runDir, 'db.sock')}`,
     appctl: { target: join(runDir, 'ovs-vswitchd.ctl'), rundir: runDir },
-    host,
+    // The private switch of this machine's agent, whose host name is WEFT_HOST or the machine's
+    // (as for the agent itself): `plug` binds an unbound port there, as Nova does.
+    host: host ?? hostname(),
     ...(hostNetns ? { hostNetns } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, agentToken, controllerUrl, labDir, switchTarget } from '../../../cli/config.ts';
@@ -47,10 +47,13 @@ describe('controller and tokens', () => {
 });
 
 describe('switchTarget', () => {
-  it("by default the agent's private switch: WEFT_RUN_DIR, else /tmp/weft-<WEFT_HOST>", () => {
+  it("by default the agent's private switch: WEFT_RUN_DIR, else the all-in-one's, else /tmp/weft-<WEFT_HOST>; its host is this machine's agent", () => {
     expect(switchTarget({}, { WEFT_RUN_DIR: '/tmp/r1' })).toEqual({
-      ovsdb: 'unix:/tmp/r1/db.sock', appctl: { target: '/tmp/r1/ovs-vswitchd.ctl', rundir: '/tmp/r1' }, host: undefined,
+      ovsdb: 'unix:/tmp/r1/db.sock', appctl: { target: '/tmp/r1/ovs-vswitchd.ctl', rundir: '/tmp/r1' }, host: hostname(),
     });
+    mkdirSync(join(dir, 'aio', 'agent'), { recursive: true });
+    writeFileSync(join(dir, 'aio', 'agent', 'db.sock'), '');
+    expect(switchTarget({}, { WEFT_DATA_DIR: join(dir, 'aio') }).ovsdb).toBe(`unix:${join(dir, 'aio', 'agent', 'db.sock')}`);
     expect(switchTarget({ 'host-netns': 'ns1' }, { WEFT_HOST: 'hv7' })).toMatchObject({ ovsdb: 'unix:/tmp/weft-hv7/db.sock', host: 'hv7', hostNetns: 'ns1' });
   });
 
