@@ -14,6 +14,8 @@ check dhclient isc-dhcp-client
 check ip iproute2
 check ping iputils-ping
 check openstack python3-openstackclient
+check curl curl   # examples/ (the API of other projects) and README
+check jq jq       # examples/
 check chromium chromium   # the dashboard's browser test (test/e2e/dashboard.test.ts, via playwright-core)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then
