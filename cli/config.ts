@@ -55,6 +55,8 @@ export interface SwitchTarget extends VmSwitch {
   lab?: { state: LabState; host: string };
   /** The agent host name this switch belongs to, when known (lab host, WEFT_HOST). */
   host: string | undefined;
+  /** For a port bound nowhere: the host of this machine's own agent (its name defaults to the machine's). */
+  unboundHost?: string;
 }
 
 /**
@@ -93,9 +95,10 @@ export function switchTarget(o: Options, env: Env): SwitchTarget {
   return {
     ovsdb: `unix:${join(runDir, 'db.sock')}`,
     appctl: { target: join(runDir, 'ovs-vswitchd.ctl'), rundir: runDir },
+    host,
     // The private switch of this machine's agent, whose host name is WEFT_HOST or the machine's
-    // (as for the agent itself): `plug` binds an unbound port there, as Nova does.
-    host: host ?? hostname(),
+    // (as for the agent itself): `plug` binds a port that is bound nowhere there, as Nova does.
+    unboundHost: host ?? hostname(),
     ...(hostNetns ? { hostNetns } : {}),
   };
 }

@@ -40,11 +40,17 @@ async function addressing(c: Client, port: Port): Promise<Addressing> {
 async function bindIfAsked(ctx: CommandContext, sw: SwitchTarget, port: Port): Promise<Port> {
   const host = optString(ctx, 'host') ?? sw.host;
   const bound = port['binding:host_id'] || undefined;
+  if (!host && !bound && sw.unboundHost) return bindTo(ctx, port, sw.unboundHost);
   if (!host) {
     if (!bound) throw new CliError(`port ${port.id} is not bound to a host, so no agent would wire it: pass --host HOST (the agent's WEFT_HOST)`);
     return port;
   }
   if (bound === host) return port;
+  return bindTo(ctx, port, host);
+}
+
+async function bindTo(ctx: CommandContext, port: Port, host: string): Promise<Port> {
+  const bound = port['binding:host_id'] || undefined;
   ctx.progress(`binding port ${port.id} to host ${host}${bound ? ` (was ${bound})` : ''}`);
   const { body } = await ctx.client().request<{ port: Port }>('PUT', `/v2.0/ports/${port.id}`, { port: { 'binding:host_id': host } });
   return body.port;

@@ -49,7 +49,7 @@ describe('controller and tokens', () => {
 describe('switchTarget', () => {
   it("by default the agent's private switch: WEFT_RUN_DIR, else the all-in-one's, else /tmp/weft-<WEFT_HOST>; its host is this machine's agent", () => {
     expect(switchTarget({}, { WEFT_RUN_DIR: '/tmp/r1' })).toEqual({
-      ovsdb: 'unix:/tmp/r1/db.sock', appctl: { target: '/tmp/r1/ovs-vswitchd.ctl', rundir: '/tmp/r1' }, host: hostname(),
+      ovsdb: 'unix:/tmp/r1/db.sock', appctl: { target: '/tmp/r1/ovs-vswitchd.ctl', rundir: '/tmp/r1' }, host: undefined, unboundHost: hostname(),
     });
     mkdirSync(join(dir, 'aio', 'agent'), { recursive: true });
     writeFileSync(join(dir, 'aio', 'agent', 'db.sock'), '');
