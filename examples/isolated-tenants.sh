@@ -12,39 +12,11 @@
 #   bash examples/isolated-tenants.sh
 # VM namespaces are named $WEFT_EXAMPLE_PREFIX-... (default: ex-...). Everything the script makes
 # is removed when it ends, whether it succeeds or fails, so it can be run again.
-set -euo pipefail
-P=${WEFT_EXAMPLE_PREFIX:-ex}
-: "${OS_ENDPOINT:?set OS_AUTH_TYPE, OS_ENDPOINT and OS_TOKEN as in the README quick start}" "${OS_TOKEN:?set OS_TOKEN (cat data/admin-token)}"
-command -v weft >/dev/null || { echo "weft is not on PATH: export PATH=\"\$PWD/bin:\$PATH\"" >&2; exit 1; }
-for tool in openstack curl jq; do command -v $tool >/dev/null || { echo "$tool is missing (apt-get install python3-openstackclient curl jq)" >&2; exit 1; }; done
+source "$(dirname "$0")/lib.sh"
 
-# Printing: numbered steps, and what each check proves.
-n=0
-step() { n=$((n + 1)); printf '\n%d. %s\n' "$n" "$*"; }
-proves() { printf '   => %s\n' "$*"; }
-
-# Clean-up: every creation pushes its undo; on exit they run newest first, each allowed to fail.
-undo=()
-later() { undo=("$*" "${undo[@]}"); }
-cleanup() {
-  local rc=$? cmd
-  set +e
-  trap - EXIT INT TERM
-  printf '\nCleaning up what this script made\n'
-  for cmd in "${undo[@]}"; do eval "$cmd" >/dev/null 2>&1 || echo "   (clean-up step failed: $cmd)"; done
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# The Neutron API with the admin token: the openstack CLI resolves --project through Keystone,
-# which Weft's admin-token setup does not have, so resources of other projects are made with curl
-# (any project id is accepted with the admin token).
-api() {
-  local body=()
-  if [ $# -ge 3 ]; then body=(-H 'Content-Type: application/json' -d "$3"); fi
-  curl -sS --fail-with-body -X "$1" -H "X-Auth-Token: $OS_TOKEN" "${body[@]}" "$OS_ENDPOINT/v2.0$2"
-}
+# Resources of other projects are made with curl (`api`, lib.sh): the openstack CLI resolves
+# --project through Keystone, which Weft's admin-token setup does not have, and the admin token is
+# accepted for any project id.
 
 drop_default_group() {
   local id

@@ -124,6 +124,23 @@ for (const a of addrs) {
   s.bind(7002, a, () => { if (--left === 0) console.log('ready'); });
 }`;
 
+/** UDP_CLIENT from ext to HOST:PORT: the replies it got so far (clear() forgets them), and a wait on them. */
+function udpFlow(host: string, port?: string) {
+  const child = spawn('ip', ['netns', 'exec', EXT, process.execPath, '-e', UDP_CLIENT, host, ...(port ? [port] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  servers.push(child);
+  let seen = '';
+  child.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
+  return {
+    seen: () => seen,
+    clear: () => void (seen = ''),
+    async until(what: string, ok: () => boolean): Promise<void> {
+      for (let i = 0; i < 250 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
+      if (!ok()) throw new Error(`timed out waiting for ${what}; seen: ${seen.slice(-200)}`);
+    },
+    kill: () => child.kill('SIGKILL'),
+  };
+}
+
 async function cleanup(): Promise<void> {
   for (const s of servers) {
     if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
@@ -220,20 +237,14 @@ describe.skipIf(!HAVE_TOOLS)('router iptables rules in a namespace', () => {
   });
 
   it('a remap moves an established UDP flow with its next packet; the old entries go by their mark', async () => {
-    const client = spawn('ip', ['netns', 'exec', EXT, process.execPath, '-e', UDP_CLIENT, FIP], { stdio: ['ignore', 'pipe', 'pipe'] });
-    servers.push(client);
-    let seen = '';
-    client.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
-    const until = async (what: string, ok: () => boolean): Promise<void> => {
-      for (let i = 0; i < 250 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
-      if (!ok()) throw new Error(`timed out waiting for ${what}; seen: ${seen.slice(-200)}`);
-    };
+    const flow = udpFlow(FIP);
+    const { until } = flow;
     try {
-      await until('replies from the first address', () => seen.includes(VM_IP + '\n'));
+      await until('replies from the first address', () => flow.seen().includes(VM_IP + '\n'));
       const moved: RouterNat = { ...NAT, floatingIps: [{ floating: FIP, fixed: VM_IP2 }] };
       await nft.run(floatingNatElements(moved)); // what a remap does: only the maps change
-      seen = '';
-      await until('replies from the new address', () => seen.includes(VM_IP2));
+      flow.clear();
+      await until('replies from the new address', () => flow.seen().includes(VM_IP2));
       // The same 5-tuple now has a second conntrack entry; the first one is orphaned, and its clean-up finds it by mark.
       const list = async (): Promise<string> => (await execInNetns(RTR, 'conntrack', ['-L', '-p', 'udp', '--sport', '40000'], { allowFail: true })).stdout;
       expect(await list()).toContain(`dst=${VM_IP} `);
@@ -241,12 +252,12 @@ describe.skipIf(!HAVE_TOOLS)('router iptables rules in a namespace', () => {
       const after = await list();
       expect(after).not.toContain(`dst=${VM_IP} `);
       expect(after).toContain(`dst=${VM_IP2} `);
-      seen = '';
-      await until('the flow still answered by the new address', () => seen.includes(VM_IP2));
-      expect(seen).not.toContain(VM_IP + '\n');
+      flow.clear();
+      await until('the flow still answered by the new address', () => flow.seen().includes(VM_IP2));
+      expect(flow.seen()).not.toContain(VM_IP + '\n');
       await apply(NAT);
     } finally {
-      client.kill('SIGKILL');
+      flow.kill();
     }
   });
 
@@ -266,25 +277,19 @@ describe.skipIf(!HAVE_TOOLS)('router iptables rules in a namespace', () => {
       portForwardings: [...NAT.portForwardings, { floating: PF_IP, protocol: 'udp', externalPort: 7003, internalIp, internalPort: 7002 }],
     });
     await apply(pfTo(VM_IP));
-    const client = spawn('ip', ['netns', 'exec', EXT, process.execPath, '-e', UDP_CLIENT, PF_IP, '7003'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    servers.push(client);
-    let seen = '';
-    client.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
-    const until = async (what: string, ok: () => boolean): Promise<void> => {
-      for (let i = 0; i < 250 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
-      if (!ok()) throw new Error(`timed out waiting for ${what}; seen: ${seen.slice(-200)}`);
-    };
+    const flow = udpFlow(PF_IP, '7003');
+    const { until } = flow;
     try {
-      await until('replies from the first address', () => seen.includes(VM_IP + '\n'));
+      await until('replies from the first address', () => flow.seen().includes(VM_IP + '\n'));
       await apply(pfTo(VM_IP2));
       await new Promise((r) => setTimeout(r, 200));
-      seen = '';
-      await until('replies still from the old address (conntrack keeps the old DNAT)', () => seen.includes(VM_IP + '\n'));
+      flow.clear();
+      await until('replies still from the old address (conntrack keeps the old DNAT)', () => flow.seen().includes(VM_IP + '\n'));
       for (const args of stalePortForwardingCleanups(pfTo(VM_IP), pfTo(VM_IP2))) await execInNetns(RTR, 'conntrack', args, { allowFail: true });
-      seen = '';
-      await until('replies from the new address', () => seen.includes(VM_IP2));
+      flow.clear();
+      await until('replies from the new address', () => flow.seen().includes(VM_IP2));
     } finally {
-      client.kill('SIGKILL');
+      flow.kill();
       await apply(NAT);
     }
   });
