@@ -266,7 +266,9 @@ export function l2Touched(s: CompileState, e: ModelEvent): L2Touched {
     const next = e.next as PortView | undefined;
     for (const d of [prev, next]) if (d) docs.push(d);
     if (placementChanged(prev, next)) {
-      const ofport = s.bindings.get(e.id);
+      // A port deleted in the batch that also unplugged it has lost its ofport already; judge the
+      // deleted port as if still bound (at worst its network is recompiled for nothing).
+      const ofport = s.bindings.get(e.id) ?? (next === undefined ? 0 : undefined);
       for (const net of networks) {
         const was = prev?.network_id === net && activeWith(s, prev, ofport) !== undefined;
         const is = next?.network_id === net && activeWith(s, next, ofport) !== undefined;
