@@ -91,6 +91,7 @@ export class WeftAgent {
 
     this.channel = new ControllerChannel({
       url: c.controllerUrl,
+      ...(c.controllerSocket ? { socketPath: c.controllerSocket } : {}),
       token: c.token,
       hello: { host: c.host, tunnelIp: c.tunnelIp, bridgeMappings: c.bridgeMappings, datapath: c.datapath },
       logger: this.log,
@@ -141,7 +142,7 @@ export class WeftAgent {
       });
     }
     channel.start?.();
-    this.log.info({ controller: c.controllerUrl, tunnelIp: c.tunnelIp, uplinks }, 'weft-agent running');
+    this.log.info({ controller: c.controllerSocket ? `${c.controllerUrl} over ${c.controllerSocket}` : c.controllerUrl, tunnelIp: c.tunnelIp, uplinks }, 'weft-agent running');
   }
 
   /** A DHCP answer for a frame punted from a local port, from the model as this agent holds it. */

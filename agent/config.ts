@@ -31,6 +31,7 @@ const listen = z.string().refine((text) => {
 
 const AgentEnv = z.object({
   WEFT_CONTROLLER_URL: z.url().default('http://127.0.0.1:9696'),
+  WEFT_CONTROLLER_SOCKET: z.string().max(107, 'a unix socket path has at most 107 bytes').optional(),
   WEFT_AGENT_TOKEN: z.string().min(1).optional(),
   WEFT_HOST: z.string().min(1).max(255).default(hostname()),
   WEFT_OVSDB: z.string().regex(/^(unix|tcp):/, 'must be unix:PATH or tcp:HOST:PORT').optional(),
@@ -46,6 +47,8 @@ const AgentEnv = z.object({
 
 export interface AgentConfig {
   controllerUrl: string;
+  /** The controller's unix socket (its WEFT_LISTEN_SOCKET): connect there instead of to the URL's host and port. */
+  controllerSocket: string | undefined;
   /** Token for the controller; read from WEFT_AGENT_TOKEN. */
   token: string;
   host: string;
@@ -72,12 +75,16 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
     throw new AgentConfigError(parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; '));
   }
   const e = parsed.data;
+  if (e.WEFT_CONTROLLER_SOCKET && e.WEFT_CONTROLLER_URL.startsWith('https:')) {
+    throw new AgentConfigError('WEFT_CONTROLLER_SOCKET: a unix socket is spoken to in plain http; WEFT_CONTROLLER_URL must be http://');
+  }
   if (!e.WEFT_AGENT_TOKEN) throw new AgentConfigError('WEFT_AGENT_TOKEN is required (the controller writes it to <dataDir>/agent-token)');
   const runDir = e.WEFT_RUN_DIR ?? join(tmpdir(), `weft-${e.WEFT_HOST}`.slice(0, 40));
   // The mgmt socket sits beside the database socket for a system Open vSwitch too.
   const dbDir = e.WEFT_OVSDB?.startsWith('unix:') ? e.WEFT_OVSDB.slice(5).replace(/\/[^/]*$/, '') : runDir;
   return {
     controllerUrl: e.WEFT_CONTROLLER_URL.replace(/\/$/, ''),
+    controllerSocket: e.WEFT_CONTROLLER_SOCKET,
     token: e.WEFT_AGENT_TOKEN,
     host: e.WEFT_HOST,
     ovsdb: e.WEFT_OVSDB,

@@ -22,6 +22,8 @@ const vlanRange = z
 export const ConfigSchema = z
   .object({
     listen: z.string().regex(/^[^:]+:\d+$|^\[.+\]:\d+$/, 'expected HOST:PORT').default('127.0.0.1:9696'),
+    /** Also serve the API and the agent channel on this unix socket (agents on this machine, without TCP). */
+    listenSocket: z.string().min(1).max(107, 'a unix socket path has at most 107 bytes').optional(),
     dataDir: z.string().default('./data'),
     auth: z.enum(['keystone', 'token', 'noauth']).default('token'),
     keystone: z
@@ -93,6 +95,7 @@ function fromEnv(env: Env): Record<string, unknown> {
   };
   const vars: Array<[string, string[], (s: string) => unknown]> = [
     ['WEFT_LISTEN', ['listen'], String],
+    ['WEFT_LISTEN_SOCKET', ['listenSocket'], String],
     ['WEFT_DATA_DIR', ['dataDir'], String],
     ['WEFT_AUTH', ['auth'], String],
     ['WEFT_KEYSTONE_URL', ['keystone', 'url'], String],

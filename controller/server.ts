@@ -1,6 +1,7 @@
 // The controller as a running server: opens the store, builds the app, listens (the API and, on the
 // same port, the agent channel). Used by controller/main.ts and by the all-in-one start.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { buildApp } from './app.ts';
 import { authenticatorFor } from './auth/index.ts';
@@ -23,12 +24,19 @@ export async function startControllerServer(config: Config): Promise<ControllerS
   const app = await buildApp({ config, store, authenticator });
   const [host, port] = splitListen(config.listen);
   await app.listen({ host, port });
+  const socket = config.listenSocket ? await listenOnSocket(app.server, config.listenSocket).catch(async (e) => {
+    await app.close();
+    await store.close();
+    throw e;
+  }) : undefined;
   const note = config.auth === 'token' ? ` — admin token in ${join(config.dataDir, 'admin-token')}` : '';
+  const alsoSocket = config.listenSocket ? ` and on unix socket ${config.listenSocket}` : '';
   return {
     url: `http://${config.listen}`,
-    banner: `weft controller listening on http://${config.listen} (auth=${config.auth}, data=${config.dataDir}; agents connect to ws://${config.listen}${CHANNEL_PATH})${note}`,
+    banner: `weft controller listening on http://${config.listen}${alsoSocket} (auth=${config.auth}, data=${config.dataDir}; agents connect to ws://${config.listen}${CHANNEL_PATH})${note}`,
     async close() {
       await app.close();
+      await socket?.close();
       await store.close();
     },
   };
@@ -37,4 +45,39 @@ export async function startControllerServer(config: Config): Promise<ControllerS
 export function splitListen(listen: string): [string, number] {
   const at = listen.lastIndexOf(':');
   return [listen.slice(0, at).replace(/^\[|\]$/g, ''), Number(listen.slice(at + 1))];
+}
+
+/**
+ * Hands the connections of a unix socket to the API's HTTP server, so the API and the agent
+ * channel answer there too. A socket file left by an earlier run is replaced; any other file is not.
+ */
+async function listenOnSocket(http: net.Server, path: string): Promise<{ close(): Promise<void> }> {
+  let existing;
+  try {
+    existing = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  if (existing && !existing.isSocket()) throw new Error(`listenSocket: ${path} exists and is not a socket; not replacing it`);
+  if (existing) unlinkSync(path);
+  const connections = new Set<net.Socket>();
+  const server = net.createServer((c) => {
+    connections.add(c);
+    c.once('close', () => connections.delete(c));
+    http.emit('connection', c);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  // The socket is as good as the TCP port: tokens still decide, but only the owner's group may connect.
+  chmodSync(path, 0o660);
+  return {
+    // Called after the API's own close: what is still open (kept-alive clients) is cut, as on the port.
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const c of connections) c.destroy();
+    }),
+  };
 }

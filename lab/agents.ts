@@ -1,9 +1,10 @@
 // A weft-agent per lab host, connected to a controller that runs in this machine's root namespace:
 // what test/helpers/fabric.ts starts for tests and `weft lab up` starts for people.
 //
-// Agents run inside their host namespace, where 127.0.0.1 is not ours: a relay in each host listens
-// on 127.0.0.1:<port> and forwards over a unix socket in the lab's run root to the controller (a
-// management network; relay.mjs). Then each agent starts its host's Open vSwitch, registers, and
+// Agents run inside their host namespace, where 127.0.0.1 is not ours. A controller on this machine
+// with a unix socket (WEFT_LISTEN_SOCKET) is reached there directly: a path is the same in every
+// network namespace. Otherwise a relay in each host listens on 127.0.0.1:<port> and forwards over a
+// unix socket in the lab's run root to the controller (a management network; relay.mjs). Then each agent starts its host's Open vSwitch, registers, and
 // once every agent is alive the hosts' underlay goes in (lab.attachUnderlay).
 //
 // Two ways to run them: children of this process with their output in memory (tests), or detached
@@ -94,6 +95,8 @@ export interface LabAgentsOptions {
   lab: Lab;
   /** The controller as this process reaches it; asked per connection, so a controller restarted on another port is followed. */
   controller: () => { host: string; port: number };
+  /** The controller's unix socket, if it has one: agents connect there, and no relays are started. */
+  controllerSocket?: string;
   /** The agent token (<controller data dir>/agent-token). */
   agentToken: string;
   /** Hosts and liveness of the agents the controller knows (admin GET /v2.0/agents). */
@@ -133,9 +136,10 @@ export async function startLabAgents(o: LabAgentsOptions): Promise<LabAgents> {
     if (relayPid !== undefined) await killAndWait(relayPid, 2000).catch(() => undefined);
     await new Promise((r) => (server ? server.close(r) : r(undefined)));
   };
-  try {
-    const first = o.controller();
+  /** The root relay to the controller, then one in each host namespace (not needed with controllerSocket). */
+  const startRelays = async (port: number) => {
     if (o.detached) {
+      const first = o.controller();
       relayPid = spawnDetached(undefined, [process.execPath, RELAY, 'unix-to-tcp', relayPath, first.host, String(first.port)], { logFile: logFile('relay') });
       await until('the relay to the controller', () => existsSync(relayPath), 10_000);
     } else {
@@ -147,18 +151,25 @@ export async function startLabAgents(o: LabAgentsOptions): Promise<LabAgents> {
       });
       await new Promise<void>((r) => server!.listen(relayPath, r));
     }
-    const inHostUrl = `http://127.0.0.1:${first.port}`;
     for (const name of lab.hosts) {
-      const h = lab.host(name);
-      const relayArgv = [process.execPath, RELAY, 'tcp-to-unix', String(first.port), relayPath];
+      const relayArgv = [process.execPath, RELAY, 'tcp-to-unix', String(port), relayPath];
       if (o.detached) {
-        spawnDetached(h.netns, relayArgv, { logFile: logFile(`relay-${name}`) });
+        spawnDetached(lab.host(name).netns, relayArgv, { logFile: logFile(`relay-${name}`) });
         await until(`relay in ${name}`, () => /listening/.test(readFileSync(logFile(`relay-${name}`), 'utf8')), 10_000);
       } else {
-        const relay = h.spawn(relayArgv);
+        const relay = lab.host(name).spawn(relayArgv);
         await until(`relay in ${name}`, () => /listening/.test(relay.output()), 10_000);
       }
-      const env = { ...h.agentEnv(inHostUrl, o.agentToken), WEFT_LOG_LEVEL: o.logLevel ?? 'info' };
+    }
+  };
+  try {
+    const { port } = o.controller();
+    if (!o.controllerSocket) await startRelays(port);
+    const inHostUrl = `http://127.0.0.1:${port}`;
+    for (const name of lab.hosts) {
+      const h = lab.host(name);
+      const env: Record<string, string> = { ...h.agentEnv(inHostUrl, o.agentToken), WEFT_LOG_LEVEL: o.logLevel ?? 'info' };
+      if (o.controllerSocket) env.WEFT_CONTROLLER_SOCKET = o.controllerSocket;
       if (o.existingOvs?.includes(name)) {
         const { ovs } = await ownOpenvswitch({ runDir: h.runDir, netns: h.netns });
         Object.assign(env, { WEFT_OVSDB: ovs.dbTarget, WEFT_DATAPATH: 'netdev' });

@@ -12,6 +12,8 @@ check conntrack conntrack
 check tcpdump tcpdump
 check dhclient isc-dhcp-client
 check ip iproute2
+# libnftables for the system's python3: the agent's nftables helper (agent/l3/nftables-helper.py)
+/usr/bin/python3 -c 'import nftables' >/dev/null 2>&1 || need+=(python3-nftables)
 check ping iputils-ping
 check openstack python3-openstackclient
 check curl curl   # examples/ (the API of other projects) and README

@@ -90,20 +90,25 @@ export async function ensureOpenvswitchInstalled(opts: EnsureOvsOptions = {}): P
   return { installed: true, missing };
 }
 
-/** The other tools an agent with routers uses: command -> Debian package. */
+/** The other tools an agent with routers uses: command (or absolute path of a file) -> Debian package. */
 export const AGENT_TOOLS: Readonly<Record<string, string>> = {
   ip: 'iproute2',
   iptables: 'iptables',
   nft: 'nftables',
   conntrack: 'conntrack',
   busybox: 'busybox', // arping for gratuitous ARPs, udhcpc in namespace VMs
+  python3: 'python3',
+  // libnftables for the system's python3 (agent/l3/nftables-helper.py)
+  '/usr/lib/python3/dist-packages/nftables/nftables.py': 'python3-nftables',
 };
+
+const isPresent = (what: string): boolean => (what.startsWith('/') ? existsSync(what) : findExecutable(what) !== undefined);
 
 /** Installs the Debian packages of missing commands with apt-get (root only), saying so. */
 export async function ensureCommandsInstalled(tools: Readonly<Record<string, string>>, opts: EnsureOvsOptions = {}): Promise<string[]> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const runner = opts.runner ?? run;
-  const packages = [...new Set(Object.entries(tools).filter(([cmd]) => !findExecutable(cmd)).map(([, pkg]) => pkg))];
+  const packages = [...new Set(Object.entries(tools).filter(([what]) => !isPresent(what)).map(([, pkg]) => pkg))];
   if (packages.length === 0) return [];
   if (!(opts.isRoot ?? process.getuid?.() === 0)) throw new Error(`missing system packages: ${packages.join(', ')} (run as root to install them with apt-get)`);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };

@@ -7,8 +7,8 @@
 // holds). Rewriting the address before conntrack instead (raw priority) makes conntrack see only
 // fixed addresses: after a remap the next packet of an established flow is rewritten to the new
 // fixed IP, becomes a new connection to the new VM, and its replies are rewritten back to the
-// floating address. A remap is then one atomic update of two maps (about 0.5 ms through a
-// long-lived `nft -i`, ENVIRONMENT §9). The old mapping's conntrack entries are orphaned and are
+// floating address. A remap is then one atomic update of the maps (0.3-0.7 ms through the agent's
+// libnftables helper, nftables-client.ts). The old mapping's conntrack entries are orphaned and are
 // deleted afterwards, off the failover path, selected by their ct marks (marks.ts).
 //
 //   prerouting, raw (before conntrack):

@@ -9,7 +9,7 @@ import {
   type RouterNamespaceOptions,
   type RouterSpec,
 } from './namespace.ts';
-import { NftSession } from './nft-session.ts';
+import { NftablesClient } from './nftables-client.ts';
 import { applyRouterRules } from './rules-apply.ts';
 
 /** The side effects, replaceable in tests. */
@@ -18,7 +18,7 @@ export interface L3Ops {
   applyRules(netns: string, text: string): Promise<void>;
   /** One nft command line (one transaction) in the namespace. */
   nft(netns: string, line: string): Promise<void>;
-  /** Stops what nft() keeps running for the namespace (before the namespace goes away). */
+  /** Lets go of what nft() keeps for the namespace (before the namespace goes away). */
   releaseNft(netns: string): void;
   remove(routerId: string): Promise<void>;
   /** Router ids that have a namespace on this host. */
@@ -34,19 +34,12 @@ export function defaultL3Ops(ovsdb: OvsdbConnection | undefined, nsOpts: RouterN
     if (!ovsdb) throw new Error('L3Manager: no OVSDB connection');
     return ovsdb;
   };
-  const sessions = new Map<string, NftSession>();
+  const nftables = new NftablesClient();
   return {
     ensure: (spec) => ensureRouterNamespace(conn(), spec, nsOpts),
     applyRules: (netns, text) => applyRouterRules(netns, text),
-    nft: (netns, line) => {
-      let s = sessions.get(netns);
-      if (!s) sessions.set(netns, (s = new NftSession(netns)));
-      return s.run(line);
-    },
-    releaseNft: (netns) => {
-      sessions.get(netns)?.close();
-      sessions.delete(netns);
-    },
+    nft: (netns, line) => nftables.run(netns, line),
+    releaseNft: (netns) => nftables.forget(netns),
     remove: (id) => deleteRouterNamespace(conn(), id, nsOpts),
     list: () => listRouterNamespaces({ namespacePrefix: nsOpts.namespacePrefix }),
     conntrack: async (netns, args) => {

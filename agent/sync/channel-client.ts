@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import net from 'node:net';
 import WebSocket from 'ws';
 import {
   CHANNEL_PATH,
@@ -31,6 +32,8 @@ export interface ControllerChannelOptions {
   url: string;
   /** The agent token, sent as X-Auth-Token. */
   token: string;
+  /** Connect to this unix socket instead of the URL's host and port (the URL still names the request). */
+  socketPath?: string;
   hello: Omit<HelloMessage, 'type' | 'protocol'>;
   logger?: ChannelLogger;
   /** First reconnect delay (default 100 ms); doubles per failed attempt up to maxBackoffMs. */
@@ -143,11 +146,14 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
     if (this.stopped) return;
     this.welcomed = false;
     this.lastRevision = undefined;
+    const socketPath = this.options.socketPath;
     const ws = new WebSocket(this.wsUrl, {
       headers: { 'X-Auth-Token': this.options.token },
       maxPayload: this.options.maxPayload ?? 1024 * 1024 * 1024,
       handshakeTimeout: 10_000,
       perMessageDeflate: false,
+      // ws ignores a socketPath option beside a ws:// URL; the connection itself it takes.
+      ...(socketPath ? { createConnection: () => net.connect({ path: socketPath }) } : {}),
     });
     this.ws = ws;
     let opened = false;

@@ -45,16 +45,16 @@ async function run(extraPorts: number): Promise<void> {
     const { floatingip: fip } = await f.api('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: extNet, project_id: 'bench', port_id: ids[0] } });
     const probe = ext.spawn([process.execPath, PROBE, 'udp-probe', fip.floating_ip_address, '7001', '40002', '2']);
     // Parsed as the output grows, so that watching the probe costs the 2-core lab little CPU.
-    const parsed: { t: number; name: string; seq: number }[] = [];
+    const parsed: { t: number; name: string; seq: number; sent: number }[] = [];
     let consumed = 0;
     const replies = () => {
       const out = probe.output();
       const end = out.lastIndexOf('\n') + 1;
       for (const l of out.slice(consumed, end).split('\n')) {
         if (!l.startsWith('reply ')) continue;
-        const [, t, answer] = l.split(' ');
+        const [, t, answer, sent] = l.split(' ');
         const [name, seq] = answer.split(':');
-        parsed.push({ t: Number(t), name, seq: Number(seq) });
+        parsed.push({ t: Number(t), name, seq: Number(seq), sent: Number(sent) });
       }
       consumed = end;
       return parsed;
@@ -101,10 +101,13 @@ async function run(extraPorts: number): Promise<void> {
     }
     keepAlive.destroy();
     await probe.stop('SIGTERM');
+    // The path's own latency on this machine at this time: what no remap can beat.
+    const roundTrips = replies().filter((r) => Number.isFinite(r.sent)).map((r) => r.t - r.sent);
     const blackholed = replies().at(-1)?.name !== (REMAPS % 2 === 0 ? 'v1' : 'v2');
     console.log(`failover: ${extraPorts + 5} ports in the model, ${REMAPS} remaps, probe every 2 ms: `
       + `API to first answer from the new VM median ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms (median: the PUT answered in ${pct(answered, 50).toFixed(1)} ms, the gateway agent had applied it after ${pct(routerApplied, 50).toFixed(0)} ms); `
-      + `probes lost per remap median ${pct(lost, 50)}, max ${Math.max(...lost)}; established flow ${blackholed ? 'BLACK-HOLED' : 'followed every remap'}`);
+      + `probes lost per remap median ${pct(lost, 50)}, max ${Math.max(...lost)}; established flow ${blackholed ? 'BLACK-HOLED' : 'followed every remap'}; `
+      + `for scale, a probe's own round trip through the fabric: median ${pct(roundTrips, 50).toFixed(1)} ms, p90 ${pct(roundTrips, 90).toFixed(1)} ms`);
   } finally {
     await f.destroy();
   }

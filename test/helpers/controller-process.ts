@@ -44,6 +44,8 @@ export interface ControllerProcess {
   readonly url: string;
   readonly port: number;
   readonly dataDir: string;
+  /** The controller's unix socket ($dataDir/controller.sock): the API and the agent channel, from any network namespace. */
+  readonly socketPath: string;
   readonly adminToken: string;
   /** Process id of the running controller (undefined while stopped). */
   readonly pid: number | undefined;
@@ -107,6 +109,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
   let exited: Promise<ExitInfo> | undefined;
   let log = '';
   let port = 0;
+  const socketPath = join(dataDir, 'controller.sock');
 
   // Create tokens.json/admin-token exactly as the controller would, then add ours.
   ensureTokens({ dataDir });
@@ -117,6 +120,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
     const env: Record<string, string> = {
       ...(process.env as Record<string, string>),
       WEFT_LISTEN: `127.0.0.1:${port}`,
+      WEFT_LISTEN_SOCKET: socketPath,
       WEFT_DATA_DIR: dataDir,
       WEFT_AUTH: 'token',
       WEFT_LOG_LEVEL: 'warn',
@@ -205,6 +209,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
       return port;
     },
     dataDir,
+    socketPath,
     adminToken,
     get pid() {
       return isRunning() ? child!.pid : undefined;

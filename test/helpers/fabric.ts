@@ -74,6 +74,7 @@ export async function createFabric(opts: FabricOptions): Promise<Fabric> {
     labAgents = await startLabAgents({
       lab,
       controller: () => ({ host: '127.0.0.1', port: controller.port }),
+      controllerSocket: controller.socketPath,
       agentToken: readFileSync(join(controller.dataDir, 'agent-token'), 'utf8').trim(),
       listAgents: async () => (await api('GET', '/v2.0/agents')).agents,
       ...(opts.existingOvs ? { existingOvs: opts.existingOvs } : {}),

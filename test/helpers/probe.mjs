@@ -9,7 +9,8 @@
 //   udp-stream HOST PORT SPORT     from a fixed source port, one datagram every 20 ms; prints each answer
 //   serve-udp-tag PORT NAME        answers every datagram with NAME:<its payload>
 //   udp-probe HOST PORT SPORT MS   sends sequence numbers every MS ms from a fixed port; prints
-//                                  "reply <epoch ms> <answer>" per answer and "sent <n>" on SIGTERM
+//                                  "reply <epoch ms> <answer> <epoch ms it was sent>" per answer
+//                                  and "sent <n>" on SIGTERM
 import net from 'node:net';
 import dgram from 'node:dgram';
 
@@ -57,9 +58,13 @@ if (mode === 'serve-tcp') {
   const sock = dgram.createSocket('udp4');
   const now = () => (performance.timeOrigin + performance.now()).toFixed(3);
   let n = 0;
-  sock.on('message', (m) => console.log(`reply ${now()} ${m}`));
+  const sentAt = [];
+  sock.on('message', (m) => {
+    const seq = Number(String(m).split(':').at(-1));
+    console.log(`reply ${now()} ${m} ${sentAt[seq] ?? '-'}`);
+  });
   process.on('SIGTERM', () => { console.log(`sent ${n}`); process.exit(0); });
-  sock.bind(Number(c), () => setInterval(() => sock.send(String(n++), Number(b), a), Number(process.argv[6] ?? 2)));
+  sock.bind(Number(c), () => setInterval(() => { sentAt[n] = now(); sock.send(String(n++), Number(b), a); }, Number(process.argv[6] ?? 2)));
 } else {
   console.error(`unknown mode ${mode}`);
   process.exit(2);

@@ -13,7 +13,7 @@ import { canonicalSave, routerRulesText, type RouterNat } from '../../agent/l3/r
 import { applyRouterRules, readRouterRules, RouterRulesApplyError } from '../../agent/l3/rules-apply.ts';
 import { floatingNatElements, floatingNatTableLine } from '../../agent/l3/floating-nat.ts';
 import { stalePortForwardingCleanups, staleMappingCleanups } from '../../agent/l3/conntrack-cleanups.ts';
-import { NftSession } from '../../agent/l3/nft-session.ts';
+import { NftablesClient } from '../../agent/l3/nftables-client.ts';
 import { createNetns, deleteNetns, execInNetns, ip } from '../../agent/host/netns.ts';
 
 const onPath = (b: string): boolean => (process.env.PATH ?? '').split(':').some((d) => existsSync(join(d, b)));
@@ -42,7 +42,7 @@ const NAT: RouterNat = {
 };
 
 const servers: ChildProcess[] = [];
-let nft: NftSession;
+let nft: NftablesClient;
 
 /** A TCP server in `ns`: on each connection it writes `<label> <local addr:port> from <remote addr>` and closes. */
 const SERVER = `
@@ -103,7 +103,7 @@ async function ping(ns: string, dst: string, from?: string): Promise<boolean> {
 async function apply(nat: RouterNat): Promise<string> {
   const text = routerRulesText(nat);
   await applyRouterRules(RTR, text);
-  await nft.run(`${floatingNatTableLine(nat)}; ${floatingNatElements(nat)}`);
+  await nft.run(RTR, `${floatingNatTableLine(nat)}; ${floatingNatElements(nat)}`);
   return text;
 }
 
@@ -153,7 +153,7 @@ beforeAll(async () => {
   if (!HAVE_TOOLS) return;
   try {
     for (const ns of [EXT, RTR, VM]) await createNetns(ns);
-    nft = new NftSession(RTR);
+    nft = new NftablesClient();
     await ip(EXT, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'qg-test', 'netns', RTR]);
     await ip(VM, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'qr-test', 'netns', RTR]);
     await ip(EXT, ['addr', 'add', `${EXT_IP}/24`, 'dev', 'eth0']);
@@ -242,7 +242,7 @@ describe.skipIf(!HAVE_TOOLS)('router iptables rules in a namespace', () => {
     try {
       await until('replies from the first address', () => flow.seen().includes(VM_IP + '\n'));
       const moved: RouterNat = { ...NAT, floatingIps: [{ floating: FIP, fixed: VM_IP2 }] };
-      await nft.run(floatingNatElements(moved)); // what a remap does: only the maps change
+      await nft.run(RTR, floatingNatElements(moved)); // what a remap does: only the maps change
       flow.clear();
       await until('replies from the new address', () => flow.seen().includes(VM_IP2));
       // The same 5-tuple now has a second conntrack entry; the first one is orphaned, and its clean-up finds it by mark.

@@ -99,6 +99,12 @@ describe('config', () => {
     expect(ok.keystone).toMatchObject({ url: 'http://keystone:5000/v3', username: 'weft', password: 'secret', userDomain: 'users', projectDomain: 'Default', cacheSeconds: 60 });
   });
 
+  it('takes a unix socket to listen on as well (a path the kernel accepts)', () => {
+    expect(loadConfig({ WEFT_CONFIG: file({}), WEFT_LISTEN_SOCKET: '/run/weft/controller.sock' }).listenSocket).toBe('/run/weft/controller.sock');
+    expect(loadConfig({ WEFT_CONFIG: file({}) }).listenSocket).toBeUndefined();
+    expect(failure({ WEFT_CONFIG: file({}), WEFT_LISTEN_SOCKET: `/${'x'.repeat(120)}` })).toMatch(/listenSocket.*107 bytes/);
+  });
+
   it('gives tests a quiet noauth config', () => {
     expect(testConfig()).toMatchObject({ auth: 'noauth', logLevel: 'silent' });
     expect(testConfig({ physicalMtu: 9000 }).physicalMtu).toBe(9000);

@@ -34,3 +34,12 @@ describe('agent config', () => {
     }
   });
 });
+
+describe('agent config: the controller over a unix socket', () => {
+  it('takes WEFT_CONTROLLER_SOCKET beside an http:// URL, not beside https://', () => {
+    expect(loadAgentConfig({ ...base, WEFT_CONTROLLER_SOCKET: '/run/weft/controller.sock' }).controllerSocket).toBe('/run/weft/controller.sock');
+    expect(loadAgentConfig(base).controllerSocket).toBeUndefined();
+    expect(failure({ WEFT_CONTROLLER_SOCKET: '/run/weft/c.sock', WEFT_CONTROLLER_URL: 'https://ctl:9696' })).toMatch(/^WEFT_CONTROLLER_SOCKET: .*http:\/\//);
+    expect(failure({ WEFT_CONTROLLER_SOCKET: `/${'x'.repeat(120)}` })).toMatch(/^WEFT_CONTROLLER_SOCKET: .*107 bytes/);
+  });
+});
