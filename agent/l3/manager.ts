@@ -9,10 +9,11 @@
 //   2. deletes the namespaces of routers this manager set up that are no longer planned;
 //   3. for each planned router whose spec, iptables text or floating IP table differs from what was
 //      last applied: ensureRouterNamespace if the spec changed, applyRouterRules if the iptables
-//      text changed, and the floating IP maps through the namespace's long-lived nft (a remap is
-//      only this step, see floating-nat.ts). Then, without waiting: conntrack clean-up of the
+//      text changed, and the floating IP maps through the agent's libnftables helper (a remap is
+//      only this step, see floating-nat.ts). Then, without waiting for them: gratuitous ARPs for
+//      new legs (announcements.ts) at once, and after `aftermathDelayMs` conntrack clean-up of the
 //      floating IP mappings and port forwardings that went away and of legs whose firewall changed
-//      (conntrack-cleanups.ts), and gratuitous ARPs (announcements.ts).
+//      (conntrack-cleanups.ts) and gratuitous ARPs for floating IPs that appeared or moved.
 // A failure for one router is logged, marks it 'error', and is retried at the next pass (a retry
 // pass is scheduled by itself after `retryMs`); it never stops the other routers.
 import { EventEmitter } from 'node:events';
@@ -52,6 +53,12 @@ export interface L3ManagerOptions {
   log?: L3Log;
   /** Delay before a pass that retries failed routers. Default 5000 ms; 0 disables the timer. */
   retryMs?: number;
+  /**
+   * How long conntrack clean-ups and floating IP announcements wait after a change (default 100
+   * ms; 0: at once). Traffic does not need them, and run at once they would compete for the CPU
+   * with the first packets of a failover (each `conntrack -D` walks the kernel's conntrack hash).
+   */
+  aftermathDelayMs?: number;
 }
 
 interface Events {
@@ -67,6 +74,9 @@ export class L3Manager extends EventEmitter<Events> {
   private readonly ops: L3Ops;
   private readonly log: L3Log;
   private readonly retryMs: number;
+  private readonly aftermathDelayMs: number;
+  /** Aftermaths waiting for their delay; close() runs them at once. */
+  private readonly deferred = new Map<NodeJS.Timeout, () => void>();
   /** Per router: the key (spec + rules text + floating IP table) last applied successfully. */
   private readonly appliedKey = new Map<string, string>();
   /** Per router: the namespace spec last ensured; a change of NAT alone (a remap) skips the ensure. */
@@ -110,6 +120,7 @@ export class L3Manager extends EventEmitter<Events> {
     };
     this.log = opts.log ?? NOOP_LOG;
     this.retryMs = opts.retryMs ?? 5000;
+    this.aftermathDelayMs = opts.aftermathDelayMs ?? 100;
   }
 
   /** Brings the namespaces in line with `model`; resolves when a pass that saw this call is done. Never rejects. */
@@ -160,6 +171,11 @@ export class L3Manager extends EventEmitter<Events> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await this.idle();
+    for (const [timer, run] of this.deferred) {
+      clearTimeout(timer);
+      run();
+    }
+    this.deferred.clear();
     await Promise.all(this.inFlight);
     for (const id of this.owned) this.ops.releaseNft(this.nsName(id));
   }
@@ -273,26 +289,47 @@ export class L3Manager extends EventEmitter<Events> {
       this.emit('routerApplied', { router: id, ok: false, ms: performance.now() - started });
       return false;
     }
-    const cleanups = [
-      ...staleMappingCleanups(this.effectiveNat.get(id), p.nat),
-      ...stalePortForwardingCleanups(this.effectiveNat.get(id), p.nat),
-      ...firewallChangeCleanups(this.effectiveFirewall.get(id), p.firewall, p.spec.interfaces),
-    ];
+    const prevNat = this.effectiveNat.get(id);
+    const natCleanups = [...staleMappingCleanups(prevNat, p.nat), ...stalePortForwardingCleanups(prevNat, p.nat)];
+    const firewallCleanups = firewallChangeCleanups(this.effectiveFirewall.get(id), p.firewall, p.spec.interfaces);
     this.effectiveFirewall.set(id, p.firewall);
-    const moved = movedFloatingIps(this.effectiveNat.get(id), p.nat);
+    const moved = movedFloatingIps(prevNat, p.nat);
     this.effectiveNat.set(id, p.nat);
     this.appliedKey.set(id, key);
     this.routerState.set(id, 'active');
     this.log.info({ router: id, interfaces: p.spec.interfaces.length, gateway: p.spec.gateway?.name, floatingIps: p.nat.floatingIps.length }, 'router applied');
     this.emit('routerApplied', { router: id, ok: true, ms: performance.now() - started });
-    // Neither is needed for traffic to reach the new mapping, so neither delays the next change.
-    for (const args of cleanups) {
-      this.background(this.ops.conntrack(ns, args), { router: id, conntrack: args.join(' ') }, 'conntrack clean-up failed');
-    }
-    for (const fip of moved) {
-      this.background(this.ops.announce(ns, p.nat.gatewayInterface, fip), { router: id, floatingIp: fip }, 'gratuitous ARP failed');
+    if (natCleanups.length || firewallCleanups.length || moved.length) {
+      this.later(() => this.aftermath(id, ns, prevNat, natCleanups, firewallCleanups, moved));
     }
     return true;
+  }
+
+  /**
+   * A change's clean-ups and announcements, as things stand when they run: a NAT clean-up whose
+   * mapping is current again (a floating IP moved back meanwhile) is dropped, and so is the
+   * announcement of a floating address the router no longer has; nothing runs for a router gone.
+   */
+  private aftermath(id: string, ns: string, prevNat: RouterNat | undefined, natCleanups: string[][], firewallCleanups: string[][], moved: string[]): void {
+    const nat = this.effectiveNat.get(id);
+    if (!nat) return;
+    const stillStale = new Set([...staleMappingCleanups(prevNat, nat), ...stalePortForwardingCleanups(prevNat, nat)].map((a) => a.join(' ')));
+    for (const args of [...natCleanups.filter((a) => stillStale.has(a.join(' '))), ...firewallCleanups]) {
+      this.background(this.ops.conntrack(ns, args), { router: id, conntrack: args.join(' ') }, 'conntrack clean-up failed');
+    }
+    const mapped = new Set(nat.floatingIps.map((f) => f.floating));
+    for (const fip of moved.filter((f) => mapped.has(f))) {
+      this.background(this.ops.announce(ns, nat.gatewayInterface, fip), { router: id, floatingIp: fip }, 'gratuitous ARP failed');
+    }
+  }
+
+  private later(run: () => void): void {
+    if (this.aftermathDelayMs <= 0) return run();
+    const timer = setTimeout(() => {
+      this.deferred.delete(timer);
+      run();
+    }, this.aftermathDelayMs);
+    this.deferred.set(timer, run);
   }
 
   /** The nft table of floating IPs: recreated when its shape changes, else only its maps refilled (one transaction either way). */

@@ -211,7 +211,7 @@ class FakeOps implements L3Ops {
 }
 
 function manager(ops: FakeOps): { l3: L3Manager; events: L3Status[] } {
-  const l3 = new L3Manager({ host: HOST, ops, retryMs: 0 });
+  const l3 = new L3Manager({ host: HOST, ops, retryMs: 0, aftermathDelayMs: 0 });
   const events: L3Status[] = [];
   l3.on('status', (s) => events.push(s));
   return { l3, events };
@@ -260,6 +260,33 @@ describe('L3Manager', () => {
     await l3.sync(m);
     expect(ops.calls).toContain(`conntrack ${ns} -D -d 10.0.0.6 --mark 1/1`);
     expect(events.at(-1)).toEqual({ routers: {}, floatingips: { f1: 'down' } });
+  });
+
+  it('cleans up and announces after a delay, as things stand then, and at close() at the latest', async () => {
+    const ops = new FakeOps();
+    const l3 = new L3Manager({ host: HOST, ops, retryMs: 0, aftermathDelayMs: 40 });
+    const ns = `qrouter-${R}`;
+    const settle = () => new Promise((r) => setTimeout(r, 80));
+    const m = model();
+    await l3.sync(m);
+    await settle();
+    ops.calls = [];
+    m.apply('floatingip', 'f1', fip('f1', '203.0.113.50', '10.0.0.6'));
+    await l3.sync(m);
+    expect(ops.calls).toEqual([`nft ${ns} maps`]); // nothing competes with the first packets
+    m.apply('floatingip', 'f1', fip('f1', '203.0.113.50', '10.0.0.5')); // and back, before the delay
+    await l3.sync(m);
+    await settle();
+    // 10.0.0.5 is mapped again: its entries stay. 10.0.0.6's go.
+    expect(ops.calls.filter((c) => c.startsWith('conntrack'))).toEqual([
+      `conntrack ${ns} -D -d 10.0.0.6 --mark 1/1`, `conntrack ${ns} -D -d 10.0.0.6 --mark 2/2`, `conntrack ${ns} -D -s 10.0.0.6 --mark 4/4`,
+    ]);
+    expect(ops.calls.filter((c) => c.startsWith('announce'))).toEqual([`announce ${ns} ${QG} 203.0.113.50`, `announce ${ns} ${QG} 203.0.113.50`]);
+    ops.calls = [];
+    m.apply('floatingip', 'f1', fip('f1', '203.0.113.50', '10.0.0.6'));
+    await l3.sync(m);
+    await l3.close();
+    expect(ops.calls).toContain(`conntrack ${ns} -D -d 10.0.0.5 --mark 1/1`);
   });
 
   it('deletes the namespace of a router no longer planned here', async () => {
