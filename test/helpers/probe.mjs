@@ -8,11 +8,12 @@
 //   serve-udp-name PORT NAME       answers every datagram with NAME
 //   udp-stream HOST PORT SPORT     from a fixed source port, one datagram every 20 ms; prints each answer
 //   serve-udp-tag PORT NAME        answers every datagram with NAME:<its payload>
-//   udp-probe HOST PORT SPORT MS   sends sequence numbers every MS ms from a fixed port; prints
-//                                  "reply <epoch ms> <answer> <epoch ms it was sent>" per answer
-//                                  and "sent <n>" on SIGTERM
+//   udp-probe HOST PORT SPORT MS [FILE]  sends sequence numbers every MS ms from a fixed port;
+//                                  writes "reply <epoch ms> <answer> <epoch ms it was sent>" per
+//                                  answer (to FILE if given), and prints "sent <n>" on SIGTERM
 import net from 'node:net';
 import dgram from 'node:dgram';
+import fs from 'node:fs';
 
 const [mode, a, b, c] = process.argv.slice(2);
 if (mode === 'serve-tcp') {
@@ -59,9 +60,12 @@ if (mode === 'serve-tcp') {
   const now = () => (performance.timeOrigin + performance.now()).toFixed(3);
   let n = 0;
   const sentAt = [];
+  // With a FILE the answers go there (the reader looks when it likes) instead of waking it 500
+  // times a second through a pipe.
+  const out = process.argv[7] ? fs.openSync(process.argv[7], 'a') : 1;
   sock.on('message', (m) => {
     const seq = Number(String(m).split(':').at(-1));
-    console.log(`reply ${now()} ${m} ${sentAt[seq] ?? '-'}`);
+    fs.writeSync(out, `reply ${now()} ${m} ${sentAt[seq] ?? '-'}\n`);
   });
   process.on('SIGTERM', () => { console.log(`sent ${n}`); process.exit(0); });
   sock.bind(Number(c), () => setInterval(() => { sentAt[n] = now(); sock.send(String(n++), Number(b), a); }, Number(process.argv[6] ?? 2)));
