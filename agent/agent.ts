@@ -15,7 +15,7 @@ import { FlowReconciler } from './reconcile/index.ts';
 import { ControllerChannel } from './sync/channel-client.ts';
 import { respondDhcp } from './dhcp/responder.ts';
 import { PacketInService } from './punt/packet-in.ts';
-import { L3Manager, type L3Status } from './l3/manager.ts';
+import { L3Manager, routersTouched, type L3Status } from './l3/manager.ts';
 import { instrumentAgent } from './metrics/agent-metrics.ts';
 import { serveMetrics, type MetricsServer } from './metrics/server.ts';
 
@@ -118,7 +118,7 @@ export class WeftAgent {
     });
     this.l3 = l3;
     let appliedRevision: number | undefined;
-    dataplane.on('model', () => void l3.sync(dataplane.model));
+    dataplane.on('model', (events, snapshot) => void l3.sync(dataplane.model, snapshot ? 'all' : routersTouched(dataplane.model, events)));
     const reportL3 = (s: L3Status): void => {
       // Not sent (no revision yet, or the channel is down): the next report carries every status.
       if (appliedRevision === undefined || !channel.reportApplied(appliedRevision, {}, s)) l3.forgetReported();

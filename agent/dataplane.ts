@@ -31,8 +31,8 @@ export interface BatchTiming {
 }
 
 interface Events {
-  /** The model took in a batch from the controller (before flows are compiled): for consumers of the model alone, like L3. */
-  model: [];
+  /** The model took in a batch from the controller (before flows are compiled), with its events (all of them on a snapshot): for consumers of the model alone, like L3. */
+  model: [events: readonly ModelEvent[], snapshot: boolean];
   applied: [report: AppliedReport];
   /** After each batch that reached the switch (before 'applied'): for metrics. */
   batch: [timing: BatchTiming];
@@ -171,7 +171,7 @@ export class Dataplane extends EventEmitter<Events> {
     }
     // Until the first snapshot the agent knows nothing: the switch keeps what it has.
     if (!this.ready) return;
-    if (batch.some((w) => w.type === 'snapshot' || w.type === 'changes')) this.emit('model');
+    if (batch.some((w) => w.type === 'snapshot' || w.type === 'changes')) this.emit('model', events, touchedAll);
     const compileStarted = performance.now();
     let compiled: number;
     if (full) {

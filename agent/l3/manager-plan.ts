@@ -64,96 +64,102 @@ function interfaceSpec(model: HostModel, kind: 'qr' | 'qg', port: PortView): Rou
 /** The routers this host should carry, by router id. */
 export function routerPlan(model: HostModel, host: string): Map<string, RouterPlan> {
   const plan = new Map<string, RouterPlan>();
-  const routers = [...model.all('router')].sort(byId);
-  for (const router of routers) {
-    if (!router.admin_state_up) continue;
-    const ports = [...model.portsOfDevice(router.id)]
-      .map((id) => model.get('port', id))
-      .filter((p): p is PortView => p !== undefined && p['binding:host_id'] === host)
-      .sort(byId);
-    const ifPorts = ports.filter((p) => p.device_owner === ROUTER_INTERFACE_OWNER);
-    const gwPort = ports.find((p) => p.device_owner === ROUTER_GATEWAY_OWNER);
-    if (ifPorts.length === 0 && !gwPort) continue;
+  for (const router of [...model.all('router')].sort(byId)) {
+    const p = planRouter(model, host, router.id);
+    if (p) plan.set(router.id, p);
+  }
+  return plan;
+}
 
-    const interfaces = ifPorts.map((p) => interfaceSpec(model, 'qr', p));
-    const internalCidrs: string[] = [];
-    for (const p of ifPorts) {
-      for (const f of p.fixed_ips) {
-        const s = model.get('subnet', f.subnet_id);
-        if (s && s.ip_version === 4 && !internalCidrs.includes(s.cidr)) internalCidrs.push(s.cidr);
+/** One router's plan on this host; undefined when the host does not carry it. */
+export function planRouter(model: HostModel, host: string, routerId: string): RouterPlan | undefined {
+  const router = model.get('router', routerId);
+  if (!router?.admin_state_up) return undefined;
+  const ports = [...model.portsOfDevice(router.id)]
+    .map((id) => model.get('port', id))
+    .filter((p): p is PortView => p !== undefined && p['binding:host_id'] === host)
+    .sort(byId);
+  const ifPorts = ports.filter((p) => p.device_owner === ROUTER_INTERFACE_OWNER);
+  const gwPort = ports.find((p) => p.device_owner === ROUTER_GATEWAY_OWNER);
+  if (ifPorts.length === 0 && !gwPort) return undefined;
+
+  const interfaces = ifPorts.map((p) => interfaceSpec(model, 'qr', p));
+  const internalCidrs: string[] = [];
+  for (const p of ifPorts) {
+    for (const f of p.fixed_ips) {
+      const s = model.get('subnet', f.subnet_id);
+      if (s && s.ip_version === 4 && !internalCidrs.includes(s.cidr)) internalCidrs.push(s.cidr);
+    }
+  }
+
+  let gateway: RouterSpec['gateway'];
+  let gatewayIp: string | null = null;
+  const floatingIps: RouterNat['floatingIps'] = [];
+  const portForwardings: RouterNat['portForwardings'] = [];
+  const floatingIpIds: string[] = [];
+  if (gwPort) {
+    gateway = interfaceSpec(model, 'qg', gwPort);
+    const v4 = gwPort.fixed_ips.find((f) => isV4(f.ip_address));
+    gatewayIp = v4?.ip_address ?? null;
+    // The external subnet's gateway: that of the subnet of the first IPv4 address, else of any.
+    const candidates = v4 ? [v4, ...gwPort.fixed_ips] : gwPort.fixed_ips;
+    for (const f of candidates) {
+      const gw = model.get('subnet', f.subnet_id)?.gateway_ip;
+      if (gw) {
+        gateway.defaultGateway = gw;
+        break;
       }
     }
-
-    let gateway: RouterSpec['gateway'];
-    let gatewayIp: string | null = null;
-    const floatingIps: RouterNat['floatingIps'] = [];
-    const portForwardings: RouterNat['portForwardings'] = [];
-    const floatingIpIds: string[] = [];
-    if (gwPort) {
-      gateway = interfaceSpec(model, 'qg', gwPort);
-      const v4 = gwPort.fixed_ips.find((f) => isV4(f.ip_address));
-      gatewayIp = v4?.ip_address ?? null;
-      // The external subnet's gateway: that of the subnet of the first IPv4 address, else of any.
-      const candidates = v4 ? [v4, ...gwPort.fixed_ips] : gwPort.fixed_ips;
-      for (const f of candidates) {
-        const gw = model.get('subnet', f.subnet_id)?.gateway_ip;
-        if (gw) {
-          gateway.defaultGateway = gw;
-          break;
-        }
-      }
-      if (gatewayIp !== null) {
-        const fips = [...model.floatingIpsOfRouter(router.id)]
-          .map((id) => model.get('floatingip', id))
-          .filter((f) => f !== undefined)
-          .sort(byId);
-        for (const f of fips) {
-          if (!f.port_id && f.port_forwardings.length && isV4(f.floating_ip_address)) {
-            // Port forwardings of an unassociated floating IP (Neutron's port_forwarding L3 extension).
-            const pfs = [...f.port_forwardings].filter((p) => isV4(p.internal_ip_address)).sort(byId);
-            for (const p of pfs) {
-              portForwardings.push({
-                floating: f.floating_ip_address,
-                protocol: p.protocol,
-                externalPort: p.external_port_start === p.external_port_end ? p.external_port_start : [p.external_port_start, p.external_port_end],
-                internalIp: p.internal_ip_address,
-                internalPort: p.internal_port_start === p.internal_port_end ? p.internal_port_start : [p.internal_port_start, p.internal_port_end],
-              });
-            }
-            if (!pfs.length) continue;
-            floatingIpIds.push(f.id);
-            const host32 = `${f.floating_ip_address}/32`;
-            if (!gateway.addresses.includes(host32)) gateway.addresses.push(host32);
-            continue;
+    if (gatewayIp !== null) {
+      const fips = [...model.floatingIpsOfRouter(router.id)]
+        .map((id) => model.get('floatingip', id))
+        .filter((f) => f !== undefined)
+        .sort(byId);
+      for (const f of fips) {
+        if (!f.port_id && f.port_forwardings.length && isV4(f.floating_ip_address)) {
+          // Port forwardings of an unassociated floating IP (Neutron's port_forwarding L3 extension).
+          const pfs = [...f.port_forwardings].filter((p) => isV4(p.internal_ip_address)).sort(byId);
+          for (const p of pfs) {
+            portForwardings.push({
+              floating: f.floating_ip_address,
+              protocol: p.protocol,
+              externalPort: p.external_port_start === p.external_port_end ? p.external_port_start : [p.external_port_start, p.external_port_end],
+              internalIp: p.internal_ip_address,
+              internalPort: p.internal_port_start === p.internal_port_end ? p.internal_port_start : [p.internal_port_start, p.internal_port_end],
+            });
           }
-          if (!f.port_id || !f.fixed_ip_address) continue;
-          if (!isV4(f.floating_ip_address) || !isV4(f.fixed_ip_address)) continue;
-          floatingIps.push({ floating: f.floating_ip_address, fixed: f.fixed_ip_address });
+          if (!pfs.length) continue;
           floatingIpIds.push(f.id);
           const host32 = `${f.floating_ip_address}/32`;
           if (!gateway.addresses.includes(host32)) gateway.addresses.push(host32);
+          continue;
         }
+        if (!f.port_id || !f.fixed_ip_address) continue;
+        if (!isV4(f.floating_ip_address) || !isV4(f.fixed_ip_address)) continue;
+        floatingIps.push({ floating: f.floating_ip_address, fixed: f.fixed_ip_address });
+        floatingIpIds.push(f.id);
+        const host32 = `${f.floating_ip_address}/32`;
+        if (!gateway.addresses.includes(host32)) gateway.addresses.push(host32);
       }
     }
-
-    plan.set(router.id, {
-      spec: {
-        routerId: router.id,
-        interfaces,
-        ...(gateway ? { gateway } : {}),
-        routes: router.routes.map((r) => ({ destination: r.destination, nexthop: r.nexthop })),
-      },
-      nat: {
-        gatewayInterface: gateway?.name ?? '',
-        gatewayIp,
-        enableSnat: router.external_gateway_info?.enable_snat ?? true,
-        internalCidrs,
-        floatingIps,
-        portForwardings,
-      },
-      floatingIpIds,
-      firewall: routerFirewallPlan(model, interfaces.map((i) => ({ portId: i.portId, interfaceName: i.name }))),
-    });
   }
-  return plan;
+
+  return {
+    spec: {
+      routerId: router.id,
+      interfaces,
+      ...(gateway ? { gateway } : {}),
+      routes: router.routes.map((r) => ({ destination: r.destination, nexthop: r.nexthop })),
+    },
+    nat: {
+      gatewayInterface: gateway?.name ?? '',
+      gatewayIp,
+      enableSnat: router.external_gateway_info?.enable_snat ?? true,
+      internalCidrs,
+      floatingIps,
+      portForwardings,
+    },
+    floatingIpIds,
+    firewall: routerFirewallPlan(model, interfaces.map((i) => ({ portId: i.portId, interfaceName: i.name }))),
+  };
 }

@@ -1,9 +1,11 @@
 // The agent's L3 manager: makes this host's router namespaces match the model (agent/l3/
 // manager-plan.ts computes what is wanted, namespace.ts and rules-apply.ts do the work).
 //
-// sync(model) is called whenever the model takes in a batch. Passes run one at a time; a sync() that
-// arrives while a pass runs makes exactly one more pass afterwards, with the model as it is then.
-// A pass:
+// sync(model, touched) is called whenever the model takes in a batch, with the routers the batch can
+// have changed (touched.ts) or 'all' (a snapshot). Passes run one at a time; a sync() that arrives
+// while a pass runs makes exactly one more pass afterwards, with the model as it is then and every
+// router touched meanwhile. A pass replans the touched routers and the ones that failed (all of
+// them on 'all'), so its cost follows the change, not the number of routers on the host:
 //   1. the first time (after the first snapshot): deletes router namespaces left from an earlier
 //      run whose routers are not planned here;
 //   2. deletes the namespaces of routers this manager set up that are no longer planned;
@@ -21,7 +23,7 @@ import type { Logger } from 'pino';
 import type { HostModel } from '../model/host-model.ts';
 import type { OvsdbConnection } from '../ovsdb/connection.ts';
 import { movedFloatingIps, newLegAddresses } from './announcements.ts';
-import { routerPlan, type RouterPlan } from './manager-plan.ts';
+import { planRouter, routerPlan, type RouterPlan } from './manager-plan.ts';
 import { routerNamespaceName, type RouterNamespaceOptions, type RouterSpec } from './namespace.ts';
 import { defaultL3Ops, type L3Ops } from './ops.ts';
 import { firewallChangeCleanups, stalePortForwardingCleanups, staleMappingCleanups } from './conntrack-cleanups.ts';
@@ -29,17 +31,13 @@ import { routerFirewallRules, type FirewallPortSpec } from './firewall-rules.ts'
 import { floatingNatElements, floatingNatRemoveLine, floatingNatTableLine } from './floating-nat.ts';
 import { routerRulesText, type RouterNat } from './rules.ts';
 
-export { routerPlan, ROUTER_GATEWAY_OWNER, ROUTER_INTERFACE_OWNER, type RouterPlan } from './manager-plan.ts';
+export { routersTouched } from './touched.ts';
+export { planRouter, routerPlan, ROUTER_GATEWAY_OWNER, ROUTER_INTERFACE_OWNER, type RouterPlan } from './manager-plan.ts';
 export { movedFloatingIps, newLegAddresses } from './announcements.ts';
 export { defaultL3Ops, type L3Ops } from './ops.ts';
+import { L3StatusBook, type FloatingIpState, type L3Status } from './statuses.ts';
 
-export type RouterState = 'active' | 'error';
-export type FloatingIpState = 'active' | 'down';
-
-export interface L3Status {
-  routers: Record<string, RouterState>;
-  floatingips: Record<string, FloatingIpState>;
-}
+export type { FloatingIpState, L3Status, RouterState } from './statuses.ts';
 
 export type L3Log = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
 
@@ -91,9 +89,15 @@ export class L3Manager extends EventEmitter<Events> {
   private readonly effectiveFirewall = new Map<string, FirewallPortSpec[]>();
   /** Routers whose namespace this manager may have created (deleted when no longer planned). */
   private readonly owned = new Set<string>();
-  private readonly routerState = new Map<string, RouterState>();
-  private readonly fipState = new Map<string, FloatingIpState>();
-  private reported: L3Status = { routers: {}, floatingips: {} };
+  private readonly book = new L3StatusBook();
+  /** The routers planned on this host, as of the last pass. */
+  private plan = new Map<string, RouterPlan>();
+  /** Routers to replan at the next pass ('all': every one). */
+  private dirty: Set<string> | 'all' = 'all';
+  /** Routers whose last apply or delete failed: replanned at every pass until they succeed. */
+  private readonly failedRouters = new Set<string>();
+  /** Per planned router: the floating IPs its plan maps (their statuses follow the router's). */
+  private readonly fipsOf = new Map<string, string[]>();
   private orphansChecked = false;
   private latest: HostModel | undefined;
   private running: Promise<void> | undefined;
@@ -123,9 +127,14 @@ export class L3Manager extends EventEmitter<Events> {
     this.aftermathDelayMs = opts.aftermathDelayMs ?? 100;
   }
 
-  /** Brings the namespaces in line with `model`; resolves when a pass that saw this call is done. Never rejects. */
-  sync(model: HostModel): Promise<void> {
+  /**
+   * Brings the namespaces in line with `model` for the routers in `touched` (every router: 'all');
+   * resolves when a pass that saw this call is done. Never rejects.
+   */
+  sync(model: HostModel, touched: Iterable<string> | 'all' = 'all'): Promise<void> {
     this.latest = model;
+    if (touched === 'all') this.dirty = 'all';
+    else if (this.dirty !== 'all') for (const id of touched) this.dirty.add(id);
     if (this.closed) return Promise.resolve();
     if (this.running) {
       this.again = true;
@@ -142,28 +151,17 @@ export class L3Manager extends EventEmitter<Events> {
 
   /** Current statuses: routers planned here, and floating IPs of those routers. */
   statuses(): L3Status {
-    return { routers: Object.fromEntries(this.routerState), floatingips: Object.fromEntries(this.fipState) };
+    return this.book.all();
   }
 
   /** The next status event (and takeStatusChanges) carries every status again, e.g. after a reconnect. */
   forgetReported(): void {
-    this.reported = { routers: {}, floatingips: {} };
+    this.book.forgetReported();
   }
 
   /** Status entries changed since the last call (floating IPs no longer active here become 'down'). */
   takeStatusChanges(): L3Status {
-    const now = this.statuses();
-    const changes: L3Status = { routers: {}, floatingips: {} };
-    for (const [id, s] of Object.entries(now.routers)) if (this.reported.routers[id] !== s) changes.routers[id] = s;
-    for (const [id, s] of Object.entries(now.floatingips)) if (this.reported.floatingips[id] !== s) changes.floatingips[id] = s;
-    for (const [id, s] of Object.entries(this.reported.floatingips)) {
-      if (s === 'active' && !(id in now.floatingips) && this.latest?.get('floatingip', id)) changes.floatingips[id] = 'down';
-    }
-    this.reported = {
-      routers: now.routers,
-      floatingips: Object.fromEntries(Object.entries({ ...this.reported.floatingips, ...changes.floatingips }).filter(([id]) => this.latest?.get('floatingip', id))),
-    };
-    return changes;
+    return this.book.takeChanges((id) => this.latest?.get('floatingip', id) !== undefined);
   }
 
   async close(): Promise<void> {
@@ -204,7 +202,22 @@ export class L3Manager extends EventEmitter<Events> {
 
   private async pass(model: HostModel): Promise<void> {
     // The model is shared with the dataplane and changes while we await: plan once, up front.
-    const plan = routerPlan(model, this.opts.host);
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    let considered: Iterable<string>;
+    if (dirty === 'all') {
+      this.plan = routerPlan(model, this.opts.host);
+      considered = new Set([...this.plan.keys(), ...this.fipsOf.keys()]);
+    } else {
+      const ids = new Set([...dirty, ...this.failedRouters]);
+      for (const id of ids) {
+        const p = planRouter(model, this.opts.host, id);
+        if (p) this.plan.set(id, p);
+        else this.plan.delete(id);
+      }
+      considered = ids;
+    }
+    const plan = this.plan;
     let failed = false;
 
     if (!this.orphansChecked) {
@@ -224,23 +237,38 @@ export class L3Manager extends EventEmitter<Events> {
         await this.ops.remove(id);
         this.owned.delete(id);
         this.forgetApplied(id);
-        this.routerState.delete(id);
+        this.book.setRouter(id, undefined);
         this.log.info({ router: id }, 'router namespace deleted');
       } catch (e) {
         failed = true;
         this.log.error({ err: e, router: id }, 'could not delete router namespace; retrying later');
       }
     }
-    for (const id of [...this.routerState.keys()]) if (!plan.has(id)) this.routerState.delete(id);
+    for (const id of [...this.book.routerIds()]) if (!plan.has(id)) this.book.setRouter(id, undefined);
 
-    for (const [id, p] of plan) {
-      if (!(await this.applyRouter(id, p))) failed = true;
+    for (const id of considered) {
+      const p = plan.get(id);
+      if (!p) {
+        this.failedRouters.delete(id);
+      } else if (await this.applyRouter(id, p)) {
+        this.failedRouters.delete(id);
+      } else {
+        failed = true;
+        this.failedRouters.add(id);
+      }
     }
 
-    this.fipState.clear();
-    for (const [id, p] of plan) {
-      const state: FloatingIpState = this.routerState.get(id) === 'active' ? 'active' : 'down';
-      for (const f of p.floatingIpIds) this.fipState.set(f, state);
+    // All removals first: a floating IP that moved between two routers is set by the one it is on now.
+    for (const id of considered) {
+      for (const f of this.fipsOf.get(id) ?? []) this.book.setFloatingIp(f, undefined);
+      this.fipsOf.delete(id);
+    }
+    for (const id of considered) {
+      const p = plan.get(id);
+      if (!p) continue;
+      const state: FloatingIpState = this.book.router(id) === 'active' ? 'active' : 'down';
+      for (const f of p.floatingIpIds) this.book.setFloatingIp(f, state);
+      this.fipsOf.set(id, p.floatingIpIds);
     }
 
     if (failed) this.scheduleRetry();
@@ -256,7 +284,7 @@ export class L3Manager extends EventEmitter<Events> {
       table = floatingNatTableLine(p.nat);
       elements = floatingNatElements(p.nat);
     } catch (e) {
-      this.routerState.set(id, 'error');
+      this.book.setRouter(id, 'error');
       this.log.error({ err: e, router: id }, 'router rules cannot be compiled (waiting for a model change)');
       return true; // not retried by the timer: only a model change can fix it
     }
@@ -284,7 +312,7 @@ export class L3Manager extends EventEmitter<Events> {
       await this.applyFloatingTable(id, ns, table, elements);
     } catch (e) {
       this.appliedKey.delete(id);
-      this.routerState.set(id, 'error');
+      this.book.setRouter(id, 'error');
       this.log.error({ err: e, router: id }, 'router not applied; retrying later');
       this.emit('routerApplied', { router: id, ok: false, ms: performance.now() - started });
       return false;
@@ -296,7 +324,7 @@ export class L3Manager extends EventEmitter<Events> {
     const moved = movedFloatingIps(prevNat, p.nat);
     this.effectiveNat.set(id, p.nat);
     this.appliedKey.set(id, key);
-    this.routerState.set(id, 'active');
+    this.book.setRouter(id, 'active');
     this.log.info({ router: id, interfaces: p.spec.interfaces.length, gateway: p.spec.gateway?.name, floatingIps: p.nat.floatingIps.length }, 'router applied');
     this.emit('routerApplied', { router: id, ok: true, ms: performance.now() - started });
     if (natCleanups.length || firewallCleanups.length || moved.length) {
@@ -368,7 +396,8 @@ export class L3Manager extends EventEmitter<Events> {
     if (this.retryMs <= 0 || this.retryTimer || this.closed) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      if (this.latest) void this.sync(this.latest);
+      // The failed routers are replanned at every pass; an unfinished orphan check needs them all.
+      if (this.latest) void this.sync(this.latest, this.orphansChecked ? [] : 'all');
     }, this.retryMs);
     this.retryTimer.unref();
   }

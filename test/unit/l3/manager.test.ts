@@ -289,6 +289,31 @@ describe('L3Manager', () => {
     expect(ops.calls).toContain(`conntrack ${ns} -D -d 10.0.0.5 --mark 1/1`);
   });
 
+  it('replans only the routers a change touched, and keeps the others as they are', async () => {
+    const ops = new FakeOps();
+    const { l3 } = manager(ops);
+    const docs = baseDocs();
+    const R2 = 'r2';
+    docs.router.push(router(R2, { external_gateway_info: null, routes: [] }));
+    docs.port.push(port('r2-if-000001', 'n2', 'network:router_interface', R2, [['n2-v4', '10.0.1.2']]));
+    const m = model(docs);
+    await l3.sync(m);
+    ops.calls = [];
+    m.apply('floatingip', 'f1', fip('f1', '203.0.113.50', '10.0.0.6'));
+    m.apply('router', R2, router(R2, { external_gateway_info: null, routes: [{ destination: '10.70.0.0/16', nexthop: '10.0.1.9' }] }));
+    await l3.sync(m, [R]); // R2 changed too, but the caller named R only: R2 is not looked at
+    expect(ops.calls.filter((c) => !c.startsWith('conntrack') && !c.startsWith('announce'))).toEqual([`nft qrouter-${R} maps`]);
+    expect(l3.statuses()).toEqual({ routers: { [R]: 'active', [R2]: 'active' }, floatingips: { f1: 'active' } });
+    ops.calls = [];
+    await l3.sync(m, [R2]);
+    expect(ops.calls).toEqual([`ensure ${R2}`]);
+    ops.calls = [];
+    m.apply('router', R2, null);
+    await l3.sync(m, [R2]);
+    expect(ops.calls).toEqual([`release qrouter-${R2}`, `remove ${R2}`]);
+    expect(l3.statuses()).toEqual({ routers: { [R]: 'active' }, floatingips: { f1: 'active' } });
+  });
+
   it('deletes the namespace of a router no longer planned here', async () => {
     const ops = new FakeOps();
     const { l3 } = manager(ops);
