@@ -35,6 +35,7 @@ export { routersTouched } from './touched.ts';
 export { planRouter, routerPlan, ROUTER_GATEWAY_OWNER, ROUTER_INTERFACE_OWNER, type RouterPlan } from './manager-plan.ts';
 export { movedFloatingIps, newLegAddresses } from './announcements.ts';
 export { defaultL3Ops, type L3Ops } from './ops.ts';
+import { DelayedWork } from './delayed-work.ts';
 import { L3StatusBook, type FloatingIpState, type L3Status } from './statuses.ts';
 
 export type { FloatingIpState, L3Status, RouterState } from './statuses.ts';
@@ -72,9 +73,8 @@ export class L3Manager extends EventEmitter<Events> {
   private readonly ops: L3Ops;
   private readonly log: L3Log;
   private readonly retryMs: number;
-  private readonly aftermathDelayMs: number;
   /** Aftermaths waiting for their delay; close() runs them at once. */
-  private readonly deferred = new Map<NodeJS.Timeout, () => void>();
+  private readonly aftermaths: DelayedWork;
   /** Per router: the key (spec + rules text + floating IP table) last applied successfully. */
   private readonly appliedKey = new Map<string, string>();
   /** Per router: the namespace spec last ensured; a change of NAT alone (a remap) skips the ensure. */
@@ -124,7 +124,7 @@ export class L3Manager extends EventEmitter<Events> {
     };
     this.log = opts.log ?? NOOP_LOG;
     this.retryMs = opts.retryMs ?? 5000;
-    this.aftermathDelayMs = opts.aftermathDelayMs ?? 100;
+    this.aftermaths = new DelayedWork(opts.aftermathDelayMs ?? 100);
   }
 
   /**
@@ -169,11 +169,7 @@ export class L3Manager extends EventEmitter<Events> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await this.idle();
-    for (const [timer, run] of this.deferred) {
-      clearTimeout(timer);
-      run();
-    }
-    this.deferred.clear();
+    this.aftermaths.flush();
     await Promise.all(this.inFlight);
     for (const id of this.owned) this.ops.releaseNft(this.nsName(id));
   }
@@ -328,7 +324,7 @@ export class L3Manager extends EventEmitter<Events> {
     this.log.info({ router: id, interfaces: p.spec.interfaces.length, gateway: p.spec.gateway?.name, floatingIps: p.nat.floatingIps.length }, 'router applied');
     this.emit('routerApplied', { router: id, ok: true, ms: performance.now() - started });
     if (natCleanups.length || firewallCleanups.length || moved.length) {
-      this.later(() => this.aftermath(id, ns, prevNat, natCleanups, firewallCleanups, moved));
+      this.aftermaths.schedule(() => this.aftermath(id, ns, prevNat, natCleanups, firewallCleanups, moved));
     }
     return true;
   }
@@ -351,14 +347,6 @@ export class L3Manager extends EventEmitter<Events> {
     }
   }
 
-  private later(run: () => void): void {
-    if (this.aftermathDelayMs <= 0) return run();
-    const timer = setTimeout(() => {
-      this.deferred.delete(timer);
-      run();
-    }, this.aftermathDelayMs);
-    this.deferred.set(timer, run);
-  }
 
   /** The nft table of floating IPs: recreated when its shape changes, else only its maps refilled (one transaction either way). */
   private async applyFloatingTable(id: string, ns: string, table: string | null, elements: string): Promise<void> {
