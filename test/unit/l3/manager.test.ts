@@ -59,6 +59,15 @@ function baseDocs() {
   };
 }
 
+/** The base documents plus a second router R2 with one leg on this host and no gateway. */
+const R2 = 'r2';
+function twoRouterDocs() {
+  const docs = baseDocs();
+  docs.router.push(router(R2, { external_gateway_info: null, routes: [] }));
+  docs.port.push(port('r2-if-000001', 'n2', 'network:router_interface', R2, [['n2-v4', '10.0.1.2']]));
+  return docs;
+}
+
 function model(docs = baseDocs()): HostModel {
   const m = new HostModel(HOST);
   m.replace(1, docs);
@@ -292,11 +301,7 @@ describe('L3Manager', () => {
   it('replans only the routers a change touched, and keeps the others as they are', async () => {
     const ops = new FakeOps();
     const { l3 } = manager(ops);
-    const docs = baseDocs();
-    const R2 = 'r2';
-    docs.router.push(router(R2, { external_gateway_info: null, routes: [] }));
-    docs.port.push(port('r2-if-000001', 'n2', 'network:router_interface', R2, [['n2-v4', '10.0.1.2']]));
-    const m = model(docs);
+    const m = model(twoRouterDocs());
     await l3.sync(m);
     ops.calls = [];
     m.apply('floatingip', 'f1', fip('f1', '203.0.113.50', '10.0.0.6'));
@@ -329,11 +334,7 @@ describe('L3Manager', () => {
   it('isolates a failing router and retries it at the next sync', async () => {
     const ops = new FakeOps();
     const { l3 } = manager(ops);
-    const docs = baseDocs();
-    const R2 = 'r2';
-    docs.router.push(router(R2, { external_gateway_info: null, routes: [] }));
-    docs.port.push(port('r2-if-000001', 'n2', 'network:router_interface', R2, [['n2-v4', '10.0.1.2']]));
-    const m = model(docs);
+    const m = model(twoRouterDocs());
     ops.failEnsure.add(R);
     await l3.sync(m);
     expect(l3.statuses().routers).toEqual({ [R]: 'error', [R2]: 'active' });
