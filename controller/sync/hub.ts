@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION, type AppliedMessage, type HelloMessage } from '../../schemas/agent/channel.ts';
+import { PROTOCOL_VERSION, type AppliedMessage, type ChangeEntry, type HelloMessage } from '../../schemas/agent/channel.ts';
 import type { AgentUpdate } from '../../schemas/api/agent.ts';
 import { scheduleUnplacedRouters, routerHost } from '../domain/l3-scheduler.ts';
 import { revise } from '../domain/standard-attrs.ts';
@@ -201,7 +201,15 @@ export class SyncHub implements SessionHost {
     // Trimmed to the view once; each session then picks what concerns its host.
     const commit = viewCommit(changes, revision);
     const view = this.store.view();
-    for (const s of this.sessions) if (s.runtime) s.push(commit, view, requestIds);
+    const prepared: Array<[Session, ChangeEntry[]]> = [];
+    for (const s of this.sessions) {
+      const changes = s.runtime ? s.prepare(commit, view) : undefined;
+      if (changes) prepared.push([s, changes]);
+    }
+    // The hosts the commit changes first: the others only learn the revision, and writing to them
+    // (a wake-up of another process each) need not delay a floating IP's gateway.
+    for (const [s, changes] of prepared) if (changes.length) s.deliver(revision, changes, requestIds);
+    for (const [s, changes] of prepared) if (!changes.length) s.deliver(revision, changes, requestIds);
   }
 
   /**

@@ -129,26 +129,37 @@ export class Session {
   }
 
   /**
-   * One commit's changes message (`view` is the model after it), maybe empty so that revisions
-   * stay contiguous, with the API request ids that made the commit; not sent (and the session
-   * falls behind) when the agent reads too slowly.
+   * One commit's changes for this host, in two halves so that the hub can write to the hosts the
+   * commit changes before the others. prepare(): what of the commit concerns this host (maybe
+   * nothing: the message is still sent, so that revisions stay contiguous), or undefined when
+   * nothing is to be sent (not streaming, fallen behind: the agent reads too slowly, or a fresh
+   * snapshot went instead). Exactly one deliver() must follow a defined answer, before the next
+   * commit's prepare().
    */
-  push(commit: ViewCommit, view: ReadView, requestIds?: readonly string[]): void {
-    if (this.isClosed || !this.streaming || !this.interest) return;
+  prepare(commit: ViewCommit, view: ReadView): ChangeEntry[] | undefined {
+    if (this.isClosed || !this.streaming || !this.interest) return undefined;
     const limit = this.hub.sendBufferLimit;
     const buffered = this.link.bufferedAmount;
-    if (buffered > limit + this.allowance) return this.fallBehind(buffered);
+    if (buffered > limit + this.allowance) {
+      this.fallBehind(buffered);
+      return undefined;
+    }
     if (buffered <= limit) this.allowance = 0;
-    let changes: ChangeEntry[];
     try {
-      changes = this.interest.apply(commit, view);
+      return this.interest.apply(commit, view);
     } catch (err) {
       // A bug, not a state an agent can cause: start the host's view over.
       this.hub.warn({ host: this.runtime?.host, err: String(err) }, 'host view out of step; sending a fresh snapshot');
-      return this.sendSnapshot();
+      this.sendSnapshot();
+      return undefined;
     }
-    this.link.send(JSON.stringify({ type: 'changes', revision: commit.revision, changes, ...(requestIds?.length ? { requestIds } : {}) }));
-    this.sentRevision = commit.revision;
+  }
+
+  /** The second half: sends the changes prepare() found, with the API request ids that made the commit. */
+  deliver(revision: number, changes: readonly ChangeEntry[], requestIds?: readonly string[]): void {
+    if (this.isClosed) return;
+    this.link.send(JSON.stringify({ type: 'changes', revision, changes, ...(requestIds?.length ? { requestIds } : {}) }));
+    this.sentRevision = revision;
   }
 
   /** How many documents of each kind the agent holds (diagnostics, tests); undefined when not streaming. */
