@@ -30,13 +30,13 @@ import { firewallChangeCleanups, stalePortForwardingCleanups, staleMappingCleanu
 import { routerFirewallRules, type FirewallPortSpec } from './firewall-rules.ts';
 import { floatingNatElements, floatingNatRemoveLine, floatingNatTableLine } from './floating-nat.ts';
 import { routerRulesText, type RouterNat } from './rules.ts';
+import { DelayedWork } from './delayed-work.ts';
+import { L3StatusBook, type FloatingIpState, type L3Status } from './statuses.ts';
 
 export { routersTouched } from './touched.ts';
 export { planRouter, routerPlan, ROUTER_GATEWAY_OWNER, ROUTER_INTERFACE_OWNER, type RouterPlan } from './manager-plan.ts';
 export { movedFloatingIps, newLegAddresses } from './announcements.ts';
 export { defaultL3Ops, type L3Ops } from './ops.ts';
-import { DelayedWork } from './delayed-work.ts';
-import { L3StatusBook, type FloatingIpState, type L3Status } from './statuses.ts';
 
 export type { FloatingIpState, L3Status, RouterState } from './statuses.ts';
 
