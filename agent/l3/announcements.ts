@@ -22,9 +22,17 @@ export function newLegAddresses(prev: RouterSpec | undefined, next: RouterSpec):
   return out;
 }
 
-/** Floating addresses that are new or now point at another fixed IP: announced by gratuitous ARP. */
+/**
+ * Floating addresses that are new or now point at another fixed IP, and those that newly carry
+ * port forwardings: announced by gratuitous ARP (an address freed by another router and given out
+ * again would otherwise stay in the outside's neighbour caches with that router's MAC).
+ */
 export function movedFloatingIps(prev: RouterNat | undefined, next: RouterNat): string[] {
   if (next.gatewayIp === null) return [];
-  const before = new Map(!prev || prev.gatewayIp === null ? [] : prev.floatingIps.map((f) => [f.floating, f.fixed]));
-  return next.floatingIps.filter((f) => before.get(f.floating) !== f.fixed).map((f) => f.floating);
+  const had = !prev || prev.gatewayIp === null ? undefined : prev;
+  const before = new Map(had?.floatingIps.map((f) => [f.floating, f.fixed]) ?? []);
+  const forwarded = new Set(had?.portForwardings.map((p) => p.floating) ?? []);
+  const moved = next.floatingIps.filter((f) => before.get(f.floating) !== f.fixed).map((f) => f.floating);
+  const newlyForwarded = [...new Set(next.portForwardings.map((p) => p.floating))].filter((a) => !forwarded.has(a) && !before.has(a));
+  return [...moved, ...newlyForwarded];
 }

@@ -341,7 +341,7 @@ export class L3Manager extends EventEmitter<Events> {
     for (const args of [...natCleanups.filter((a) => stillStale.has(a.join(' '))), ...firewallCleanups]) {
       this.background(this.ops.conntrack(ns, args), { router: id, conntrack: args.join(' ') }, 'conntrack clean-up failed');
     }
-    const mapped = new Set(nat.floatingIps.map((f) => f.floating));
+    const mapped = new Set([...nat.floatingIps.map((f) => f.floating), ...nat.portForwardings.map((p) => p.floating)]);
     for (const fip of moved.filter((f) => mapped.has(f))) {
       this.background(this.ops.announce(ns, nat.gatewayInterface, fip), { router: id, floatingIp: fip }, 'gratuitous ARP failed');
     }

@@ -163,6 +163,12 @@ describe('movedFloatingIps', () => {
     expect(movedFloatingIps(nat([['1.1.1.1', '10.0.0.1'], ['1.1.1.2', '10.0.0.2']]), nat([['1.1.1.1', '10.0.0.1'], ['1.1.1.2', '10.0.0.9'], ['1.1.1.3', '10.0.0.3']])))
       .toEqual(['1.1.1.2', '1.1.1.3']);
   });
+  it('names a floating address that newly carries port forwardings, once', () => {
+    const pf = (floating: string, port: number) => ({ floating, protocol: 'tcp' as const, externalPort: port, internalIp: '10.0.0.5', internalPort: 22 });
+    const withPfs = (pfs: ReturnType<typeof pf>[]) => ({ ...nat([]), portForwardings: pfs });
+    expect(movedFloatingIps(withPfs([]), withPfs([pf('1.1.1.9', 2222), pf('1.1.1.9', 2223)]))).toEqual(['1.1.1.9']);
+    expect(movedFloatingIps(withPfs([pf('1.1.1.9', 2222)]), withPfs([pf('1.1.1.9', 2222), pf('1.1.1.9', 2223)]))).toEqual([]);
+  });
 });
 
 describe('newLegAddresses', () => {
