@@ -96,8 +96,6 @@ export class L3Manager extends EventEmitter<Events> {
   private dirty: Set<string> | 'all' = 'all';
   /** Routers whose last apply or delete failed: replanned at every pass until they succeed. */
   private readonly failedRouters = new Set<string>();
-  /** Per planned router: the floating IPs its plan maps (their statuses follow the router's). */
-  private readonly fipsOf = new Map<string, string[]>();
   private orphansChecked = false;
   private latest: HostModel | undefined;
   private running: Promise<void> | undefined;
@@ -200,18 +198,23 @@ export class L3Manager extends EventEmitter<Events> {
     // The model is shared with the dataplane and changes while we await: plan once, up front.
     const dirty = this.dirty;
     this.dirty = new Set();
-    let considered: Iterable<string>;
+    // The replanned routers' previous plans: their floating IPs' statuses are taken back below.
+    let before: Map<string, RouterPlan>;
+    let considered: Set<string>;
     if (dirty === 'all') {
+      before = this.plan;
       this.plan = routerPlan(model, this.opts.host);
-      considered = new Set([...this.plan.keys(), ...this.fipsOf.keys()]);
+      considered = new Set([...before.keys(), ...this.plan.keys()]);
     } else {
-      const ids = new Set([...dirty, ...this.failedRouters]);
-      for (const id of ids) {
+      considered = new Set([...dirty, ...this.failedRouters]);
+      before = new Map();
+      for (const id of considered) {
+        const old = this.plan.get(id);
+        if (old) before.set(id, old);
         const p = planRouter(model, this.opts.host, id);
         if (p) this.plan.set(id, p);
         else this.plan.delete(id);
       }
-      considered = ids;
     }
     const plan = this.plan;
     let failed = false;
@@ -255,16 +258,12 @@ export class L3Manager extends EventEmitter<Events> {
     }
 
     // All removals first: a floating IP that moved between two routers is set by the one it is on now.
-    for (const id of considered) {
-      for (const f of this.fipsOf.get(id) ?? []) this.book.setFloatingIp(f, undefined);
-      this.fipsOf.delete(id);
-    }
+    for (const id of considered) for (const f of before.get(id)?.floatingIpIds ?? []) this.book.setFloatingIp(f, undefined);
     for (const id of considered) {
       const p = plan.get(id);
       if (!p) continue;
       const state: FloatingIpState = this.book.router(id) === 'active' ? 'active' : 'down';
       for (const f of p.floatingIpIds) this.book.setFloatingIp(f, state);
-      this.fipsOf.set(id, p.floatingIpIds);
     }
 
     if (failed) this.scheduleRetry();
@@ -346,7 +345,6 @@ export class L3Manager extends EventEmitter<Events> {
       this.background(this.ops.announce(ns, nat.gatewayInterface, fip), { router: id, floatingIp: fip }, 'gratuitous ARP failed');
     }
   }
-
 
   /** The nft table of floating IPs: recreated when its shape changes, else only its maps refilled (one transaction either way). */
   private async applyFloatingTable(id: string, ns: string, table: string | null, elements: string): Promise<void> {

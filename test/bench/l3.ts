@@ -1,5 +1,6 @@
 import { HostModel } from '../../agent/model/host-model.ts';
 import { L3Manager, routersTouched, type L3Ops } from '../../agent/l3/manager.ts';
+import { networkDoc, portDoc, subnetDoc } from '../helpers/host-scenarios.ts';
 import { percentile } from './stats.ts';
 
 // The gateway agent's L3 work for one floating IP remap, with 10 and with 1,000 routers on the host
@@ -10,16 +11,10 @@ const HOST = 'gw1';
 const noop = async (): Promise<void> => undefined;
 const OPS: L3Ops = { ensure: noop, applyRules: noop, nft: noop, releaseNft: () => undefined, remove: noop, list: async () => [], conntrack: noop, announce: noop };
 
-const network = (id: string, external = false) => ({
-  id, project_id: 'p', admin_state_up: true, mtu: 1450, 'provider:network_type': 'vxlan', 'provider:physical_network': null,
-  'provider:segmentation_id': 100, 'router:external': external,
-});
-const subnet = (id: string, networkId: string, cidr: string, gateway: string) => ({
-  id, network_id: networkId, ip_version: 4, cidr, gateway_ip: gateway, enable_dhcp: true, dns_nameservers: [], host_routes: [],
-});
-const port = (id: string, networkId: string, owner: string, router: string, subnetId: string, ip: string) => ({
-  id, network_id: networkId, admin_state_up: true, mac_address: 'fa:16:3e:00:00:01', fixed_ips: [{ subnet_id: subnetId, ip_address: ip }],
-  allowed_address_pairs: [], port_security_enabled: false, security_groups: [], device_owner: owner, device_id: router, 'binding:host_id': HOST,
+const network = (id: string, external = false) => networkDoc(id, { 'router:external': external });
+const subnet = (id: string, networkId: string, cidr: string, gateway: string) => subnetDoc(id, networkId, cidr, { gateway_ip: gateway });
+const port = (id: string, networkId: string, owner: string, router: string, subnetId: string, ip: string) => portDoc(id, networkId, 'fa:16:3e:00:00:01', {
+  fixed_ips: [{ subnet_id: subnetId, ip_address: ip }], port_security_enabled: false, device_owner: owner, device_id: router, 'binding:host_id': HOST,
 });
 
 async function run(routers: number): Promise<void> {

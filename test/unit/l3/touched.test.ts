@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { routerPlan, routersTouched } from '../../../agent/l3/manager.ts';
 import { HostModel, type ModelEvent } from '../../../agent/model/host-model.ts';
 import type { ViewKind } from '../../../schemas/agent/view.ts';
+import { networkDoc, portDoc, subnetDoc } from '../../helpers/host-scenarios.ts';
 
 const HOST = 'gw1';
 const ROUTERS = ['r0', 'r1', 'r2'];
@@ -19,27 +20,30 @@ type Op = { kind: ViewKind; id: string; doc: Doc };
 const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);
 const maybeNull = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
 
+type SubnetSpec = readonly [string, string, string];
+/** The address `last` in a /24 written as x.y.z.0/24. */
+const inSubnet = (cidr: string, last: number | string) => cidr.replace(/0\/24$/, String(last));
+const network = (id: string, mtu = 1450) => networkDoc(id, { mtu, 'router:external': id === 'n0' });
+const subnet = ([id, networkId, cidr]: SubnetSpec, gateway: boolean) =>
+  subnetDoc(id, networkId, cidr, { gateway_ip: gateway ? inSubnet(cidr, 1) : null, enable_dhcp: false });
+const port = (id: string, [subnetId, networkId, cidr]: SubnetSpec, over: { owner: string; device: string; host: string; last: number; mac: number }) =>
+  portDoc(id, networkId, `fa:16:3e:00:00:0${over.mac}`, {
+    fixed_ips: [{ subnet_id: subnetId, ip_address: inSubnet(cidr, over.last) }], port_security_enabled: false,
+    device_owner: over.owner, device_id: over.device, 'binding:host_id': over.host,
+  });
+
 const docArb: Record<string, fc.Arbitrary<Op>> = {
   network: fc.record({ id: pick(NETWORKS), mtu: pick([1400, 1450, 1500]), del: fc.boolean() }).map(({ id, mtu, del }) => ({
-    kind: 'network', id, doc: del ? null : {
-      id, project_id: 'p', admin_state_up: true, mtu, 'provider:network_type': 'vxlan', 'provider:physical_network': null,
-      'provider:segmentation_id': 7, 'router:external': id === 'n0',
-    },
+    kind: 'network', id, doc: del ? null : network(id, mtu),
   })),
-  subnet: fc.record({ s: pick(SUBNETS), gw: fc.boolean(), del: fc.boolean() }).map(({ s: [id, network_id, cidr], gw, del }) => ({
-    kind: 'subnet', id, doc: del ? null : {
-      id, network_id, ip_version: 4, cidr, gateway_ip: gw ? cidr.replace(/0\/24$/, '1') : null, enable_dhcp: false, dns_nameservers: [], host_routes: [],
-    },
+  subnet: fc.record({ s: pick(SUBNETS), gw: fc.boolean(), del: fc.boolean() }).map(({ s, gw, del }) => ({
+    kind: 'subnet', id: s[0], doc: del ? null : subnet(s, gw),
   })),
   port: fc.record({
     id: pick(['p0', 'p1', 'p2', 'p3', 'p4', 'p5']), s: pick(SUBNETS), host: pick([HOST, 'other']), owner: pick(OWNERS),
     device: pick([...ROUTERS, 'vm1']), last: fc.integer({ min: 2, max: 9 }), mac: fc.integer({ min: 1, max: 3 }), del: fc.boolean(),
-  }).map(({ id, s: [subnetId, network_id, cidr], host, owner, device, last, mac, del }) => ({
-    kind: 'port', id, doc: del ? null : {
-      id, network_id, admin_state_up: true, mac_address: `fa:16:3e:00:00:0${mac}`,
-      fixed_ips: [{ subnet_id: subnetId, ip_address: cidr.replace(/0\/24$/, String(last)) }],
-      allowed_address_pairs: [], port_security_enabled: false, security_groups: [], device_owner: owner, device_id: device, 'binding:host_id': host,
-    },
+  }).map(({ id, s, host, owner, device, last, mac, del }) => ({
+    kind: 'port', id, doc: del ? null : port(id, s, { owner, device, host, last, mac }),
   })),
   router: fc.record({ id: pick(ROUTERS), admin: fc.boolean(), snat: fc.boolean(), route: fc.boolean(), gw: fc.boolean(), del: fc.boolean() })
     .map(({ id, admin, snat, route, gw, del }) => ({
@@ -82,18 +86,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(...Object.values(docArb));
 
 /** A model where every link is there (routers with legs here, groups with policies and rules), so that changes to any document reach a plan. */
 const BASE: Op[] = (() => {
-  const net = (id: string) => ({ kind: 'network' as const, id, doc: { id, project_id: 'p', admin_state_up: true, mtu: 1450, 'provider:network_type': 'vxlan', 'provider:physical_network': null, 'provider:segmentation_id': 7, 'router:external': id === 'n0' } });
-  const sub = ([id, network_id, cidr]: readonly [string, string, string]) => ({ kind: 'subnet' as const, id, doc: { id, network_id, ip_version: 4, cidr, gateway_ip: cidr.replace(/0\/24$/, '1'), enable_dhcp: false, dns_nameservers: [], host_routes: [] } });
-  const port = (id: string, [subnetId, network_id, cidr]: readonly [string, string, string], owner: string, device: string) => ({
-    kind: 'port' as const, id, doc: {
-      id, network_id, admin_state_up: true, mac_address: 'fa:16:3e:00:00:01', fixed_ips: [{ subnet_id: subnetId, ip_address: cidr.replace(/0\/24$/, '1') }],
-      allowed_address_pairs: [], port_security_enabled: false, security_groups: [], device_owner: owner, device_id: device, 'binding:host_id': HOST,
-    },
+  const leg = (id: string, s: SubnetSpec, owner: string, device: string): Op => ({
+    kind: 'port', id, doc: port(id, s, { owner, device, host: HOST, last: 1, mac: 1 }),
   });
   return [
-    ...NETWORKS.map(net), ...SUBNETS.map(sub),
+    ...NETWORKS.map((id): Op => ({ kind: 'network', id, doc: network(id) })),
+    ...SUBNETS.map((s): Op => ({ kind: 'subnet', id: s[0], doc: subnet(s, true) })),
     ...ROUTERS.map((id) => ({ kind: 'router' as const, id, doc: { id, project_id: 'p', admin_state_up: true, external_gateway_info: { network_id: 'n0', enable_snat: true, external_fixed_ips: [] }, routes: [] } })),
-    port('p0', SUBNETS[1], OWNERS[0], 'r0'), port('p1', SUBNETS[2], OWNERS[0], 'r1'), port('p2', SUBNETS[3], OWNERS[0], 'r2'), port('p3', SUBNETS[0], OWNERS[1], 'r0'),
+    leg('p0', SUBNETS[1], OWNERS[0], 'r0'), leg('p1', SUBNETS[2], OWNERS[0], 'r1'), leg('p2', SUBNETS[3], OWNERS[0], 'r2'), leg('p3', SUBNETS[0], OWNERS[1], 'r0'),
     { kind: 'firewall_rule', id: 'ru0', doc: { id: 'ru0', enabled: true, ip_version: 4, protocol: 'tcp', source_ip_address: null, destination_ip_address: null, source_port: null, destination_port: '80', action: 'allow' } },
     { kind: 'firewall_policy', id: 'pol0', doc: { id: 'pol0', firewall_rules: ['ru0', 'ru1'] } },
     { kind: 'firewall_policy', id: 'pol1', doc: { id: 'pol1', firewall_rules: ['ru2'] } },
