@@ -6,6 +6,7 @@ import type { Authenticator } from './auth/context.ts';
 import type { Config } from './config.ts';
 import { NeutronError, httpNotFound } from './errors.ts';
 import { apiPlugins } from './api/index.ts';
+import { neutronBodyParsing } from './api/content-type.ts';
 import { versionRoutes } from './api/versions.ts';
 import { metricsRoutes } from './api/metrics.ts';
 import { ControllerMetrics } from './metrics.ts';
@@ -43,6 +44,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   // Bodies are parsed by each handler with zod so errors read like Neutron's; route schemas feed the docs.
   app.setValidatorCompiler(() => (data) => ({ value: data }));
+  neutronBodyParsing(app);
 
   await app.register(swagger, {
     openapi: { info: { title: 'Weft Networking API (Neutron v2.0-compatible)', version: '2.0' } },

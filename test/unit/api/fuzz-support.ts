@@ -20,7 +20,12 @@ export interface FuzzRequest {
   /** A JS value sent as JSON, or raw text (sent as application/json). */
   body?: { json: unknown } | { raw: string };
   headers?: Record<string, string>;
+  /** The Content-Type header: undefined is application/json, null is none at all. */
+  contentType?: string | null;
 }
+
+/** Content-Type headers clients send (Tempest: JSON on every request; neutron-tempest-plugin: none on PUTs). */
+const contentTypes = fc.constantFrom<string | null | undefined>(undefined, null, 'application/json; charset=UTF-8', 'Application/JSON', 'text/plain');
 
 export interface Endpoint {
   name: string;
@@ -110,7 +115,8 @@ export function storeDump(api: TestApi): string {
 
 function describeRequest(req: FuzzRequest): string {
   const body = req.body === undefined ? '' : 'raw' in req.body ? ` raw=${JSON.stringify(req.body.raw).slice(0, 600)}` : ` json=${(JSON.stringify(req.body.json) ?? 'undefined').slice(0, 600)}`;
-  return `${req.method} ${req.url.slice(0, 300)} as ${req.caller.project}${req.headers && Object.keys(req.headers).length ? ` headers=${JSON.stringify(req.headers)}` : ''}${body}`;
+  const type = req.contentType === undefined ? '' : ` content-type=${JSON.stringify(req.contentType)}`;
+  return `${req.method} ${req.url.slice(0, 300)} as ${req.caller.project}${type}${req.headers && Object.keys(req.headers).length ? ` headers=${JSON.stringify(req.headers)}` : ''}${body}`;
 }
 
 /** Send one request and check the invariants; throws (failing the property) when one breaks. */
@@ -119,13 +125,14 @@ export async function sendAndCheck(api: TestApi, req: FuzzRequest): Promise<numb
   const revision = api.store.revision;
   const headers: Record<string, string> = { 'x-project-id': req.caller.project, 'x-roles': (req.caller.roles ?? ['member']).join(','), ...req.headers };
   let payload: string | undefined;
-  if (req.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    payload = 'raw' in req.body ? req.body.raw : JSON.stringify(req.body.json);
-  }
+  if (req.body !== undefined) payload = 'raw' in req.body ? req.body.raw : JSON.stringify(req.body.json);
+  // A body is JSON whatever its Content-Type says, or without one; an empty body with one is no body.
+  if (req.contentType !== null) headers['content-type'] = req.contentType ?? 'application/json';
+  if (req.contentType !== undefined && req.contentType !== null && payload === undefined && req.method !== 'GET') payload = '';
   const res = await api.app.inject({ method: req.method, url: req.url, payload, headers });
   const where = `${describeRequest(req)}\n  -> ${res.statusCode} ${res.body.slice(0, 600)}`;
   if (res.statusCode >= 500) throw new Error(`5xx on ${where}`);
+  if (res.statusCode === 415) throw new Error(`a body refused for its Content-Type on ${where}`);
   if (res.statusCode >= 400) {
     let body: any;
     try {
@@ -182,8 +189,8 @@ export const NUM_RUNS = Number(process.env.WEFT_FUZZ_RUNS ?? 60);
 export async function fuzzEndpoint(api: TestApi, fx: Fixtures, endpoint: Endpoint, numRuns = NUM_RUNS): Promise<Map<number, number>> {
   const statuses = new Map<number, number>();
   await fc.assert(
-    fc.asyncProperty(endpoint.requests(fx), async (req) => {
-      const status = await sendAndCheck(api, req);
+    fc.asyncProperty(endpoint.requests(fx), contentTypes, async (req, contentType) => {
+      const status = await sendAndCheck(api, { ...req, contentType });
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
     }),
     { numRuns, endOnFailure: true },
