@@ -109,7 +109,7 @@ describe('request bodies, one by one', () => {
 
   it('a non-empty malformed body is a 400 NeutronError and changes nothing, with or without a Content-Type', async () => {
     const before = storeDump(api);
-    for (const headers of [{}, { 'content-type': 'application/json' }, { 'content-type': 'text/plain' }]) {
+    for (const headers of [{}, { 'content-type': 'application/json' }, { 'content-type': 'text/plain' }] as Array<Record<string, string>>) {
       for (const [method, url] of [['POST', '/v2.0/networks'], ['PUT', `/v2.0/networks/${fx.ids.network[0]}`]] as const) {
         const res = await send(method, url, '{"network": {"name": ', headers);
         expect(res.statusCode, `${method} ${JSON.stringify(headers)}`).toBe(400);
