@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureTokens, type TokensFile } from '../../controller/auth/static-tokens.ts';
+import { freePort } from '../../lab/free-port.ts';
 
 // A real controller process (node + tsx running controller/main.ts) on a free port with a
 // fresh data directory and static-token auth, for end-to-end tests: start, wait until
@@ -64,19 +64,7 @@ export interface ControllerProcess {
   cleanup(): Promise<void>;
 }
 
-/** A TCP port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => ok(port));
-    });
-  });
-}
+export { freePort };
 
 function writeTokens(dataDir: string, extra: ExtraToken[]): void {
   const path = join(dataDir, 'tokens.json');

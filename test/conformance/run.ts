@@ -1,0 +1,134 @@
+// npm run conformance: Neutron's own API tests (Tempest's tempest.api.network and
+// neutron-tempest-plugin's api) against Weft, with a real Keystone, everything on loopback.
+// Prints "N passed, M failed, K skipped", writes the failing tests with their first error
+// line to <out>/failures.txt, and removes everything it started.
+//
+//   npm run conformance [-- --regex RE] [--concurrency N] [--out DIR] [--keep]
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { run } from '../../agent/host/exec.ts';
+import { KEYSTONE_REGION, REPO_ROOT, startKeystone, type Keystone } from '../../lab/keystone.ts';
+import { startController, type ControllerProcess } from '../helpers/controller-process.ts';
+import { tempestConf } from './tempest-conf.ts';
+
+const DEFAULT_REGEX = '^(tempest\\.api\\.network|neutron_tempest_plugin\\.api)\\.';
+const PHYSNET = 'physnet1';
+
+const { values: args } = parseArgs({
+  options: {
+    regex: { type: 'string', default: DEFAULT_REGEX },
+    concurrency: { type: 'string', default: '2' },
+    out: { type: 'string', default: 'conformance-results' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const say = (line: string) => process.stderr.write(`conformance: ${line}\n`);
+
+async function api(ctl: ControllerProcess, token: string, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${ctl.url}${path}`, { method, headers: { 'x-auth-token': token, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} -> ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** Runs Tempest in its workspace; its per-test lines go to the log, a count to the terminal. */
+function runTempest(workspace: string, logPath: string): Promise<number | null> {
+  const log = createWriteStream(logPath);
+  const child = spawn('tempest', ['run', '--regex', args.regex!, '--concurrency', args.concurrency!], { cwd: workspace, stdio: ['ignore', 'pipe', 'pipe'] });
+  let done = 0;
+  const onData = (b: Buffer) => {
+    log.write(b);
+    done += (b.toString().match(/^\{\d+\} /gm) ?? []).length;
+    if (process.stderr.isTTY) process.stderr.write(`\rconformance: ${done} tests run`);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const stop = () => child.kill('SIGTERM');
+  process.once('SIGINT', stop);
+  return new Promise((ok) => child.on('exit', (code) => {
+    process.off('SIGINT', stop);
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    log.end(() => ok(code));
+  }));
+}
+
+interface Results {
+  passed: number;
+  skipped: number;
+  failed: Array<{ id: string; error: string }>;
+  skip_reasons: Record<string, number>;
+}
+
+async function collect(workspace: string): Promise<Results> {
+  // The subunit stream is binary: piped straight from stestr into the parser.
+  const script = `stestr last --subunit | /usr/bin/python3 ${join(REPO_ROOT, 'test/conformance/results.py')}`;
+  const parsed = await run('bash', ['-o', 'pipefail', '-c', script], { cwd: workspace, allowFail: true, timeoutMs: 120_000 });
+  if (!parsed.stdout.trim()) throw new Error(`no results from stestr: ${parsed.stderr}`);
+  return JSON.parse(parsed.stdout);
+}
+
+async function main(): Promise<number> {
+  const out = resolve(args.out!);
+  mkdirSync(out, { recursive: true });
+  const workspace = mkdtempSync(join(tmpdir(), 'weft-tempest-'));
+  let keystone: Keystone | undefined;
+  let ctl: ControllerProcess | undefined;
+  try {
+    say('starting Keystone');
+    keystone = await startKeystone();
+    const service = await keystone.createProject('service');
+    const neutronPassword = `neutron-${Math.random().toString(36).slice(2, 12)}`;
+    await keystone.createUser('neutron', neutronPassword, service, 'admin');
+
+    say('starting Weft in keystone mode');
+    ctl = await startController({
+      env: {
+        WEFT_AUTH: 'keystone', WEFT_KEYSTONE_URL: keystone.url, WEFT_KEYSTONE_USERNAME: 'neutron',
+        WEFT_KEYSTONE_PASSWORD: neutronPassword, WEFT_KEYSTONE_PROJECT: 'service', WEFT_LOG_LEVEL: 'error',
+        WEFT_VLAN_RANGES: `${PHYSNET}:100:199`, WEFT_FLAT_NETWORKS: '*',
+      },
+    });
+    await keystone.registerService('network', 'neutron', ctl.url);
+
+    const admin = await keystone.adminToken();
+    const { network: pub } = await api(ctl, admin, 'POST', '/v2.0/networks', { network: { name: 'public', 'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'public' } });
+    await api(ctl, admin, 'POST', '/v2.0/subnets', { subnet: { name: 'public-subnet', network_id: pub.id, ip_version: 4, cidr: '172.24.4.0/24', gateway_ip: '172.24.4.1', enable_dhcp: false } });
+    const extensions: string[] = (await api(ctl, admin, 'GET', '/v2.0/extensions')).extensions.map((e: { alias: string }) => e.alias);
+
+    const init = await run('tempest', ['init', workspace], { allowFail: true, timeoutMs: 120_000 });
+    if (init.code !== 0) throw new Error(`tempest init failed: ${init.stderr}`);
+    writeFileSync(join(workspace, 'etc/tempest.conf'), tempestConf({
+      keystoneUrl: keystone.url, adminPassword: keystone.adminPassword, region: KEYSTONE_REGION,
+      publicNetworkId: pub.id, publicNetworkName: 'public', extensions, logDir: workspace,
+      physicalNetwork: PHYSNET, typeDrivers: ['flat', 'vlan', 'vxlan'],
+    }));
+
+    say(`running Tempest (${args.regex}, concurrency ${args.concurrency}); log: ${join(out, 'tempest-run.log')}`);
+    const started = Date.now();
+    const code = await runTempest(workspace, join(out, 'tempest-run.log'));
+    const results = await collect(workspace);
+    const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+
+    const failures = results.failed.map((f) => `${f.id}\n    ${f.error}`).join('\n');
+    writeFileSync(join(out, 'failures.txt'), failures ? `${failures}\n` : '');
+    writeFileSync(join(out, 'summary.json'), `${JSON.stringify({ ...results, extensions, minutes: Number(minutes), tempest_exit: code }, null, 1)}\n`);
+    writeFileSync(join(out, 'weft.log'), ctl.output());
+    say(`done in ${minutes} min; failures in ${join(out, 'failures.txt')}`);
+    console.log(`${results.passed} passed, ${results.failed.length} failed, ${results.skipped} skipped`);
+    return results.failed.length === 0 && results.passed > 0 ? 0 : 1;
+  } finally {
+    if (args.keep) say(`kept the Tempest workspace ${workspace}`);
+    else rmSync(workspace, { recursive: true, force: true });
+    await ctl?.cleanup();
+    await keystone?.cleanup();
+  }
+}
+
+main().then((code) => process.exit(code), (err) => {
+  console.error(err);
+  process.exit(2);
+});
