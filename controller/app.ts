@@ -28,6 +28,13 @@ export interface AppDeps {
  */
 const PUBLIC = [/^\/$/, /^\/docs(\/|$)/, /^\/metrics$/, /^\/dashboard(\/|$)/, /^\/v2\.0\/weft\/topology\/events$/];
 
+/** `/v2.0/networks.json?x=1` -> `/v2.0/networks?x=1`. */
+export function stripJsonSuffix(url: string): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  return path.endsWith('.json') ? `${path.slice(0, -5)}${q < 0 ? '' : url.slice(q)}` : url;
+}
+
 /** The controller's HTTP API. Never listens: main.ts does, tests use inject(). */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -35,6 +42,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 8 * 1024 * 1024,
     // The caller's X-Openstack-Request-Id or X-Request-Id if acceptable, else req-<uuid>.
     requestIdHeader: false,
+    // Neutron still takes the old format suffix, /v2.0/quotas/{id}/details.json (Tempest's client sends it).
+    rewriteUrl: (req) => stripJsonSuffix(req.url ?? '/'),
     genReqId: requestIdOf,
     // Errors raised before routing (malformed %-escapes, over-long ids) answer as NeutronErrors too.
     frameworkErrors: (error, _req, reply) => {

@@ -152,7 +152,7 @@ export function updateFloatingIp(tx: Tx, ctx: RequestContext, current: Doc, inpu
   return next;
 }
 
-export function removeFloatingIp(tx: Tx, _ctx: RequestContext, fip: Doc): void {
+export function removeFloatingIp(tx: Tx, fip: Doc): void {
   releaseIp(tx, fip.floating_subnet_id as string, fip.floating_ip_address as string);
   tx.remove('floatingip', fip.id);
 }

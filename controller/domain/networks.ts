@@ -4,6 +4,7 @@ import { inUse, invalidInput } from '../errors.ts';
 import type { Doc, Tx } from '../store/types.ts';
 import type { NetworkCreate, NetworkUpdate } from '../../schemas/api/network.ts';
 import { releasePortClaims } from './claims.ts';
+import { removeFloatingIp } from './floatingips.ts';
 import { owningProject, requireAdminFor } from './policy.ts';
 import {
   allocateTenantSegment, claimProviderSegment, maxMtu, releaseSegment, segmentPlan, type NetworkType, type Segment,
@@ -83,11 +84,14 @@ export function networkDomain(config: Config) {
     remove(tx: Tx, _ctx: RequestContext, network: Doc): void {
       const ports = tx.find('port', 'network_id', network.id);
       const blocking = ports.filter((p) => !NETWORK_OWNED.has(p.device_owner as string));
+      // Unassociated floating IPs go with their network (Neutron's delete_disassociated_floatingips).
       const fips = tx.find('floatingip', 'floating_network_id', network.id);
+      const associated = fips.filter((f) => f.port_id);
       const gateways = tx.list('router').filter((r) => (r.external_gateway_info as { network_id?: string } | null)?.network_id === network.id);
-      if (blocking.length || fips.length || gateways.length) {
+      if (blocking.length || associated.length || gateways.length) {
         throw inUse('NetworkInUse', `Unable to complete operation on network ${network.id}. There are one or more ports still in use on the network.`);
       }
+      for (const fip of fips) removeFloatingIp(tx, fip);
       for (const port of ports) {
         releasePortClaims(tx, port);
         tx.remove('port', port.id);

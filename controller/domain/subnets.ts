@@ -37,8 +37,10 @@ export function usableNetwork(view: ReadView, ctx: RequestContext, networkId: st
 /** Members see their own subnets and those of shared or external networks. */
 export function subnetVisible(view: ReadView, ctx: RequestContext, subnet: Doc): boolean {
   if (ctx.isAdmin || subnet.project_id === ctx.projectId) return true;
+  // Neutron's get_subnet: the network's owner, or anyone when the network is shared. The subnets
+  // of an external network that is not shared stay hidden, though the network itself is visible.
   const network = view.get('network', subnet.network_id as string);
-  return !!network && networkVisibleTo(ctx, network);
+  return !!network && (network.project_id === ctx.projectId || network.shared === true);
 }
 
 /** update_subnet / delete_subnet: admin, the subnet's project or the network's owner. */

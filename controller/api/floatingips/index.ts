@@ -27,7 +27,7 @@ export const floatingIpsApi: ApiPlugin = (app, deps) => {
     present: presentFloatingIp,
     create: createFloatingIp,
     update: updateFloatingIp,
-    remove: removeFloatingIp,
+    remove: (tx, _ctx, fip) => removeFloatingIp(tx, fip),
   };
   registerResource(app, deps, def);
 };

@@ -159,9 +159,11 @@ const PROBES: Record<string, Probe> = {
     expect(bad.status).toBe(400);
   },
   agent: async () => {
-    // Agents register over the channel (test/unit/sync); the API is admin-only, as in Neutron.
+    // Agents register over the channel (test/unit/sync); only admins see them, as in Neutron:
+    // a member's list is empty and one agent is not found.
     expect((await api.call(ADMIN, 'GET', '/v2.0/agents')).body).toEqual({ agents: [] });
-    expect((await api.call(ALICE, 'GET', '/v2.0/agents')).status).toBe(403);
+    expect((await api.call(ALICE, 'GET', '/v2.0/agents')).body).toEqual({ agents: [] });
+    expect((await api.call(ALICE, 'GET', `/v2.0/agents/${crypto.randomUUID()}`)).body.NeutronError.type).toBe('AgentNotFound');
   },
   fwaas_v2: async () => {
     const rule = await api.call(ALICE, 'POST', '/v2.0/fwaas/firewall_rules', { firewall_rule: { protocol: 'tcp', destination_port: '80', action: 'allow' } });

@@ -1,0 +1,74 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ADMIN, ALICE, BOB, testApi, type TestApi } from '../../helpers/api.ts';
+
+// Behaviours that Neutron's own suite (Tempest, neutron-tempest-plugin) found and our other
+// tests never sent; each names the Tempest test that relies on it.
+
+let api: TestApi;
+beforeEach(async () => {
+  api = await testApi();
+});
+afterEach(async () => api.close());
+
+async function externalNetwork(shared = false) {
+  const net = (await api.call(ADMIN, 'POST', '/v2.0/networks', { network: { name: 'ext', 'router:external': true, shared } })).body.network;
+  const subnet = (await api.call(ADMIN, 'POST', '/v2.0/subnets', { subnet: { network_id: net.id, cidr: '172.24.4.0/24', ip_version: 4, enable_dhcp: false } })).body.subnet;
+  return { net, subnet };
+}
+
+describe('Neutron parity', () => {
+  it('takes the old .json format suffix on any path (QuotasTest.test_show_quota_details)', async () => {
+    const details = await api.call(ADMIN, 'GET', `/v2.0/quotas/${ALICE.project}/details.json`);
+    expect(details.status).toBe(200);
+    expect(details.body.quota.network).toEqual({ limit: 100, used: 0, reserved: 0 });
+    const net = await api.call(ALICE, 'POST', '/v2.0/networks.json', { network: { name: 'suffixed' } });
+    expect(net.status).toBe(201);
+    const listed = await api.call(ALICE, 'GET', '/v2.0/networks.json?name=suffixed');
+    expect(listed.body.networks.map((n: any) => n.id)).toEqual([net.body.network.id]);
+    expect((await api.call(ALICE, 'GET', `/v2.0/networks/${net.body.network.id}.json`)).body.network.name).toBe('suffixed');
+  });
+
+  it('deletes an external network with its unassociated floating IPs (test_delete_external_networks_with_floating_ip)', async () => {
+    const { net, subnet } = await externalNetwork();
+    const fip = (await api.call(ADMIN, 'POST', '/v2.0/floatingips', { floatingip: { floating_network_id: net.id } })).body.floatingip;
+    expect((await api.call(ADMIN, 'DELETE', `/v2.0/networks/${net.id}`)).status).toBe(204);
+    expect((await api.call(ADMIN, 'GET', `/v2.0/floatingips/${fip.id}`)).status).toBe(404);
+    expect((await api.call(ADMIN, 'GET', `/v2.0/subnets/${subnet.id}`)).status).toBe(404);
+  });
+
+  it('keeps an external network whose floating IP is associated with a port', async () => {
+    const { net } = await externalNetwork();
+    const tenant = (await api.call(ADMIN, 'POST', '/v2.0/networks', { network: { name: 'in' } })).body.network;
+    const sub = (await api.call(ADMIN, 'POST', '/v2.0/subnets', { subnet: { network_id: tenant.id, cidr: '10.0.0.0/24', ip_version: 4 } })).body.subnet;
+    const router = (await api.call(ADMIN, 'POST', '/v2.0/routers', { router: { external_gateway_info: { network_id: net.id } } })).body.router;
+    await api.call(ADMIN, 'PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
+    const port = (await api.call(ADMIN, 'POST', '/v2.0/ports', { port: { network_id: tenant.id } })).body.port;
+    const fip = (await api.call(ADMIN, 'POST', '/v2.0/floatingips', { floatingip: { floating_network_id: net.id, port_id: port.id } })).body.floatingip;
+    await api.call(ADMIN, 'PUT', `/v2.0/routers/${router.id}`, { router: { external_gateway_info: {} } });
+    const refused = await api.call(ADMIN, 'DELETE', `/v2.0/networks/${net.id}`);
+    expect([refused.status, refused.body.NeutronError.type]).toEqual([409, 'NetworkInUse']);
+    expect((await api.call(ADMIN, 'GET', `/v2.0/floatingips/${fip.id}`)).status).toBe(200);
+  });
+
+  it("hides the subnets of an external network that is not shared (test_external_network_visibility)", async () => {
+    const { net, subnet } = await externalNetwork();
+    expect((await api.call(ALICE, 'GET', `/v2.0/networks/${net.id}`)).status).toBe(200);
+    expect((await api.call(ALICE, 'GET', `/v2.0/subnets?network_id=${net.id}`)).body.subnets).toEqual([]);
+    expect((await api.call(ALICE, 'GET', `/v2.0/subnets/${subnet.id}`)).status).toBe(404);
+  });
+
+  it('shows the subnets of a shared network, and those of a network the caller owns', async () => {
+    const sharedNet = (await api.call(ADMIN, 'POST', '/v2.0/networks', { network: { name: 'sh', shared: true } })).body.network;
+    const sharedSub = (await api.call(ADMIN, 'POST', '/v2.0/subnets', { subnet: { network_id: sharedNet.id, cidr: '10.9.0.0/24', ip_version: 4 } })).body.subnet;
+    expect((await api.call(BOB, 'GET', `/v2.0/subnets/${sharedSub.id}`)).status).toBe(200);
+    const own = (await api.call(ALICE, 'POST', '/v2.0/networks', { network: { name: 'own' } })).body.network;
+    const byAdmin = (await api.call(ADMIN, 'POST', '/v2.0/subnets', { subnet: { network_id: own.id, cidr: '10.8.0.0/24', ip_version: 4, project_id: ADMIN.project } })).body.subnet;
+    expect((await api.call(ALICE, 'GET', `/v2.0/subnets/${byAdmin.id}`)).status).toBe(200);
+    expect((await api.call(BOB, 'GET', `/v2.0/subnets/${byAdmin.id}`)).status).toBe(404);
+  });
+
+  it('answers a member an empty agent list, not 403 (AgentManagementNegativeTest.test_list_agents_non_admin)', async () => {
+    const res = await api.call(ALICE, 'GET', '/v2.0/agents');
+    expect([res.status, res.body]).toEqual([200, { agents: [] }]);
+  });
+});
