@@ -152,6 +152,14 @@ def _():
     eq(ids(net.ports(network_id=n.id, name=P + 'p2')), [p2.id], 'ports filtered by network_id and name')
     eq(ids(net.ports(fixed_ips=['ip_address=10.0.0.12'])), [p2.id], 'ports filtered by fixed IP')
     eq(net.find_port(P + 'p2').id, p2.id, 'find_port by name')
+    # bulk create (one POST of {"ports": [...]}), then a listing the SDK pages through (limit,
+    # then the marker of ports_links' next) until no next link comes
+    bulk = list(net.create_ports([{'network_id': n.id, 'name': f'{P}bulk{i}'} for i in range(3)]))
+    eq(sorted(p.name for p in bulk), [f'{P}bulk{i}' for i in range(3)], 'bulk-created ports')
+    paged = [p.id for p in net.ports(network_id=n.id, limit=2)]
+    eq(sorted(paged), sorted([p1.id, p2.id] + [p.id for p in bulk]), 'ports listed 2 at a time')
+    for p in bulk:
+        net.delete_port(p, ignore_missing=False)
 
 
 @step('security group and rules')
