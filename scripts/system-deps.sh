@@ -14,6 +14,8 @@ check dhclient isc-dhcp-client
 check ip iproute2
 # libnftables for the system's python3: the agent's nftables helper (agent/l3/nftables-helper.py)
 /usr/bin/python3 -c 'import nftables' >/dev/null 2>&1 || need+=(python3-nftables)
+# openstacksdk for the system's python3: test/e2e/openstacksdk.test.ts drives Weft with it directly
+/usr/bin/python3 -c 'import openstack' >/dev/null 2>&1 || need+=(python3-openstacksdk)
 check ping iputils-ping
 check openstack python3-openstackclient
 check curl curl   # examples/ (the API of other projects) and README

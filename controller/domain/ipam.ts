@@ -31,8 +31,6 @@ export const ROUTER_INTERFACE_OWNERS: ReadonlySet<string> = new Set([
 ]);
 
 export interface AllocateOptions {
-  /** Router interfaces may take the subnet's gateway address. */
-  allowGateway?: boolean;
   /** Device owner of the port, for Neutron's IPv6 subnet-router anycast rule. */
   deviceOwner?: string;
 }
@@ -100,7 +98,6 @@ export function allocateIp(tx: Tx, subnet: Doc, owner: string, requested?: strin
   if (requested !== undefined) {
     const ip = canonical(c.version, requested);
     if (!isValidIpForSubnet(subnet, ip, options.deviceOwner ?? '')) throw invalidIpForSubnet(requested);
-    if (ip === subnet.gateway_ip && !options.allowGateway) throw ipAlreadyAllocated(ip, subnet.id);
     const holder = tx.claimOwner(scope, ip);
     if (holder !== undefined) throw ipAlreadyAllocated(ip, subnet.id);
     tx.claim(scope, ip, owner);

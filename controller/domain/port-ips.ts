@@ -5,7 +5,7 @@ import { normalizeIp } from './cidr.ts';
 import type { FixedIp } from './claims.ts';
 import {
   allocateEui64, allocateIp, invalidIpForNetwork, invalidIpForSubnet, ipGenerationFailure, isAutoAddressSubnet, isEui64,
-  isValidIpForSubnet, releaseIp, ROUTER_INTERFACE_OWNERS, ROUTER_PORT_OWNERS,
+  isValidIpForSubnet, releaseIp, ROUTER_INTERFACE_OWNERS,
 } from './ipam.ts';
 import { networkSubnets } from './subnets.ts';
 
@@ -19,11 +19,6 @@ export interface PortIdentity {
   network_id: string;
   mac_address: string;
   device_owner: string;
-}
-
-export interface IpPlanOptions {
-  /** Let the port take a subnet's gateway address (router interfaces). */
-  allowGateway?: boolean;
 }
 
 interface Resolved { subnet: Doc; ip?: string }
@@ -65,18 +60,22 @@ function resolve(tx: Tx, port: PortIdentity, requests: FixedIpRequest[]): Resolv
 /** Does this port get an implicit EUI-64 address on auto-address subnets? */
 const getsAutoAddresses = (port: PortIdentity) => !ROUTER_INTERFACE_OWNERS.has(port.device_owner);
 
-function takeAddress(tx: Tx, port: PortIdentity, r: Resolved, options: IpPlanOptions): FixedIp {
-  const allowGateway = options.allowGateway ?? ROUTER_PORT_OWNERS.has(port.device_owner);
-  const ip = allocateIp(tx, r.subnet, port.id, r.ip, { allowGateway, deviceOwner: port.device_owner });
+/**
+ * The requested address, or the next free one of the subnet's pools. Like Neutron's IPAM, any
+ * port may ask for the subnet's gateway address (a router interface added by port needs one
+ * that has it); the pools never hand it out.
+ */
+function takeAddress(tx: Tx, port: PortIdentity, r: Resolved): FixedIp {
+  const ip = allocateIp(tx, r.subnet, port.id, r.ip, { deviceOwner: port.device_owner });
   return { subnet_id: r.subnet.id, ip_address: ip };
 }
 
 /** One address from the first subnet of a group that has one free. */
-function fromFirstWithSpace(tx: Tx, port: PortIdentity, subnets: Doc[], options: IpPlanOptions): FixedIp {
+function fromFirstWithSpace(tx: Tx, port: PortIdentity, subnets: Doc[]): FixedIp {
   let last: NeutronError | undefined;
   for (const subnet of subnets) {
     try {
-      return takeAddress(tx, port, { subnet }, options);
+      return takeAddress(tx, port, { subnet });
     } catch (err) {
       if (!(err instanceof NeutronError) || err.type !== 'IpAddressGenerationFailure') throw err;
       last = err;
@@ -98,21 +97,21 @@ function autoAddresses(tx: Tx, port: PortIdentity, have: FixedIp[]): FixedIp[] {
  * every SLAAC / DHCPv6-stateless subnet. With a request: what it asks for, plus the
  * EUI-64 addresses. A network without subnets gives a port without addresses.
  */
-export function planCreateIps(tx: Tx, port: PortIdentity, requests: FixedIpRequest[] | undefined, options: IpPlanOptions = {}): FixedIp[] {
+export function planCreateIps(tx: Tx, port: PortIdentity, requests: FixedIpRequest[] | undefined): FixedIp[] {
   const out: FixedIp[] = [];
   if (requests === undefined) {
     const subnets = networkSubnets(tx, port.network_id);
     const v4 = subnets.filter((s) => s.ip_version === 4);
     const v6 = subnets.filter((s) => s.ip_version === 6 && !isAutoAddressSubnet(s));
-    if (v4.length) out.push(fromFirstWithSpace(tx, port, v4, options));
-    if (v6.length) out.push(fromFirstWithSpace(tx, port, v6, options));
+    if (v4.length) out.push(fromFirstWithSpace(tx, port, v4));
+    if (v6.length) out.push(fromFirstWithSpace(tx, port, v6));
   } else {
     for (const r of resolve(tx, port, requests)) {
       if (isAutoAddressSubnet(r.subnet) && getsAutoAddresses(port)) {
         if (r.ip !== undefined) throw autoAddressError(r.ip, r.subnet.id);
         continue; // given implicitly below
       }
-      out.push(takeAddress(tx, port, r, options));
+      out.push(takeAddress(tx, port, r));
     }
   }
   return [...out, ...autoAddresses(tx, port, out)];
@@ -124,7 +123,7 @@ export function planCreateIps(tx: Tx, port: PortIdentity, requests: FixedIpReque
  * on that subnet, the rest is allocated; addresses no longer asked for are released, except
  * automatic addresses, which stay as long as their subnet does.
  */
-export function planUpdateIps(tx: Tx, port: PortIdentity, original: FixedIp[], requests: FixedIpRequest[], options: IpPlanOptions = {}): FixedIp[] {
+export function planUpdateIps(tx: Tx, port: PortIdentity, original: FixedIp[], requests: FixedIpRequest[]): FixedIp[] {
   const resolved = resolve(tx, port, requests);
   const keep: FixedIp[] = [];
   const add: Resolved[] = [];
@@ -155,7 +154,7 @@ export function planUpdateIps(tx: Tx, port: PortIdentity, original: FixedIp[], r
     if (subnet && isAutoAddressSubnet(subnet) && getsAutoAddresses(port)) keep.push(orig);
     else releaseIp(tx, orig.subnet_id, orig.ip_address);
   }
-  const added = add.map((r) => takeAddress(tx, port, r, options));
+  const added = add.map((r) => takeAddress(tx, port, r));
   const result = [...keep, ...added];
   // Keep the original order for addresses that stay, new ones at the end.
   const order = (f: FixedIp) => { const i = original.findIndex((o) => o.ip_address === f.ip_address); return i < 0 ? original.length : i; };

@@ -32,8 +32,6 @@ const L3_OWNERS = new Set(['network:router_interface', 'network:router_interface
 export interface CreatePortOptions {
   /** First three octets of generated MACs (config.baseMac). */
   baseMac?: string;
-  /** Allow taking a subnet's gateway address (default: for router port device owners). */
-  allowGateway?: boolean;
   /** Network-owned ports (router, DHCP, floating IP): no security groups, port security off. */
   noSecurity?: boolean;
   /** Skip the port quota check (the caller accounts for it). */
@@ -135,7 +133,7 @@ export function createPort(tx: Tx, ctx: RequestContext, input: PortCreate, optio
   const deviceOwner = input.device_owner ?? '';
   const mac = claimMac(tx, network.id, base.id, input.mac_address, options.baseMac ?? DEFAULT_BASE_MAC);
   const identity = { id: base.id, network_id: network.id, mac_address: mac, device_owner: deviceOwner };
-  const fixedIps = planCreateIps(tx, identity, input.fixed_ips, { allowGateway: options.allowGateway });
+  const fixedIps = planCreateIps(tx, identity, input.fixed_ips);
 
   const portSecurity = options.noSecurity ? (input.port_security_enabled ?? false) : (input.port_security_enabled ?? (network.port_security_enabled as boolean) ?? true);
   const pairs = addressPairs(input.allowed_address_pairs ?? [], mac);

@@ -82,7 +82,7 @@ function addBySubnet(tx: Tx, ctx: RequestContext, router: Doc, subnetId: string)
     device_id: router.id,
     device_owner: ROUTER_INTERFACE,
     name: '',
-  }, { allowGateway: true, noSecurity: true });
+  }, { noSecurity: true });
   return infoOf(router, port, [subnet.id]);
 }
 

@@ -80,6 +80,8 @@ describe('ports: create', () => {
     expect((await port(ALICE, { network_id: net.id, fixed_ips: [{ ip_address: '10.9.9.9' }] }, 400)).type).toBe('InvalidIpForNetwork');
     expect((await port(ALICE, { network_id: net.id, fixed_ips: [{ subnet_id: sub.id, ip_address: '10.0.1.50' }] }, 400)).type).toBe('InvalidIpForSubnet');
     expect((await port(ALICE, { network_id: net.id, fixed_ips: [{ subnet_id: sub.id, ip_address: '10.0.0.255' }] }, 400)).type).toBe('InvalidIpForSubnet');
+    // The gateway address is free to ask for (Neutron's IPAM), only once.
+    expect((await port(ALICE, { network_id: net.id, fixed_ips: [{ subnet_id: sub.id, ip_address: '10.0.0.1' }] })).fixed_ips).toEqual([{ subnet_id: sub.id, ip_address: '10.0.0.1' }]);
     expect((await port(ALICE, { network_id: net.id, fixed_ips: [{ subnet_id: sub.id, ip_address: '10.0.0.1' }] }, 409)).type).toBe('IpAddressAlreadyAllocated');
     expect((await port(ALICE, { network_id: net.id, fixed_ips: [{ ip_address: '10.0.0.50' }, { ip_address: '10.0.0.50' }] }, 400)).message).toContain("Duplicate IP address '10.0.0.50'");
     expect((await port(ALICE, { network_id: net.id, fixed_ips: [{}] }, 400)).message).toContain('IP allocation requires subnet_id or ip_address');

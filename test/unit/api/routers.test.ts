@@ -148,6 +148,30 @@ describe('routers: interfaces', () => {
     expect(inUse.body.NeutronError.type).toBe('PortInUse');
   });
 
+  it("adds an interface by a port made with the subnet's gateway address (openstacksdk, OSC: port create, then router add port)", async () => {
+    // Neutron's IPAM gives a port any free address of the subnet it asks for, the gateway's
+    // too (only the pools leave the gateway out); a second holder is refused.
+    const b = await network(ALICE, '10.1.0.0/24');
+    const leg = (await ok(api.call(ALICE, 'POST', '/v2.0/ports', { port: { network_id: b.net.id, fixed_ips: [{ subnet_id: b.subnet.id, ip_address: '10.1.0.1' }] } }))).port;
+    expect(leg.fixed_ips).toEqual([{ subnet_id: b.subnet.id, ip_address: '10.1.0.1' }]);
+    const second = await api.call(ALICE, 'POST', '/v2.0/ports', { port: { network_id: b.net.id, fixed_ips: [{ ip_address: '10.1.0.1' }] } });
+    expect([second.status, second.body.NeutronError.type]).toEqual([409, 'IpAddressAlreadyAllocated']);
+    const r = await router(ALICE);
+    const res = await addIf(ALICE, r.id, { port_id: leg.id });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: r.id, port_id: leg.id, subnet_id: b.subnet.id, network_id: b.net.id });
+    // The gateway is taken now, so an interface by subnet (on another router) cannot have it.
+    const r2 = await router(ALICE);
+    const bySubnet = await addIf(ALICE, r2.id, { subnet_id: b.subnet.id });
+    expect([bySubnet.status, bySubnet.body.NeutronError.type]).toEqual([409, 'IpAddressAlreadyAllocated']);
+    // An existing port may move onto the gateway address by update too.
+    const c = await network(ALICE, '10.2.0.0/24');
+    const vm = (await ok(api.call(ALICE, 'POST', '/v2.0/ports', { port: { network_id: c.net.id } }))).port;
+    const moved = await api.call(ALICE, 'PUT', `/v2.0/ports/${vm.id}`, { port: { fixed_ips: [{ ip_address: '10.2.0.1' }] } });
+    expect(moved.status).toBe(200);
+    expect(moved.body.port.fixed_ips).toEqual([{ subnet_id: c.subnet.id, ip_address: '10.2.0.1' }]);
+  });
+
   it('removes interfaces by subnet and by port, deleting the port, with Neutron 404s', async () => {
     const a = await network(ALICE, '10.0.0.0/24');
     const b = await network(ALICE, '10.1.0.0/24');

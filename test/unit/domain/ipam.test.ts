@@ -123,10 +123,9 @@ describe('ipam', () => {
       const err = await errorOf((tx) => allocateIp(tx, s, 'p3', bad));
       expect([err.status, err.type]).toEqual([400, 'InvalidIpForSubnet']);
     }
-    // The gateway only for router interfaces.
-    const gw = await errorOf((tx) => allocateIp(tx, s, 'p4', '10.0.0.1'));
-    expect(gw.status).toBe(409);
-    expect((await store.transact((tx) => allocateIp(tx, s, 'r1', '10.0.0.1', { allowGateway: true }))).result).toBe('10.0.0.1');
+    // The gateway address for any port that asks for it (as in Neutron), then it is taken.
+    expect((await store.transact((tx) => allocateIp(tx, s, 'p4', '10.0.0.1'))).result).toBe('10.0.0.1');
+    expect((await errorOf((tx) => allocateIp(tx, s, 'r1', '10.0.0.1'))).type).toBe('IpAddressAlreadyAllocated');
     // Outside the pools but inside the CIDR is fine when asked for explicitly.
     const narrow = { ...s, allocation_pools: [{ start: '10.0.0.10', end: '10.0.0.20' }] };
     expect((await store.transact((tx) => allocateIp(tx, narrow, 'p5', '10.0.0.200'))).result).toBe('10.0.0.200');
