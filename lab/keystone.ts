@@ -49,6 +49,9 @@ key_repository = ${dir}/fernet-receipts
 key_repository = ${dir}/credential-keys
 [cache]
 enabled = false
+[identity]
+# bcrypt's cheapest cost: a test Keystone hashes a password for every user Tempest makes, one at a time.
+password_hash_rounds = 4
 `;
 
 async function manage(config: string, args: string[]): Promise<void> {

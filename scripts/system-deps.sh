@@ -16,6 +16,9 @@ check ip iproute2
 /usr/bin/python3 -c 'import nftables' >/dev/null 2>&1 || need+=(python3-nftables)
 # openstacksdk for the system's python3: test/e2e/openstacksdk.test.ts drives Weft with it directly
 /usr/bin/python3 -c 'import openstack' >/dev/null 2>&1 || need+=(python3-openstacksdk)
+# A real Keystone served by waitress (lab/keystone.ts): test/e2e/keystone.test.ts and npm run conformance
+/usr/bin/python3 -c 'import keystone' >/dev/null 2>&1 || need+=(python3-keystone)
+/usr/bin/python3 -c 'import waitress' >/dev/null 2>&1 || need+=(python3-waitress)
 check ping iputils-ping
 check openstack python3-openstackclient
 check curl curl   # examples/ (the API of other projects) and README
