@@ -53,7 +53,8 @@ export const SecurityGroupRuleCreate = z
     port_range_min: portValue.optional(),
     port_range_max: portValue.optional(),
     remote_ip_prefix: z.string().nullable().optional(),
-    remote_group_id: uuid.nullable().optional(),
+    // Not checked as a UUID: like Neutron, a group that is not there, whatever its id, is a 404.
+    remote_group_id: z.string().max(255).nullable().optional(),
     remote_address_group_id: z.null().optional(),
     description: description.optional(),
     ...ownership,

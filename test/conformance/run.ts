@@ -20,7 +20,8 @@ const PHYSNET = 'physnet1';
 const { values: args } = parseArgs({
   options: {
     regex: { type: 'string', default: DEFAULT_REGEX },
-    concurrency: { type: 'string', default: '2' },
+    // Debian's Tempest sleeps 10 s before every subnet delete: workers mostly wait, so more than the cores.
+    concurrency: { type: 'string', default: '4' },
     out: { type: 'string', default: 'conformance-results' },
     keep: { type: 'boolean', default: false },
   },

@@ -72,3 +72,13 @@ describe('Neutron parity', () => {
     expect([res.status, res.body]).toEqual([200, { agents: [] }]);
   });
 });
+
+describe('Neutron parity: security groups', () => {
+  it('answers 404 for a remote group that does not exist, whether or not its id is a UUID (test_create_security_group_rule_with_non_existent_remote_groupid)', async () => {
+    const sg = (await api.call(ALICE, 'POST', '/v2.0/security-groups', { security_group: { name: 'sg' } })).body.security_group;
+    for (const remote of ['bad_group_id', crypto.randomUUID()]) {
+      const res = await api.call(ALICE, 'POST', '/v2.0/security-group-rules', { security_group_rule: { security_group_id: sg.id, direction: 'ingress', protocol: 'tcp', remote_group_id: remote } });
+      expect([res.status, res.body.NeutronError.type], remote).toEqual([404, 'SecurityGroupNotFound']);
+    }
+  });
+});
