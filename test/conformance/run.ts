@@ -11,7 +11,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { run } from '../../agent/host/exec.ts';
 import { KEYSTONE_REGION, REPO_ROOT, startKeystone, type Keystone } from '../../lab/keystone.ts';
-import { startController, type ControllerProcess } from '../helpers/controller-process.ts';
+import type { ControllerProcess } from '../helpers/controller-process.ts';
+import { createFabric, type Fabric } from '../helpers/fabric.ts';
 import { tempestConf } from './tempest-conf.ts';
 
 const DEFAULT_REGEX = '^(tempest\\.api\\.network|neutron_tempest_plugin\\.api)\\.';
@@ -77,7 +78,7 @@ async function main(): Promise<number> {
   mkdirSync(out, { recursive: true });
   const workspace = mkdtempSync(join(tmpdir(), 'weft-tempest-'));
   let keystone: Keystone | undefined;
-  let ctl: ControllerProcess | undefined;
+  let fabric: Fabric | undefined;
   try {
     say('starting Keystone');
     keystone = await startKeystone();
@@ -85,14 +86,19 @@ async function main(): Promise<number> {
     const neutronPassword = `neutron-${Math.random().toString(36).slice(2, 12)}`;
     await keystone.createUser('neutron', neutronPassword, service, 'admin');
 
-    say('starting Weft in keystone mode');
-    ctl = await startController({
-      env: {
+    // One host with its own Open vSwitch and agent: the agent API and port bindings have a real agent.
+    say('starting Weft in keystone mode, and one host with its agent');
+    const ks = keystone;
+    fabric = await createFabric({
+      hosts: ['host1'],
+      adminToken: () => ks.adminToken(),
+      controllerEnv: {
         WEFT_AUTH: 'keystone', WEFT_KEYSTONE_URL: keystone.url, WEFT_KEYSTONE_USERNAME: 'neutron',
         WEFT_KEYSTONE_PASSWORD: neutronPassword, WEFT_KEYSTONE_PROJECT: 'service', WEFT_LOG_LEVEL: 'error',
         WEFT_VLAN_RANGES: `${PHYSNET}:100:199`, WEFT_FLAT_NETWORKS: '*',
       },
     });
+    const ctl = fabric.controller;
     await keystone.registerService('network', 'neutron', ctl.url);
 
     const admin = await keystone.adminToken();
@@ -124,7 +130,7 @@ async function main(): Promise<number> {
   } finally {
     if (args.keep) say(`kept the Tempest workspace ${workspace}`);
     else rmSync(workspace, { recursive: true, force: true });
-    await ctl?.cleanup();
+    await fabric?.destroy();
     await keystone?.cleanup();
   }
 }

@@ -29,6 +29,8 @@ export interface FabricOptions extends LabOptions {
    * WEFT_OVSDB); the other hosts' agents start and own theirs.
    */
   existingOvs?: string[];
+  /** The admin's token, when the controller does not take its static one (keystone mode). */
+  adminToken?: () => Promise<string>;
 }
 
 export async function createFabric(opts: FabricOptions): Promise<Fabric> {
@@ -47,7 +49,7 @@ export async function createFabric(opts: FabricOptions): Promise<Fabric> {
   const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${controller.url}${path}`, {
       method,
-      headers: { 'x-auth-token': controller.adminToken, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: { 'x-auth-token': opts.adminToken ? await opts.adminToken() : controller.adminToken, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
       body: body ? JSON.stringify(body) : undefined,
     });
     const text = await res.text();
