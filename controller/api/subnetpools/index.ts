@@ -41,6 +41,7 @@ export const subnetPoolsApi: ApiPlugin = (app, deps) => {
       'id', 'name', 'description', 'project_id', 'tenant_id', 'ip_version', 'default_prefixlen', 'min_prefixlen', 'max_prefixlen',
       'default_quota', 'shared', 'is_default', 'address_scope_id', 'created_at', 'updated_at', 'revision_number',
     ],
+    sortAs: { default_prefixlen: Number, min_prefixlen: Number, max_prefixlen: Number },
     createSchema: SubnetPoolCreate,
     updateSchema: SubnetPoolUpdate,
     quota: 'subnetpool',

@@ -127,6 +127,9 @@ describe('subnet pools: list, update, delete, tags', () => {
     expect((await q('ip_version=6')).body.subnetpools.map((p: any) => p.name)).toEqual(['six']);
     expect((await q('shared=False&sort_key=name&sort_dir=desc')).body.subnetpools.map((p: any) => p.name)).toEqual(['six', 'c', 'b', 'a']);
     expect((await q('min_prefixlen=64')).body.subnetpools.map((p: any) => p.name)).toEqual(['six']);
+    // Prefix lengths are shown as text but sorted as numbers ('8' before '64').
+    expect((await q('sort_key=min_prefixlen&sort_dir=desc&sort_key=name&sort_dir=asc')).body.subnetpools.map((p: any) => p.name)).toEqual(['six', 'a', 'b', 'c']);
+    expect((await q('sort_key=min_prefixlen&limit=1&marker=' + (await q('sort_key=min_prefixlen')).body.subnetpools[2].id)).body.subnetpools.map((p: any) => p.min_prefixlen)).toEqual(['64']);
     const page = await q('sort_key=name&limit=2');
     expect(page.body.subnetpools.map((p: any) => p.name)).toEqual(['a', 'b']);
     expect(page.body.subnetpools_links.map((l: any) => l.rel)).toEqual(['next']);
