@@ -19,6 +19,7 @@ export class NeutronError extends Error {
 const kindNames: Record<string, string> = {
   network: 'Network',
   subnet: 'Subnet',
+  subnetpool: 'SubnetPool',
   port: 'Port',
   router: 'Router',
   floatingip: 'FloatingIP',
@@ -47,6 +48,7 @@ export function notFound(kind: string, id: string): NeutronError {
     security_group: 'Security group',
     security_group_rule: 'Security group rule',
     floatingip: 'Floating IP',
+    subnetpool: 'Subnet pool',
     firewall_group: 'Firewall group',
     firewall_policy: 'Firewall policy',
     firewall_rule: 'Firewall rule',

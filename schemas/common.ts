@@ -70,3 +70,12 @@ export const ownership = {
   project_id: projectId.optional(),
   tenant_id: projectId.optional(),
 };
+
+// Messages name no value: describeIssues puts the value in front, as Neutron's do.
+const notInteger = 'is not an integer';
+
+/** Neutron's convert_to_int + type:non_negative: an integer or its decimal text, at least 0. */
+export const nonNegativeInt = z
+  .union([z.int({ error: notInteger }), z.string().regex(/^-?\d+$/, { error: notInteger })], { error: notInteger })
+  .transform(Number)
+  .refine((v) => v >= 0, { error: 'should be non-negative' });

@@ -30,6 +30,8 @@ export interface CollectionSpec {
   /** Attributes that may be filtered and sorted on. */
   attributes: readonly string[];
   customFilters?: Record<string, CustomFilter>;
+  /** Sort keys shown in one form but ordered by another (e.g. numbers Neutron shows as text). */
+  sortAs?: Readonly<Record<string, (value: unknown) => unknown>>;
 }
 
 function tagSet(row: Row): Set<string> {
@@ -109,9 +111,10 @@ export function paginate(rows: Row[], query: Query, spec: CollectionSpec & { kin
   const marker = values(query.marker)[0];
   const keys = [...sortKeys, 'id'];
   const dirs = [...sortKeys.map((_, i) => (sortDirs[i] === 'desc' ? -1 : 1)), sortDirs[0] === 'desc' ? -1 : 1];
+  const sortValue = (row: Row, key: string) => (spec.sortAs && Object.hasOwn(spec.sortAs, key) ? spec.sortAs[key](row[key]) : row[key]);
   const order = (a: Row, b: Row) => {
     for (let i = 0; i < keys.length; i++) {
-      const c = compare(a[keys[i]], b[keys[i]]) * dirs[i];
+      const c = compare(sortValue(a, keys[i]), sortValue(b, keys[i])) * dirs[i];
       if (c) return reverse ? -c : c;
     }
     return 0;

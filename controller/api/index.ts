@@ -13,8 +13,9 @@ import { securityGroupRulesApi } from './security-group-rules/index.ts';
 apiPlugins.push(securityGroupsApi, securityGroupRulesApi);
 
 import { subnetsApi } from './subnets/index.ts';
+import { subnetPoolsApi } from './subnetpools/index.ts';
 import { portsApi } from './ports/index.ts';
-apiPlugins.push(subnetsApi, portsApi);
+apiPlugins.push(subnetsApi, subnetPoolsApi, portsApi);
 
 import { routersApi } from './routers/index.ts';
 import { floatingIpsApi } from './floatingips/index.ts';

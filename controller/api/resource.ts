@@ -8,7 +8,7 @@ import type { Doc, ReadView, Tx } from '../store/types.ts';
 import type { Store } from '../store/types.ts';
 import { parseWith, unwrapBody } from './body.ts';
 import { MODEL_INDEXES } from '../domain/indexes.ts';
-import { filterRows, paginate, selectFields, values, type CustomFilter, type Query, type Row } from './collection.ts';
+import { filterRows, paginate, selectFields, values, type CollectionSpec, type CustomFilter, type Query, type Row } from './collection.ts';
 import type { ApiDeps } from './context.ts';
 import { tag as tagSchema, tags as tagsSchema } from '../../schemas/common.ts';
 
@@ -25,6 +25,7 @@ export interface ResourceDef<C = any, U = any> {
   /** Presented attributes that may be filtered and sorted on. */
   attributes: readonly string[];
   customFilters?: Record<string, CustomFilter>;
+  sortAs?: CollectionSpec['sortAs'];
   createSchema: z.ZodType<C>;
   updateSchema?: z.ZodType<U>;
   /** Quota resource name counted on create (e.g. 'network'). */

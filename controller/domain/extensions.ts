@@ -22,6 +22,7 @@ const PORTS = ['ports'];
 const ROUTERS = ['routers'];
 const PORT_FORWARDINGS = ['floatingips', 'floatingips/:floatingip_id/port_forwardings'];
 const FWAAS = ['fwaas/firewall_rules', 'fwaas/firewall_policies', 'fwaas/firewall_groups'];
+const SUBNET_POOLS = ['subnetpools', 'subnets'];
 
 export const EXTENSIONS: readonly ExtensionDef[] = [
   { alias: 'external-net', name: 'Neutron external network', description: 'Adds external network attribute to network resource.', updated: '2013-01-14T10:00:00-00:00', requires: NET },
@@ -46,7 +47,7 @@ export const EXTENSIONS: readonly ExtensionDef[] = [
   { alias: 'standard-attr-revisions', name: 'Resource revision numbers', description: 'This extension will display the revision number of neutron resources.', updated: '2016-04-11T10:00:00-00:00', requires: NET },
   { alias: 'standard-attr-timestamp', name: 'Resource timestamps', description: 'Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.', updated: '2016-09-12T10:00:00-00:00', requires: NET },
   { alias: 'standard-attr-description', name: 'standard-attr-description', description: 'Extension to add descriptions to standard attributes', updated: '2016-02-10T10:00:00-00:00', requires: NET },
-  { alias: 'standard-attr-tag', name: 'Tag support for resources with standard attribute: network, subnet, port, router, floatingip, security_group', description: 'Enables to set tag on resources with standard attribute.', updated: '2017-01-01T00:00:00-00:00', requires: NET },
+  { alias: 'standard-attr-tag', name: 'Tag support for resources with standard attribute: network, subnet, port, router, floatingip, security_group, subnetpool', description: 'Enables to set tag on resources with standard attribute.', updated: '2017-01-01T00:00:00-00:00', requires: NET },
   { alias: 'project-id', name: 'project_id field enabled', description: 'Extension that indicates that project_id field is enabled.', updated: '2016-09-09T09:09:09-09:09', requires: NET },
   { alias: 'pagination', name: 'Pagination support', description: 'Extension that indicates that pagination is enabled.', updated: '2016-06-12T00:00:00-00:00', requires: NET },
   { alias: 'sorting', name: 'Sorting support', description: 'Extension that indicates that sorting is enabled.', updated: '2016-06-12T00:00:00-00:00', requires: NET },
@@ -55,6 +56,10 @@ export const EXTENSIONS: readonly ExtensionDef[] = [
   // neutron-lib api/definitions/firewall_v2.py. Its companion standard-attr-fwaas-v2 is not listed:
   // Neutron dates it '2023-04-027T01:00:00-00:00', which is not a timestamp clients can parse.
   { alias: 'fwaas_v2', name: 'FWaaS v2', description: 'Provides support for firewall-as-a-service version 2', updated: '2016-10-06T10:00:00-00:00', requires: FWAAS },
+  // neutron/extensions/subnetallocation.py and neutron-lib's default_subnetpools / subnetpool_prefix_ops.
+  { alias: 'subnet_allocation', name: 'Subnet Allocation', description: 'Enables allocation of subnets from a subnet pool', updated: '2015-03-30T10:00:00-00:00', requires: SUBNET_POOLS },
+  { alias: 'default-subnetpools', name: 'Default Subnetpools', description: 'Provides ability to mark and use a subnetpool as the default.', updated: '2016-02-18T18:00:00-00:00', requires: SUBNET_POOLS },
+  { alias: 'subnetpool-prefix-ops', name: 'Subnet Pool Prefix Operations', description: 'Provides support for adjusting the prefix list of subnet pools', updated: '2019-02-08T10:00:00-00:00', requires: SUBNET_POOLS },
   { alias: 'revision-if-match', name: 'If-Match constraints based on revision_number', description: 'Extension indicating that If-Match based on revision_number is supported.', updated: '2016-12-11T00:00:00-00:00', requires: NET },
 ];
 

@@ -14,7 +14,8 @@ const isRouterInterface = (d: Doc): boolean => ROUTER_INTERFACE_OWNERS.includes(
 
 export const MODEL_INDEXES: IndexSpec = {
   network: { project_id: byProject },
-  subnet: { project_id: byProject, network_id: (d) => d.network_id },
+  subnet: { project_id: byProject, network_id: (d) => d.network_id, subnetpool_id: (d) => d.subnetpool_id ?? undefined },
+  subnetpool: { project_id: byProject },
   port: {
     project_id: byProject,
     network_id: (d) => d.network_id,

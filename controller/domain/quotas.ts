@@ -12,6 +12,8 @@ export const DEFAULT_QUOTAS: Readonly<Record<string, number>> = {
   floatingip: 50,
   security_group: 10,
   security_group_rule: 100,
+  // Neutron registers it without an option of its own, so its default_quota (-1) applies.
+  subnetpool: -1,
 };
 
 /** Which store kind each quota resource counts. */
@@ -23,6 +25,7 @@ export const QUOTA_KINDS: Readonly<Record<string, string>> = {
   floatingip: 'floatingip',
   security_group: 'security_group',
   security_group_rule: 'security_group_rule',
+  subnetpool: 'subnetpool',
 };
 
 export function quotaLimits(view: ReadView, projectId: string): Record<string, number> {

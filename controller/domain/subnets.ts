@@ -8,6 +8,7 @@ import {
 } from './cidr.ts';
 import { allocateEui64, ipHolder, isAutoAddressSubnet, releaseIp, ROUTER_INTERFACE_OWNERS, ROUTER_PORT_OWNERS } from './ipam.ts';
 import { owningProject } from './policy.ts';
+import { allocateFromPool, checkPoolAffinity, requestedPool } from './subnet-allocation.ts';
 import { revise, standard } from './standard-attrs.ts';
 
 // Subnets: validation of CIDR, gateway, pools, DNS servers, host routes and IPv6 modes
@@ -167,17 +168,33 @@ function addAutoAddresses(tx: Tx, subnet: Doc): void {
   }
 }
 
+/**
+ * The subnet's CIDR: the one given, or one taken from the subnet pool the request names
+ * (Neutron's _create_subnet_precommit and allocate_subnet, in their order of checks).
+ */
+function subnetCidr(tx: Tx, ctx: RequestContext, input: SubnetCreate, project: string): { c: Cidr; pool?: Doc } {
+  const version = input.ip_version;
+  if (input.cidr !== undefined && input.prefixlen !== undefined) throw badRequest('cidr and prefixlen must not be supplied together');
+  const pool = requestedPool(tx, ctx, input);
+  if (!pool && input.cidr === undefined) throw badRequest('a subnetpool must be specified in the absence of a cidr');
+  if (pool && input.cidr === undefined && input.allocation_pools !== undefined) {
+    throw badRequest('allocation_pools allowed only for specific subnet requests.');
+  }
+  const given = input.cidr === undefined ? undefined : parseCidr(input.cidr);
+  if (given && given.version !== version) throw versionMismatch('cidr', input.cidr!, version);
+  if (!pool) return { c: given! };
+  if (input.gateway_ip) checkVersion('gateway_ip', input.gateway_ip, version);
+  if (pool.ip_version !== version) throw badRequest(`Cannot allocate IPv${version} subnet from IPv${pool.ip_version as number} subnet pool`);
+  return { c: allocateFromPool(tx, pool, { cidr: given, prefixlen: input.prefixlen, gateway: input.gateway_ip, project }), pool };
+}
+
 export const subnetDomain = {
   create(tx: Tx, ctx: RequestContext, input: SubnetCreate): Doc {
     const project = owningProject(ctx, input, 'create_subnet');
     const network = usableNetwork(tx, ctx, input.network_id, project);
     if (!ctx.isAdmin && network.project_id !== ctx.projectId) throw forbidden('create_subnet');
-    if ((input.subnetpool_id ?? null) !== null || input.use_default_subnetpool === true || input.prefixlen !== undefined) {
-      throw badRequest('Subnet pools are not supported: subnetpool_id, use_default_subnetpool and prefixlen must not be set.');
-    }
     const version = input.ip_version;
-    const c = parseCidr(input.cidr);
-    if (c.version !== version) throw versionMismatch('cidr', input.cidr, version);
+    const { c, pool } = subnetCidr(tx, ctx, input, project);
     if (c.prefix === 0) throw invalidInput('0 is not allowed as CIDR prefix length');
     const cidr = formatCidr(c);
     for (const other of tx.find('subnet', 'network_id', network.id)) {
@@ -185,6 +202,7 @@ export const subnetDomain = {
         throw invalidInput(`Requested subnet with cidr: ${cidr} for network: ${network.id} overlaps with another subnet.`);
       }
     }
+    checkPoolAffinity(tx, network.id, version, pool?.id ?? null);
     const enableDhcp = input.enable_dhcp ?? true;
     const ra = input.ipv6_ra_mode ?? null;
     const address = input.ipv6_address_mode ?? null;
@@ -216,7 +234,7 @@ export const subnetDomain = {
       enable_dhcp: enableDhcp,
       ipv6_ra_mode: ra,
       ipv6_address_mode: address,
-      subnetpool_id: null,
+      subnetpool_id: pool?.id ?? null,
       segment_id: null,
       service_types: [],
       tags: [...new Set(input.tags ?? [])],

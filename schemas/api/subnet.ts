@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, cidr, description, ipAddress, name, ownership, standardAttributes, tags, uuid } from '../common.ts';
+import { bool, cidr, description, ipAddress, name, nonNegativeInt, ownership, standardAttributes, tags, uuid } from '../common.ts';
 
 // Subnets (Neutron v2.0). Address semantics (pools inside the CIDR, gateway rules,
 // overlaps) are checked by controller/domain/subnets.ts; here only the wire shapes.
@@ -17,7 +17,8 @@ export type HostRoute = z.infer<typeof HostRoute>;
 export const SubnetCreate = z
   .object({
     network_id: uuid,
-    cidr,
+    /** Optional with a subnet pool, which then chooses it. */
+    cidr: cidr.optional(),
     ip_version: ipVersion,
     name: name.optional(),
     description: description.optional(),
@@ -28,10 +29,10 @@ export const SubnetCreate = z
     enable_dhcp: bool.optional(),
     ipv6_ra_mode: ipv6Mode.nullable().optional(),
     ipv6_address_mode: ipv6Mode.nullable().optional(),
-    /** Subnet pools are not supported: only null is accepted. */
-    subnetpool_id: z.string().nullable().optional(),
+    subnetpool_id: uuid.nullable().optional(),
     use_default_subnetpool: bool.optional(),
-    prefixlen: z.number().int().optional(),
+    /** Without a CIDR: the size of the block to take from the pool (default: its default_prefixlen). */
+    prefixlen: nonNegativeInt.optional(),
     segment_id: z.null().optional(),
     tags: tags.optional(),
     ...ownership,
@@ -64,7 +65,7 @@ export const Subnet = z.object({
   enable_dhcp: z.boolean(),
   ipv6_ra_mode: ipv6Mode.nullable(),
   ipv6_address_mode: ipv6Mode.nullable(),
-  subnetpool_id: z.null(),
+  subnetpool_id: z.string().nullable(),
   segment_id: z.null(),
   service_types: z.array(z.string()),
 });

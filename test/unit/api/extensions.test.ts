@@ -173,6 +173,28 @@ const PROBES: Record<string, Probe> = {
     const group = await api.call(ALICE, 'POST', '/v2.0/fwaas/firewall_groups', { firewall_group: { ingress_firewall_policy_id: policy.body.firewall_policy.id } });
     expect(group.body.firewall_group).toMatchObject({ ports: [], status: 'INACTIVE' });
   },
+  subnet_allocation: async () => {
+    const pool = await api.call(ALICE, 'POST', '/v2.0/subnetpools', { subnetpool: { name: 'p', prefixes: ['10.11.12.0/24'], min_prefixlen: 28 } });
+    expect(pool.status, JSON.stringify(pool.body)).toBe(201);
+    const n = await net();
+    const sub = await api.call(ALICE, 'POST', '/v2.0/subnets', { subnet: { network_id: n.id, ip_version: 4, subnetpool_id: pool.body.subnetpool.id, prefixlen: 29 } });
+    expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+    expect(sub.body.subnet).toMatchObject({ cidr: '10.11.12.0/29', subnetpool_id: pool.body.subnetpool.id });
+  },
+  'default-subnetpools': async () => {
+    const pool = await api.call(ADMIN, 'POST', '/v2.0/subnetpools', { subnetpool: { name: 'd', prefixes: ['10.0.0.0/8'], default_prefixlen: 24, is_default: true, shared: true } });
+    expect(pool.body.subnetpool.is_default).toBe(true);
+    const n = await net();
+    const sub = await api.call(ALICE, 'POST', '/v2.0/subnets', { subnet: { network_id: n.id, ip_version: 4, use_default_subnetpool: true } });
+    expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+    expect(sub.body.subnet).toMatchObject({ cidr: '10.0.0.0/24', subnetpool_id: pool.body.subnetpool.id });
+  },
+  'subnetpool-prefix-ops': async () => {
+    const pool = await api.call(ALICE, 'POST', '/v2.0/subnetpools', { subnetpool: { name: 'p', prefixes: ['192.168.0.0/24'] } });
+    const id = pool.body.subnetpool.id;
+    expect((await api.call(ALICE, 'PUT', `/v2.0/subnetpools/${id}/add_prefixes`, { prefixes: ['192.168.1.0/24'] })).body).toEqual({ prefixes: ['192.168.0.0/23'] });
+    expect((await api.call(ALICE, 'PUT', `/v2.0/subnetpools/${id}/remove_prefixes`, { prefixes: ['192.168.0.0/24'] })).body).toEqual({ prefixes: ['192.168.1.0/24'] });
+  },
   'revision-if-match': async () => {
     const n = await net();
     expect((await api.call(ALICE, 'PUT', `/v2.0/networks/${n.id}`, { network: { name: 'y' } }, { 'if-match': 'revision_number=9' })).status).toBe(412);
@@ -200,6 +222,9 @@ describe('extensions', () => {
     expect(aliases.includes('router')).toBe(api.app.hasRoute({ method: 'GET', url: '/v2.0/routers' }));
     expect(aliases.includes('binding')).toBe(api.app.hasRoute({ method: 'GET', url: '/v2.0/ports' }));
     expect(aliases.includes('security-group')).toBe(api.app.hasRoute({ method: 'GET', url: '/v2.0/security-groups' }));
+    expect(aliases).toEqual(expect.arrayContaining(['subnet_allocation', 'default-subnetpools', 'subnetpool-prefix-ops']));
+    // Address scopes are not built, so they are not advertised.
+    expect(aliases).not.toContain('address-scope');
   });
 
   it('lists an extension only while its collections are served', () => {

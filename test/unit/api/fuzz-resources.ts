@@ -19,6 +19,8 @@ const text = (f: string) => ({ [f]: name });
 const ipOf = (prefix: string) => fc.integer({ min: 0, max: 257 }).map((n) => `${prefix}${n}`);
 const fixedIps = (fx: Fixtures) => fc.array(fc.record({ subnet_id: pick(fx, 'subnet', 'ext_subnet'), ip_address: fc.oneof(ipOf('10.0.0.'), ip) }, { requiredKeys: [] }), { maxLength: 3 });
 const pools = fc.array(fc.record({ start: fc.oneof(ipOf('10.0.0.'), ip), end: fc.oneof(ipOf('10.0.0.'), ip) }, { requiredKeys: [] }), { maxLength: 3 });
+const prefixlen = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: -1, max: 130 }) }, { weight: 1, arbitrary: fc.constantFrom('24', '64', 'abc', null, 1.5) });
+const poolPrefixes = fc.array(fc.oneof(cidr, fc.constantFrom('10.100.0.0/16', '10.100.5.0/24', '10.102.0.0/16', '2001:db8:100::/48')), { maxLength: 4 });
 const routes = fc.array(fc.record({ destination: cidr, nexthop: fc.oneof(ipOf('10.0.0.'), ip) }, { requiredKeys: [] }), { maxLength: 3 });
 
 const networkFields = (): Fields => ({
@@ -34,7 +36,7 @@ const subnetFields = (fx: Fixtures): Fields => ({
   gateway_ip: fc.oneof(ipOf('10.0.0.'), ip, fc.constant(null)), enable_dhcp: booleanish, allocation_pools: pools,
   dns_nameservers: fc.array(fc.oneof(ip, name), { maxLength: 3 }), host_routes: routes,
   ipv6_ra_mode: fc.constantFrom('slaac', 'dhcpv6-stateful', 'dhcpv6-stateless', 'bogus', null), ipv6_address_mode: fc.constantFrom('slaac', 'dhcpv6-stateful', 'bogus', null),
-  prefixlen: fc.integer({ min: -1, max: 130 }), subnetpool_id: fc.oneof(uuid, fc.constant(null)), use_default_subnetpool: booleanish,
+  prefixlen: prefixlen, subnetpool_id: fc.oneof(pick(fx, 'subnetpool'), fc.constant(null)), use_default_subnetpool: booleanish,
   segment_id: fc.oneof(uuid, fc.constant(null)), service_types: fc.array(fc.constantFrom('network:router_gateway', 'compute:nova', 'x')), project_id: project,
 });
 
@@ -73,6 +75,14 @@ const fipFields = (fx: Fixtures): Fields => ({
   dns_name: name, dns_domain: name, qos_policy_id: fc.oneof(uuid, fc.constant(null)), project_id: project,
 });
 
+const subnetPoolFields = (): Fields => ({
+  name, ...text('description'), prefixes: poolPrefixes, default_prefixlen: prefixlen, min_prefixlen: prefixlen, max_prefixlen: prefixlen,
+  default_quota: fc.oneof(fc.integer({ min: -1, max: 1 << 20 }), fc.constantFrom('4', null)), shared: booleanish, is_default: booleanish,
+  address_scope_id: fc.oneof(uuid, fc.constantFrom(null, 'foo')), project_id: project, tenant_id: project, tags: fc.array(name, { maxLength: 3 }), ip_version: fc.constantFrom(4, 6),
+});
+const subnetPoolUpdate = () => only(subnetPoolFields(), ['name', 'description', 'prefixes', 'default_prefixlen', 'min_prefixlen', 'max_prefixlen', 'default_quota', 'is_default', 'address_scope_id', 'shared', 'tenant_id']);
+const prefixesBody = fc.record({ prefixes: fc.array(fc.constantFrom('10.100.0.0/24', '10.100.5.0/24', '10.103.0.0/16', '10.110.0.0/17', '2001:db8:101::/48'), { minLength: 1, maxLength: 2 }) });
+
 const quotaFields = (): Fields => Object.fromEntries(
   ['network', 'subnet', 'port', 'router', 'floatingip', 'security_group', 'security_group_rule', 'subnetpool', 'rbac_policy']
     .map((k) => [k, fc.constantFrom(-2, -1, 0, 1, 10, 1000, 2 ** 31, '5', 'unlimited', null, 1.5)]),
@@ -89,7 +99,10 @@ const common = ['id', 'name', 'description', 'project_id', 'tenant_id', 'created
 
 export const RESOURCES: ResourceFuzz[] = [
   { path: 'networks', base: () => fc.record({ name: fc.string({ maxLength: 8 }) }), kind: 'network', singular: 'network', collection: 'networks', attributes: [...common, 'admin_state_up', 'shared', 'router:external', 'mtu', 'status', 'subnets', 'provider:network_type', 'provider:segmentation_id'], createFields: networkFields, updateFields: networkUpdate },
-  { path: 'subnets', base: (fx) => fc.record({ network_id: real(fx, 'network'), ip_version: fc.constant(4), cidr: fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 })).map(([a, b]) => `10.${a}.${b}.0/24`) }), kind: 'subnet', singular: 'subnet', collection: 'subnets', attributes: [...common, 'network_id', 'cidr', 'ip_version', 'gateway_ip', 'enable_dhcp', 'ipv6_ra_mode', 'ipv6_address_mode', 'subnetpool_id'], createFields: subnetFields, updateFields: subnetUpdate },
+  { path: 'subnets', base: (fx) => fc.oneof(
+    fc.record({ network_id: real(fx, 'network'), ip_version: fc.constant(4), cidr: fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 })).map(([a, b]) => `10.${a}.${b}.0/24`) }),
+    fc.record({ network_id: real(fx, 'network'), ip_version: fc.constant(4), subnetpool_id: real(fx, 'subnetpool') }),
+  ), kind: 'subnet', singular: 'subnet', collection: 'subnets', attributes: [...common, 'network_id', 'cidr', 'ip_version', 'gateway_ip', 'enable_dhcp', 'ipv6_ra_mode', 'ipv6_address_mode', 'subnetpool_id'], createFields: subnetFields, updateFields: subnetUpdate },
   { path: 'ports', base: (fx) => fc.record({ network_id: real(fx, 'network') }), kind: 'port', singular: 'port', collection: 'ports', attributes: [...common, 'network_id', 'mac_address', 'fixed_ips', 'device_id', 'device_owner', 'status', 'admin_state_up', 'binding:host_id', 'security_groups'], createFields: portFields, updateFields: portUpdate },
   { path: 'security-groups', base: () => fc.record({ name: fc.string({ maxLength: 8 }) }), kind: 'security_group', singular: 'security_group', collection: 'security_groups', attributes: [...common, 'stateful'], createFields: sgFields, updateFields: sgFields },
   { path: 'security-group-rules', base: (fx) => fc.record({ security_group_id: real(fx, 'security_group'), direction: fc.constantFrom('ingress', 'egress'), protocol: fc.constantFrom('tcp', 'udp', 'icmp', null), port_range_min: fc.constantFrom(undefined, 22, 80) }).map((b) => JSON.parse(JSON.stringify(b))), kind: 'security_group_rule', singular: 'security_group_rule', collection: 'security_group_rules', attributes: ['id', 'project_id', 'tenant_id', 'security_group_id', 'direction', 'ethertype', 'protocol', 'port_range_min', 'port_range_max', 'remote_ip_prefix', 'remote_group_id', 'description'], createFields: sgRuleFields, updateFields: () => ({ ...text('description'), direction: fc.constantFrom('ingress') }), tags: false },
@@ -100,6 +113,14 @@ export const RESOURCES: ResourceFuzz[] = [
       { name: 'remove_router_interface', method: 'PUT', valid: interfaceBody, fields: (fx) => ({ subnet_id: pick(fx, 'subnet', 'ext_subnet'), port_id: pick(fx, 'port') }) },
       { name: 'add_extraroutes', method: 'PUT', wrap: 'router', fields: () => ({ routes }) },
       { name: 'remove_extraroutes', method: 'PUT', wrap: 'router', fields: () => ({ routes }) },
+    ],
+  },
+  {
+    path: 'subnetpools', base: () => fc.record({ name: fc.constant('fz'), prefixes: fc.constantFrom(['10.100.0.0/16'], ['2001:db8:100::/48'], ['10.120.0.0/24', '10.121.0.0/24']) }), kind: 'subnetpool', singular: 'subnetpool', collection: 'subnetpools',
+    attributes: [...common, 'ip_version', 'prefixes', 'default_prefixlen', 'min_prefixlen', 'max_prefixlen', 'default_quota', 'shared', 'is_default', 'address_scope_id'], createFields: subnetPoolFields, updateFields: subnetPoolUpdate,
+    actions: [
+      { name: 'add_prefixes', method: 'PUT', valid: () => prefixesBody, fields: () => ({ prefixes: poolPrefixes }) },
+      { name: 'remove_prefixes', method: 'PUT', valid: () => prefixesBody, fields: () => ({ prefixes: poolPrefixes }) },
     ],
   },
   { path: 'floatingips', base: (fx) => fc.record({ floating_network_id: real(fx, 'ext_network') }), kind: 'floatingip', singular: 'floatingip', collection: 'floatingips', attributes: [...common, 'floating_network_id', 'floating_ip_address', 'fixed_ip_address', 'port_id', 'router_id', 'status'], createFields: fipFields, updateFields: (fx) => ({ port_id: fc.oneof(pick(fx, 'port'), fc.constant(null)), fixed_ip_address: fc.oneof(ipOf('10.0.0.'), ip), ...text('description') }) },
@@ -136,6 +157,12 @@ export async function makeFixtures(api: TestApi): Promise<Fixtures> {
   const ext = await make('ext_network', 'networks', { network: { name: 'fx-ext', 'router:external': true } }, ADMIN);
   const subnet = await make('subnet', 'subnets', { subnet: { network_id: net, cidr: '10.0.0.0/24', ip_version: 4 } });
   const extSubnet = await make('ext_subnet', 'subnets', { subnet: { network_id: ext, cidr: '172.24.4.0/24', ip_version: 4 } }, ADMIN);
+  // Subnet pools: ALICE's (with a subnet taken from it, so it is in use) and a shared one of the admin's.
+  const pool = await make('subnetpool', 'subnetpools', { subnetpool: { name: 'fx-pool', prefixes: ['10.100.0.0/16'], default_prefixlen: 24 } });
+  await make('subnetpool', 'subnetpools', { subnetpool: { name: 'fx-shared', prefixes: ['10.110.0.0/16'], default_prefixlen: 26, shared: true } }, ADMIN);
+  const pooledNet = await make('network', 'networks', { network: { name: 'fx-pooled' } });
+  await make('subnet', 'subnets', { subnet: { network_id: pooledNet, ip_version: 4, subnetpool_id: pool } });
+  await make('network', 'networks', { network: { name: 'fx-empty' } });
   const sg = await make('security_group', 'security-groups', { security_group: { name: 'fx-sg' } });
   await make('security_group_rule', 'security-group-rules', { security_group_rule: { security_group_id: sg, direction: 'ingress', protocol: 'tcp', port_range_min: 22, port_range_max: 22 } });
   const port = await make('port', 'ports', { port: { network_id: net, fixed_ips: [{ subnet_id: subnet }] } });

@@ -6,7 +6,7 @@ let api: TestApi;
 beforeEach(async () => { api = await testApi(); });
 afterEach(async () => api.close());
 
-const RESOURCES = ['network', 'subnet', 'port', 'router', 'floatingip', 'security_group', 'security_group_rule'];
+const RESOURCES = ['network', 'subnet', 'port', 'router', 'floatingip', 'security_group', 'security_group_rule', 'subnetpool'];
 
 describe('quotas', () => {
   it('shows the defaults for a project without overrides, to its members and admins', async () => {

@@ -134,14 +134,15 @@ describe('subnets: create', () => {
       .toContain('Cannot disable enable_dhcp with ipv6 attributes set');
   });
 
-  it('rejects subnet pools and unknown attributes, changing nothing', async () => {
+  it('rejects unknown subnet pools and attributes, changing nothing', async () => {
     const net = await network();
     const before = api.store.revision;
-    expect((await subnet(ALICE, { network_id: net.id, cidr: '10.0.0.0/24', ip_version: 4, subnetpool_id: '4ac0e7b1-6a2c-4bb4-9c41-3a1c0f5a3b9e' }, 400)).message).toContain('Subnet pools are not supported');
+    expect((await subnet(ALICE, { network_id: net.id, cidr: '10.0.0.0/24', ip_version: 4, subnetpool_id: '4ac0e7b1-6a2c-4bb4-9c41-3a1c0f5a3b9e' }, 404)).type).toBe('SubnetPoolNotFound');
     expect((await subnet(ALICE, { network_id: net.id, cidr: '10.0.0.0/24', ip_version: 4, colour: 'red' }, 400)).message).toContain("Unrecognized attribute(s) 'colour'");
     expect((await subnet(ALICE, { cidr: '10.0.0.0/24', ip_version: 4 }, 400)).message).toContain('network_id');
+    expect((await subnet(ALICE, { network_id: net.id, ip_version: 4 }, 400)).message).toBe('a subnetpool must be specified in the absence of a cidr');
     expect(api.store.revision).toBe(before);
-    const ok = await subnet(ALICE, { network_id: net.id, cidr: '10.0.0.0/24', ip_version: 4, subnetpool_id: null });
+    const ok = await subnet(ALICE, { network_id: net.id, cidr: '10.0.0.0/24', ip_version: 4, subnetpool_id: null, use_default_subnetpool: false });
     expect(ok.subnetpool_id).toBeNull();
   });
 
