@@ -1,4 +1,5 @@
 import { badRequest, notFound } from '../errors.ts';
+import type { ReadView } from '../store/types.ts';
 
 // Neutron collection queries: filters (AND across fields, OR within a repeated field),
 // tag filters, fields, sorting and marker paging with <collection>_links.
@@ -23,7 +24,8 @@ export function matchesValue(actual: unknown, wanted: string): boolean {
   return String(actual) === wanted;
 }
 
-export type CustomFilter = (row: Row, wanted: string[]) => boolean;
+/** A filter on something other than a shown attribute; it may read the model (a subnet's network). */
+export type CustomFilter = (row: Row, wanted: string[], view?: ReadView) => boolean;
 
 export interface CollectionSpec {
   collection: string;
@@ -42,14 +44,14 @@ function commaList(v: string | string[] | undefined): string[][] {
   return values(v).map((s) => s.split(',').filter(Boolean));
 }
 
-export function filterRows(rows: Row[], query: Query, spec: CollectionSpec): Row[] {
+export function filterRows(rows: Row[], query: Query, spec: CollectionSpec, view?: ReadView): Row[] {
   const checks: Array<(row: Row) => boolean> = [];
   const invalid: string[] = [];
   for (const [key, raw] of Object.entries(query)) {
     if (RESERVED.has(key)) continue;
     const wanted = values(raw);
     const custom = spec.customFilters && Object.hasOwn(spec.customFilters, key) ? spec.customFilters[key] : undefined; // not ?toString=...
-    if (custom) checks.push((row) => custom(row, wanted));
+    if (custom) checks.push((row) => custom(row, wanted, view));
     else if (spec.attributes.includes(key)) checks.push((row) => wanted.some((w) => matchesValue(row[key], w)));
     else invalid.push(key);
   }

@@ -113,7 +113,7 @@ export function registerResource(app: FastifyInstance, deps: ApiDeps, def: Resou
     const query = req.query as Query;
     const visible = def.visible ?? ownerOrAdmin;
     const rows = candidates(view, def.kind, query).filter((d) => visible(view, ctx, d)).map((d) => def.present(view, ctx, d));
-    const page = paginate(filterRows(rows, query, def), query, { ...def, kind: def.kind }, baseUrl(req));
+    const page = paginate(filterRows(rows, query, def, view), query, { ...def, kind: def.kind }, baseUrl(req));
     const body: Row = { [def.collection]: page.rows.map((r) => selectFields(r, query)) };
     if (page.links.length) body[`${def.collection}_links`] = page.links;
     return body;

@@ -4,11 +4,12 @@ import { badRequest, forbidden } from '../errors.ts';
 // Who may do what, in Neutron's words.
 
 /** The project a create lands in: the caller's, or another one when an admin says so. */
-export function owningProject(ctx: RequestContext, input: { project_id?: string; tenant_id?: string }, action: string): string {
+export function owningProject(ctx: RequestContext, input: { project_id?: string; tenant_id?: string }, _action: string): string {
   const { project_id: p, tenant_id: t } = input;
   if (p !== undefined && t !== undefined && p !== t) throw badRequest("'project_id' and 'tenant_id' do not match");
   const wanted = p ?? t ?? ctx.projectId;
-  if (wanted !== ctx.projectId && !ctx.isAdmin) throw forbidden(`${action}:project_id`);
+  // Neutron's words and status (400, not a policy 403) for a member naming another project.
+  if (wanted !== ctx.projectId && !ctx.isAdmin) throw badRequest("Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges");
   return wanted;
 }
 

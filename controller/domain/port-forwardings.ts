@@ -7,6 +7,9 @@ import { portVisible } from './ports.ts';
 import { badResource, ipVersion, sameIp, type FixedIp } from './routers.ts';
 import { newId, revise } from './standard-attrs.ts';
 
+/** Neutron turns the database's duplicate entry into a BadRequest for port forwardings (400, not 409). */
+const duplicate = (what: string) => new NeutronError(400, 'BadRequest', `Bad port_forwarding request: ${what}.`);
+
 // Floating IP port forwardings (Neutron's floating-ip-port-forwarding). They live INSIDE the
 // floating IP document as `port_forwardings` (StoredPortForwarding[]), so the agent view and
 // the sync carry them with the floating IP. A floating IP with port forwardings is not
@@ -108,11 +111,11 @@ function validate(tx: Tx, ctx: RequestContext, fip: Doc, pf: StoredPortForwardin
   for (const o of others) {
     if (o.protocol !== pf.protocol) continue;
     if (overlaps(ext, [o.external_port_start, o.external_port_end])) {
-      throw conflict('NeutronDbObjectDuplicateEntry', `A duplicate port forwarding entry with same attributes already exists, conflicting values are {'floatingip_id': '${fip.id}', 'external_port': ${rangeText(...ext)}, 'protocol': '${pf.protocol}'}`);
+      throw duplicate(`A duplicate port forwarding entry with same attributes already exists, conflicting values are {'floatingip_id': '${fip.id}', 'external_port': ${rangeText(...ext)}, 'protocol': '${pf.protocol}'}`);
     }
     if (o.internal_port_id === pf.internal_port_id && sameIp(o.internal_ip_address, pf.internal_ip_address)
       && overlaps(int, [o.internal_port_start, o.internal_port_end])) {
-      throw conflict('NeutronDbObjectDuplicateEntry', `A duplicate port forwarding entry with same attributes already exists, conflicting values are {'internal_port_id': '${pf.internal_port_id}', 'internal_ip_address': '${pf.internal_ip_address}', 'internal_port': ${rangeText(...int)}, 'protocol': '${pf.protocol}'}`);
+      throw duplicate(`A duplicate port forwarding entry with same attributes already exists, conflicting values are {'internal_port_id': '${pf.internal_port_id}', 'internal_ip_address': '${pf.internal_ip_address}', 'internal_port': ${rangeText(...int)}, 'protocol': '${pf.protocol}'}`);
     }
   }
   return routerId;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Doc } from '../store/types.ts';
+import type { Doc, Tx } from '../store/types.ts';
 
 // Neutron's standard attributes: ids, timestamps, revision numbers, tags.
 
@@ -35,4 +35,13 @@ export function revise<T extends Doc>(doc: T, patch: Partial<T>): T {
     revision_number: (doc.revision_number as number) + 1,
     updated_at: timestamp(),
   };
+}
+
+/**
+ * A parent's revision follows its children, as Neutron's revision plugin bumps a network when one
+ * of its subnets changes and a router when its interfaces do: a client caching by revision sees it.
+ */
+export function bumpRevision(tx: Tx, kind: string, id: string): void {
+  const doc = tx.get(kind, id);
+  if (doc) tx.put(kind, revise(doc, {}));
 }

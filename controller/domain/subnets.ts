@@ -9,7 +9,7 @@ import {
 import { allocateEui64, ipHolder, isAutoAddressSubnet, releaseIp, ROUTER_INTERFACE_OWNERS, ROUTER_PORT_OWNERS } from './ipam.ts';
 import { owningProject } from './policy.ts';
 import { allocateFromPool, checkPoolAffinity, requestedPool } from './subnet-allocation.ts';
-import { revise, standard } from './standard-attrs.ts';
+import { bumpRevision, revise, standard } from './standard-attrs.ts';
 
 // Subnets: validation of CIDR, gateway, pools, DNS servers, host routes and IPv6 modes
 // with Neutron's rules and messages; creation, update and deletion.
@@ -240,6 +240,7 @@ export const subnetDomain = {
       tags: [...new Set(input.tags ?? [])],
     };
     tx.put('subnet', doc);
+    bumpRevision(tx, 'network', doc.network_id as string);
     if (isAutoAddressSubnet(doc)) addAutoAddresses(tx, doc);
     return doc;
   },
@@ -284,6 +285,7 @@ export const subnetDomain = {
     }
     const next = revise(current, patch as Partial<Doc>);
     tx.put('subnet', next);
+    bumpRevision(tx, 'network', current.network_id as string);
     return next;
   },
 
@@ -306,6 +308,7 @@ export const subnetDomain = {
       tx.put('port', revise(port, { fixed_ips: fixed.filter((ip) => ip.subnet_id !== subnet.id) }));
     }
     tx.remove('subnet', subnet.id);
+    bumpRevision(tx, 'network', subnet.network_id as string);
   },
 };
 

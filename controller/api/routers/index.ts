@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { RequestContext } from '../../auth/context.ts';
 import { addRouterInterface, removeRouterInterface } from '../../domain/router-interfaces.ts';
+import { bumpRevision } from '../../domain/standard-attrs.ts';
 import { changeExtraRoutes, createRouter, removeRouter, updateRouter } from '../../domain/routers.ts';
 import { badRequest } from '../../errors.ts';
 import type { Doc, ReadView } from '../../store/types.ts';
@@ -55,7 +56,9 @@ export const routersApi: ApiPlugin = (app, deps) => {
       const info = parseWith(RouterInterfaceInfo, objectBody(req));
       const { result } = await store.transact((tx) => {
         const router = writableDoc(tx, def, ctx, id, action);
-        return action === 'add_router_interface' ? addRouterInterface(tx, ctx, router, info) : removeRouterInterface(tx, ctx, router, info);
+        const done = action === 'add_router_interface' ? addRouterInterface(tx, ctx, router, info) : removeRouterInterface(tx, ctx, router, info);
+        bumpRevision(tx, 'router', router.id);
+        return done;
       });
       return result;
     });

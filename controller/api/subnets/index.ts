@@ -1,5 +1,6 @@
 import { subnetDomain, subnetVisible, subnetWritable } from '../../domain/subnets.ts';
 import { SubnetCreate, SubnetUpdate } from '../../../schemas/api/subnet.ts';
+import { matchesValue } from '../collection.ts';
 import type { ApiPlugin } from '../context.ts';
 import { registerResource, type ResourceDef } from '../resource.ts';
 
@@ -17,6 +18,8 @@ export const subnetsApi: ApiPlugin = (app, deps) => {
     createSchema: SubnetCreate,
     updateSchema: SubnetUpdate,
     quota: 'subnet',
+    // Neutron filters subnets on their network's `shared`, which a subnet does not show.
+    customFilters: { shared: (row, wanted, view) => wanted.some((w) => matchesValue(view?.get('network', row.network_id as string)?.shared === true, w)) },
     visible: subnetVisible,
     writable: subnetWritable,
     present: (_view, _ctx, doc) => ({ ...doc }),

@@ -207,7 +207,7 @@ describe('floating IPs', () => {
     expect(steal.status).toBe(404);
     expect(steal.body.NeutronError.type).toBe('PortNotFound');
     const other = await fip(BOB, { floating_network_id: ext.net.id, project_id: 'alice-project' });
-    expect(other.status).toBe(403);
+    expect(other.status).toBe(400); // Neutron: naming another project requires admin privileges
   });
 
   it('counts floating IPs against the floatingip quota', async () => {

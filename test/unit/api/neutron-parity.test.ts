@@ -82,3 +82,41 @@ describe('Neutron parity: security groups', () => {
     }
   });
 });
+
+describe('Neutron parity: projects, filters, revisions', () => {
+  it("refuses a member naming another project with Neutron's 400 (PortsNegativeTestJSON.test_add_port_with_nonexist_tenant_id)", async () => {
+    const net = (await api.call(ALICE, 'POST', '/v2.0/networks', { network: { name: 'n' } })).body.network;
+    const res = await api.call(ALICE, 'POST', '/v2.0/ports', { port: { network_id: net.id, project_id: crypto.randomUUID() } });
+    expect([res.status, res.body.NeutronError.message]).toEqual([400, "Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges"]);
+  });
+
+  it("filters subnets on their network's shared flag, which they do not show (SharedNetworksTest.test_filtering_shared_subnets)", async () => {
+    const sharedNet = (await api.call(ADMIN, 'POST', '/v2.0/networks', { network: { name: 'sh', shared: true } })).body.network;
+    const shared = (await api.call(ADMIN, 'POST', '/v2.0/subnets', { subnet: { network_id: sharedNet.id, cidr: '10.9.0.0/24', ip_version: 4 } })).body.subnet;
+    const own = (await api.call(ALICE, 'POST', '/v2.0/networks', { network: { name: 'own' } })).body.network;
+    const priv = (await api.call(ALICE, 'POST', '/v2.0/subnets', { subnet: { network_id: own.id, cidr: '10.8.0.0/24', ip_version: 4 } })).body.subnet;
+    const ids = async (q: string) => (await api.call(ALICE, 'GET', `/v2.0/subnets?${q}`)).body.subnets.map((s: any) => s.id);
+    expect(await ids('shared=True')).toEqual([shared.id]);
+    expect(await ids('shared=False')).toEqual([priv.id]);
+    expect(shared).not.toHaveProperty('shared');
+  });
+
+  it('bumps a network when its subnets change and a router when its interfaces do (TestRevisions)', async () => {
+    const net = (await api.call(ALICE, 'POST', '/v2.0/networks', { network: { name: 'n' } })).body.network;
+    const rev = async (path: string) => Object.values((await api.call(ALICE, 'GET', path)).body as Record<string, any>)[0].revision_number as number;
+    const sub = (await api.call(ALICE, 'POST', '/v2.0/subnets', { subnet: { network_id: net.id, cidr: '10.0.0.0/24', ip_version: 4 } })).body.subnet;
+    const afterCreate = await rev(`/v2.0/networks/${net.id}`);
+    expect(afterCreate).toBeGreaterThan(net.revision_number);
+    await api.call(ALICE, 'PUT', `/v2.0/subnets/${sub.id}`, { subnet: { name: 'renamed' } });
+    const afterUpdate = await rev(`/v2.0/networks/${net.id}`);
+    expect(afterUpdate).toBeGreaterThan(afterCreate);
+    const router = (await api.call(ALICE, 'POST', '/v2.0/routers', { router: { name: 'r' } })).body.router;
+    await api.call(ALICE, 'PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
+    const afterAdd = await rev(`/v2.0/routers/${router.id}`);
+    expect(afterAdd).toBeGreaterThan(router.revision_number);
+    await api.call(ALICE, 'PUT', `/v2.0/routers/${router.id}/remove_router_interface`, { subnet_id: sub.id });
+    expect(await rev(`/v2.0/routers/${router.id}`)).toBeGreaterThan(afterAdd);
+    expect((await api.call(ALICE, 'DELETE', `/v2.0/subnets/${sub.id}`)).status).toBe(204);
+    expect(await rev(`/v2.0/networks/${net.id}`)).toBeGreaterThan(afterUpdate);
+  });
+});

@@ -99,8 +99,9 @@ describe('floating IP port forwardings', () => {
     const t = await topology();
     const base = { protocol: 'tcp', internal_port_id: t.vm.id, internal_ip_address: t.vmIp, internal_port: 22, external_port: 2222 };
     await ok(create(ALICE, t.fip.id, base));
-    await err(create(ALICE, t.fip.id, { ...base, internal_port: 23 }), 409, 'NeutronDbObjectDuplicateEntry');
-    await err(create(ALICE, t.fip.id, { ...base, external_port: 2223 }), 409, 'NeutronDbObjectDuplicateEntry');
+    // Neutron turns the duplicate entry into a 400 BadRequest (PortForwardingNegativeTestJSON).
+    await err(create(ALICE, t.fip.id, { ...base, internal_port: 23 }), 400, 'BadRequest');
+    await err(create(ALICE, t.fip.id, { ...base, external_port: 2223 }), 400, 'BadRequest');
     await ok(create(ALICE, t.fip.id, { ...base, protocol: 'udp' }));
     // The floating IP cannot be associated with a port while it forwards.
     await err(api.call(ALICE, 'PUT', `/v2.0/floatingips/${t.fip.id}`, { floatingip: { port_id: t.vm.id } }), 409, 'FipInUseByPortForwarding');

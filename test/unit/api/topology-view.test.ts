@@ -97,7 +97,8 @@ describe('topology view', () => {
     // A network that stops being shared takes its subnets out of sight; sharing it brings them back.
     const other = await create(ADMIN, 'networks', { name: 'bob-shared-2', project_id: BOB.project, shared: true });
     const sub = await create(ADMIN, 'subnets', { network_id: other.id, cidr: '10.6.0.0/24', ip_version: 4, project_id: BOB.project });
-    expect(seen.at(-1)).toEqual([{ op: 'upsert', kind: 'subnet', doc: expect.objectContaining({ id: sub.id }) }]);
+    // The subnet, and its network's new revision.
+    expect(seen.at(-1)).toEqual([{ op: 'upsert', kind: 'subnet', doc: expect.objectContaining({ id: sub.id }) }, { op: 'upsert', kind: 'network', doc: expect.objectContaining({ id: other.id }) }]);
     expect((await api.call(ADMIN, 'PUT', `/v2.0/networks/${other.id}`, { network: { shared: false } })).status).toBe(200);
     expect(seen.at(-1)).toEqual(expect.arrayContaining([
       { op: 'delete', kind: 'network', id: other.id }, { op: 'delete', kind: 'subnet', id: sub.id },
