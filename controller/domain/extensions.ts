@@ -40,7 +40,6 @@ export const EXTENSIONS: readonly ExtensionDef[] = [
   { alias: 'quotas', name: 'Quota management support', description: 'Expose functions for quotas management per project', updated: '2012-07-29T10:00:00-00:00', requires: ['quotas'] },
   { alias: 'quota_details', name: 'Quota details management support', description: 'Expose functions for quotas usage statistics per project', updated: '2017-02-10T10:00:00-00:00', requires: ['quotas'] },
   { alias: 'quota-check-limit', name: 'Quota engine limit check', description: 'Support for checking the resource usage before applying a new quota limit', updated: '2021-09-08T16:00:00-00:00', requires: ['quotas'] },
-  { alias: 'quota-check-limit-default', name: 'Quota engine limit check by default', description: 'By default, the Neutron quota engine checks the resource usage before applying a new quota limit', updated: '2024-08-21T16:00:00-00:00', requires: ['quotas'] },
   { alias: 'binding', name: 'Port Binding', description: 'Expose port bindings of a virtual port to external application', updated: '2014-02-03T10:00:00-00:00', requires: PORTS },
   { alias: 'allowed-address-pairs', name: 'Allowed Address Pairs', description: 'Provides allowed address pairs', updated: '2013-07-23T10:00:00-00:00', requires: PORTS },
   { alias: 'port-security', name: 'Port Security', description: 'Provides port security', updated: '2012-07-23T10:00:00-00:00', requires: PORTS },

@@ -75,16 +75,19 @@ export function quotaDetails(view: ReadView, projectId: string): Record<string, 
 }
 
 /**
- * Set some limits of a project. Like Neutron since 2025.1, a limit below the current
- * usage is refused unless `force` is given; -1 (unlimited) is never checked.
+ * Set some limits of a project. A limit below the current usage is refused when the caller asks
+ * for the check (`check_limit`, Neutron's quota-check-limit); -1 (unlimited) is never checked.
+ * Neutron 2024.2 made the check the default (quota-check-limit-default, with `force` to skip it);
+ * Weft keeps the earlier default, which clients and suites of every release expect: a client that
+ * knows the newer default sees its extension absent (docs/CONFORMANCE.md).
  */
-export function setQuotaLimits(tx: Tx, projectId: string, limits: Record<string, number>, force = false): Record<string, number> {
+export function setQuotaLimits(tx: Tx, projectId: string, limits: Record<string, number>, check = false): Record<string, number> {
   for (const [resource, limit] of Object.entries(limits)) {
     if (!(resource in DEFAULT_QUOTAS)) throw badRequest(`Unrecognized attribute(s) '${resource}'`);
     if (!Number.isInteger(limit) || limit < -1 || limit > MAX_QUOTA) {
       throw badRequest(`Invalid input for ${resource}. Reason: '${limit}' is not in range -1 through ${MAX_QUOTA}.`);
     }
-    if (force || limit === -1) continue;
+    if (!check || limit === -1) continue;
     const used = usage(tx, projectId, resource);
     if (used > limit) {
       throw badRequest(`Quota limit ${limit} for ${resource} must be greater than or equal to already used ${used}`);

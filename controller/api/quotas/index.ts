@@ -12,7 +12,7 @@ import type { ApiPlugin } from '../context.ts';
 //   GET    /v2.0/quotas                      projects with limits set (members: only their own)
 //   GET    /v2.0/quotas/project|tenant       who am I: {"project": {"project_id"}}
 //   GET    /v2.0/quotas/{id}[/default|/details]
-//   PUT    /v2.0/quotas/{id}                 admin; refuses limits below usage unless force
+//   PUT    /v2.0/quotas/{id}                 admin; with check_limit, refuses limits below usage
 //   DELETE /v2.0/quotas/{id}                 admin; back to the defaults
 // Members may read their own project's quotas; anything else is rule get_quota (admin).
 
@@ -82,9 +82,9 @@ export const quotasApi: ApiPlugin = (app: FastifyInstance, { store }) => {
     const id = idOf(req);
     if (!req.ctx.isAdmin) throw forbidden('update_quota');
     const { items } = unwrapBody(req.body, 'quota');
-    const { force, check_limit: _ignored, ...limits } = parseWith(QuotaUpdate, items[0]);
+    const { force, check_limit, ...limits } = parseWith(QuotaUpdate, items[0]);
     const set = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)) as Record<string, number>;
-    const { result } = await store.transact((tx) => setQuotaLimits(tx, id, set, force === true));
+    const { result } = await store.transact((tx) => setQuotaLimits(tx, id, set, check_limit === true && force !== true));
     return { quota: result };
   });
 

@@ -106,10 +106,6 @@ const PROBES: Record<string, Probe> = {
     await net();
     expect((await api.call(ADMIN, 'PUT', '/v2.0/quotas/alice-project', { quota: { network: 0, check_limit: true } })).status).toBe(400);
   },
-  'quota-check-limit-default': async () => {
-    await net();
-    expect((await api.call(ADMIN, 'PUT', '/v2.0/quotas/alice-project', { quota: { network: 0 } })).status).toBe(400);
-  },
   binding: async () => {
     const p = await port();
     expect(p['binding:vnic_type']).toBe('normal');
