@@ -30,7 +30,8 @@ const portMutable = {
   fixed_ips: z.array(FixedIpRequest).optional(),
   device_id: z.string().max(255).optional(),
   device_owner: z.string().max(255).optional(),
-  security_groups: z.array(uuid).nullable().optional(),
+  // type:uuid_list: the same group twice is refused (Neutron's "Duplicate items in the list").
+  security_groups: z.array(uuid).nullable().refine((l) => l === null || new Set(l).size === l.length, { message: 'has duplicate items' }).optional(),
   allowed_address_pairs: z.array(AddressPairRequest).nullable().optional(),
   port_security_enabled: bool.optional(),
   'binding:host_id': hostId.optional(),

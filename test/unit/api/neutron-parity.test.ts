@@ -120,3 +120,14 @@ describe('Neutron parity: projects, filters, revisions', () => {
     expect(await rev(`/v2.0/networks/${net.id}`)).toBeGreaterThan(afterUpdate);
   });
 });
+
+describe('Neutron parity: ports', () => {
+  it('refuses the same security group twice on a port (NegativeSecGroupTest.test_assign_sec_group_twice)', async () => {
+    const net = (await api.call(ALICE, 'POST', '/v2.0/networks', { network: { name: 'n' } })).body.network;
+    const port = (await api.call(ALICE, 'POST', '/v2.0/ports', { port: { network_id: net.id } })).body.port;
+    const sg = (await api.call(ALICE, 'POST', '/v2.0/security-groups', { security_group: { name: 'sg' } })).body.security_group;
+    const res = await api.call(ALICE, 'PUT', `/v2.0/ports/${port.id}`, { port: { security_groups: [sg.id, sg.id] } });
+    expect([res.status, res.body.NeutronError.message]).toEqual([400, expect.stringContaining('duplicate')]);
+    expect((await api.call(ALICE, 'GET', `/v2.0/ports/${port.id}`)).body.port.security_groups).toEqual(port.security_groups);
+  });
+});

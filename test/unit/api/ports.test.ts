@@ -151,7 +151,8 @@ describe('ports: create', () => {
   it('port security, security groups and allowed address pairs', async () => {
     const { net } = await netWithV4();
     const sg = (await api.call(ALICE, 'POST', '/v2.0/security-groups', { security_group: { name: 'web' } })).body.security_group;
-    const withSg = await port(ALICE, { network_id: net.id, security_groups: [sg.id, sg.id] });
+    await port(ALICE, { network_id: net.id, security_groups: [sg.id, sg.id] }, 400); // type:uuid_list refuses duplicates
+    const withSg = await port(ALICE, { network_id: net.id, security_groups: [sg.id] });
     expect(withSg.security_groups).toEqual([sg.id]);
     const noSg = await port(ALICE, { network_id: net.id, security_groups: [] });
     expect(noSg.security_groups).toEqual([]);
