@@ -141,7 +141,10 @@ export function createFloatingIp(tx: Tx, ctx: RequestContext, input: FloatingIpC
 }
 
 export function updateFloatingIp(tx: Tx, ctx: RequestContext, current: Doc, input: FloatingIpUpdate): Doc {
-  const assoc = requestedAssociation(tx, ctx, current, input);
+  // An empty update disassociates (the API's oldest form, kept by Neutron); any other one without
+  // port_id keeps the association (Neutron bug #1610045).
+  const blank = Object.values(input).every((v) => v === undefined);
+  const assoc = requestedAssociation(tx, ctx, current, blank ? { port_id: null } : input);
   if (assoc.port_id) checkNoPortForwardings(current);
   const patch: Record<string, unknown> = { ...assoc };
   // Unassociated with port forwardings: the router stays that of the forwardings' internal ports.

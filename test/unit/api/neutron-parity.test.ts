@@ -131,3 +131,19 @@ describe('Neutron parity: ports', () => {
     expect((await api.call(ALICE, 'GET', `/v2.0/ports/${port.id}`)).body.port.security_groups).toEqual(port.security_groups);
   });
 });
+
+describe('Neutron parity: floating IPs', () => {
+  it('disassociates on an empty update, and keeps the port on any other (FloatingIPTestJSON.test_blank_update_clears_association)', async () => {
+    const { net } = await externalNetwork(true);
+    const tenant = (await api.call(ADMIN, 'POST', '/v2.0/networks', { network: { name: 'in' } })).body.network;
+    const sub = (await api.call(ADMIN, 'POST', '/v2.0/subnets', { subnet: { network_id: tenant.id, cidr: '10.0.0.0/24', ip_version: 4 } })).body.subnet;
+    const router = (await api.call(ADMIN, 'POST', '/v2.0/routers', { router: { external_gateway_info: { network_id: net.id } } })).body.router;
+    await api.call(ADMIN, 'PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
+    const port = (await api.call(ADMIN, 'POST', '/v2.0/ports', { port: { network_id: tenant.id } })).body.port;
+    const fip = (await api.call(ADMIN, 'POST', '/v2.0/floatingips', { floatingip: { floating_network_id: net.id, port_id: port.id } })).body.floatingip;
+    const described = await api.call(ADMIN, 'PUT', `/v2.0/floatingips/${fip.id}`, { floatingip: { description: 'd2' } });
+    expect(described.body.floatingip).toMatchObject({ port_id: port.id, description: 'd2' });
+    const blank = await api.call(ADMIN, 'PUT', `/v2.0/floatingips/${fip.id}`, { floatingip: {} });
+    expect(blank.body.floatingip).toMatchObject({ port_id: null, fixed_ip_address: null, description: 'd2' });
+  });
+});
