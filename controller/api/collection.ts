@@ -128,30 +128,25 @@ export function paginate(rows: Row[], query: Query, spec: CollectionSpec & { kin
     sorted = sorted.slice(at + 1);
   }
   let page = limit === undefined ? sorted : sorted.slice(0, limit);
-  const hasMore = limit !== undefined && sorted.length > limit;
   if (reverse) page = page.reverse();
   const links: Page['links'] = [];
-  if (limit !== undefined && page.length) {
+  if (limit !== undefined) {
     const link = (markerId: unknown, backwards: boolean) => {
       const params = new URLSearchParams();
       for (const [k, v] of Object.entries(query)) {
         if (k === 'marker' || k === 'page_reverse') continue;
         for (const one of values(v)) params.append(k, one);
       }
-      params.set('marker', String(markerId));
+      if (markerId !== undefined) params.set('marker', String(markerId));
       if (backwards) params.set('page_reverse', 'True');
       return `${baseUrl}?${params.toString()}`;
     };
-    const first = page[0].id;
-    const last = page[page.length - 1].id;
-    // Forward paging: "next" continues after the last row when more remain; "previous" exists once a marker was used.
-    if (!reverse) {
-      if (hasMore) links.push({ rel: 'next', href: link(last, false) });
-      if (marker !== undefined) links.push({ rel: 'previous', href: link(first, true) });
-    } else {
-      if (marker !== undefined) links.push({ rel: 'next', href: link(last, false) });
-      if (hasMore) links.push({ rel: 'previous', href: link(first, true) });
-    }
+    // Neutron's rule (api_common.get_pagination_links): a full page always links onwards, so the
+    // last one is followed by an empty page; only a short page in the direction of travel ends it.
+    // An empty page links without a marker.
+    const short = page.length < limit;
+    if (!(short && !reverse)) links.push({ rel: 'next', href: link(page.at(-1)?.id, false) });
+    if (!(short && reverse)) links.push({ rel: 'previous', href: link(page[0]?.id, true) });
   }
   return { rows: page, links };
 }

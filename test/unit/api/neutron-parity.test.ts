@@ -147,3 +147,27 @@ describe('Neutron parity: floating IPs', () => {
     expect(blank.body.floatingip).toMatchObject({ port_id: null, fixed_ip_address: null, description: 'd2' });
   });
 });
+
+describe('Neutron parity: paging', () => {
+  it("walks pages as Neutron links them: a full last page links to an empty one, which links back (test_list_pagination_with_href_links)", async () => {
+    for (const name of ['a', 'b', 'c']) await api.call(ALICE, 'POST', '/v2.0/networks', { network: { name } });
+    const get = async (url: string) => (await api.call(ALICE, 'GET', url.replace(/^https?:\/\/[^/]+/, ''))).body;
+    const rel = (body: any, r: string) => body.networks_links?.find((l: any) => l.rel === r)?.href as string | undefined;
+    const seen: string[] = [];
+    let body = await get('/v2.0/networks?sort_key=name&sort_dir=asc&limit=1');
+    for (let i = 0; i < 3; i++) {
+      seen.push(...body.networks.map((n: any) => n.name));
+      expect(rel(body, 'next'), `page ${i}`).toBeDefined();
+      body = await get(rel(body, 'next')!);
+    }
+    expect(seen).toEqual(['a', 'b', 'c']);
+    expect(body.networks).toEqual([]);
+    expect(rel(body, 'next')).toBeUndefined();
+    const back: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      body = await get(rel(body, 'previous')!);
+      back.unshift(...body.networks.map((n: any) => n.name));
+    }
+    expect(back).toEqual(['a', 'b', 'c']);
+  });
+});

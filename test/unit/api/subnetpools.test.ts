@@ -132,7 +132,7 @@ describe('subnet pools: list, update, delete, tags', () => {
     expect((await q('sort_key=min_prefixlen&limit=1&marker=' + (await q('sort_key=min_prefixlen')).body.subnetpools[2].id)).body.subnetpools.map((p: any) => p.min_prefixlen)).toEqual(['64']);
     const page = await q('sort_key=name&limit=2');
     expect(page.body.subnetpools.map((p: any) => p.name)).toEqual(['a', 'b']);
-    expect(page.body.subnetpools_links.map((l: any) => l.rel)).toEqual(['next']);
+    expect(page.body.subnetpools_links.map((l: any) => l.rel)).toEqual(['next', 'previous']);
     expect((await q('fields=id&fields=prefixes')).body.subnetpools.every((p: any) => Object.keys(p).sort().join() === 'id,prefixes')).toBe(true);
     const invalid = await q('prefixes=10.0.0.0/8');
     expect(invalid.status).toBe(400);
@@ -201,7 +201,7 @@ describe('subnet pools: list, update, delete, tags', () => {
     expect((await api.call(ALICE, 'GET', '/v2.0/quotas/alice-project')).body.quota.subnetpool).toBe(-1);
     await pool(ALICE, { prefixes: ['10.1.0.0/16'] });
     expect((await api.call(ALICE, 'GET', '/v2.0/quotas/alice-project/details')).body.quota.subnetpool).toEqual({ limit: -1, used: 1, reserved: 0 });
-    expect((await api.call(ADMIN, 'PUT', '/v2.0/quotas/alice-project', { quota: { subnetpool: 0 } })).status).toBe(400);
+    expect((await api.call(ADMIN, 'PUT', '/v2.0/quotas/alice-project', { quota: { subnetpool: 0, check_limit: true } })).status).toBe(400);
     expect((await api.call(ADMIN, 'PUT', '/v2.0/quotas/alice-project', { quota: { subnetpool: 1 } })).body.quota.subnetpool).toBe(1);
     expect(await pool(ALICE, { prefixes: ['10.2.0.0/16'] }, 409)).toMatchObject({ type: 'OverQuota', message: "Quota exceeded for resources: ['subnetpool']." });
     expect((await pool(BOB, { prefixes: ['10.2.0.0/16'] })).project_id).toBe('bob-project');
