@@ -66,8 +66,9 @@ step "A port forwarding: floating IP tcp 2222 -> nat-vm 10.2.0.11 tcp 7000"
 FIP_JSON=$(openstack floating ip create public -f json)
 later api DELETE "/floatingips/$(jq -r .id <<<"$FIP_JSON")"
 FIP=$(jq -r .floating_ip_address <<<"$FIP_JSON")
-openstack floating ip port forwarding create --port nat-vm --internal-ip-address 10.2.0.11 \
-  --internal-protocol-port 7000 --external-protocol-port 2222 --protocol tcp "$FIP" -f value -c id >/dev/null
+PF=$(openstack floating ip port forwarding create --port nat-vm --internal-ip-address 10.2.0.11 \
+  --internal-protocol-port 7000 --external-protocol-port 2222 --protocol tcp "$FIP" -f value -c id)
+later api DELETE "/floatingips/$(jq -r .id <<<"$FIP_JSON")/port_forwardings/$PF"   # a floating IP with forwardings cannot be deleted
 wait_for "answer from nat-vm at $FIP:2222" 30 answers "$FIP" 2222 nat-vm
 echo "   $FIP:2222 says: $(ask "$FIP" 2222)"
 silent "$FIP" 7000 || fail "$FIP:7000 answers, but only 2222 is forwarded"

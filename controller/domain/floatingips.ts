@@ -155,6 +155,13 @@ export function updateFloatingIp(tx: Tx, ctx: RequestContext, current: Doc, inpu
   return next;
 }
 
+/** DELETE of a floating IP: refused while it carries port forwardings, as in Neutron. */
+export function deleteFloatingIp(tx: Tx, fip: Doc): void {
+  checkNoPortForwardings(fip);
+  removeFloatingIp(tx, fip);
+}
+
+/** The floating IP goes, with any port forwardings it carries (its network is being deleted). */
 export function removeFloatingIp(tx: Tx, fip: Doc): void {
   releaseIp(tx, fip.floating_subnet_id as string, fip.floating_ip_address as string);
   tx.remove('floatingip', fip.id);

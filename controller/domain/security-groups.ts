@@ -3,6 +3,7 @@ import { conflict, inUse } from '../errors.ts';
 import type { Doc, ReadView, Tx } from '../store/types.ts';
 import type { SecurityGroupCreate, SecurityGroupUpdate } from '../../schemas/api/security-group.ts';
 import { owningProject } from './policy.ts';
+import { checkQuota } from './quotas.ts';
 import { GROUP_KIND, RULE_KIND, groupRules, presentRule, ruleDoc, touchGroup } from './security-group-rules.ts';
 import { revise, standard } from './standard-attrs.ts';
 
@@ -62,6 +63,8 @@ export const securityGroupDomain = {
     const group = newGroup(project, input.name ?? '', input.description ?? '', input.stateful ?? true, input.tags ?? [], false);
     tx.put(GROUP_KIND, group);
     for (const ethertype of ETHERTYPES) tx.put(RULE_KIND, ruleDoc(project, group.id, { direction: 'egress', ethertype }));
+    // Its egress rules count against the rule quota, as Neutron reserves them with the group.
+    checkQuota(tx, project, 'security_group_rule');
     return group;
   },
 

@@ -1,5 +1,5 @@
 import type { RequestContext } from '../../auth/context.ts';
-import { createFloatingIp, portDetails, removeFloatingIp, updateFloatingIp } from '../../domain/floatingips.ts';
+import { createFloatingIp, portDetails, deleteFloatingIp, updateFloatingIp } from '../../domain/floatingips.ts';
 import { fipPortForwardings } from '../../domain/port-forwardings.ts';
 import type { Doc, ReadView } from '../../store/types.ts';
 import { FloatingIpCreate, FloatingIpUpdate } from '../../../schemas/api/floatingip.ts';
@@ -27,7 +27,7 @@ export const floatingIpsApi: ApiPlugin = (app, deps) => {
     present: presentFloatingIp,
     create: createFloatingIp,
     update: updateFloatingIp,
-    remove: (tx, _ctx, fip) => removeFloatingIp(tx, fip),
+    remove: (tx, _ctx, fip) => deleteFloatingIp(tx, fip),
   };
   registerResource(app, deps, def);
 };

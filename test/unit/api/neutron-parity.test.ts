@@ -171,3 +171,29 @@ describe('Neutron parity: paging', () => {
     expect(back).toEqual(['a', 'b', 'c']);
   });
 });
+
+describe('Neutron parity: quotas and forwardings', () => {
+  it('counts a new group\'s egress rules against the rule quota (test_sg_creation_with_insufficient_sg_rules_quota)', async () => {
+    await api.call(ALICE, 'GET', '/v2.0/security-groups'); // the default group and its rules
+    await api.call(ADMIN, 'PUT', `/v2.0/quotas/${ALICE.project}`, { quota: { security_group_rule: 0 } });
+    const res = await api.call(ALICE, 'POST', '/v2.0/security-groups', { security_group: { name: 'sg' } });
+    expect([res.status, res.body.NeutronError.type]).toEqual([409, 'OverQuota']);
+    expect((await api.call(ALICE, 'GET', '/v2.0/security-groups?name=sg')).body.security_groups).toEqual([]);
+  });
+
+  it('refuses to delete a floating IP that carries port forwardings (PortForwardingTestJSON.test_port_forwarding_life_cycle)', async () => {
+    const { net } = await externalNetwork(true);
+    const tenant = (await api.call(ADMIN, 'POST', '/v2.0/networks', { network: { name: 'in' } })).body.network;
+    const sub = (await api.call(ADMIN, 'POST', '/v2.0/subnets', { subnet: { network_id: tenant.id, cidr: '10.0.0.0/24', ip_version: 4 } })).body.subnet;
+    const router = (await api.call(ADMIN, 'POST', '/v2.0/routers', { router: { external_gateway_info: { network_id: net.id } } })).body.router;
+    await api.call(ADMIN, 'PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
+    const port = (await api.call(ADMIN, 'POST', '/v2.0/ports', { port: { network_id: tenant.id } })).body.port;
+    const fip = (await api.call(ADMIN, 'POST', '/v2.0/floatingips', { floatingip: { floating_network_id: net.id } })).body.floatingip;
+    const pf = await api.call(ADMIN, 'POST', `/v2.0/floatingips/${fip.id}/port_forwardings`, { port_forwarding: { internal_port_id: port.id, internal_ip_address: port.fixed_ips[0].ip_address, internal_port: 22, external_port: 2222, protocol: 'tcp' } });
+    expect(pf.status).toBe(201);
+    const refused = await api.call(ADMIN, 'DELETE', `/v2.0/floatingips/${fip.id}`);
+    expect([refused.status, refused.body.NeutronError.type]).toEqual([409, 'FipInUseByPortForwarding']);
+    await api.call(ADMIN, 'DELETE', `/v2.0/floatingips/${fip.id}/port_forwardings/${pf.body.port_forwarding.id}`);
+    expect((await api.call(ADMIN, 'DELETE', `/v2.0/floatingips/${fip.id}`)).status).toBe(204);
+  });
+});
