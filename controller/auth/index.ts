@@ -2,7 +2,7 @@ import type { Config } from '../config.ts';
 import type { Authenticator } from './context.ts';
 import { keystoneAuth } from './keystone.ts';
 import { noAuth } from './noauth.ts';
-import { ensureTokens, staticTokens } from './static-tokens.ts';
+import { ensureAgentToken, ensureTokens, staticTokens, withAgentToken } from './static-tokens.ts';
 
 /** The authenticator the configuration asks for. */
 export function authenticatorFor(config: Config): Authenticator {
@@ -12,6 +12,6 @@ export function authenticatorFor(config: Config): Authenticator {
     case 'token':
       return staticTokens(ensureTokens(config), config.agentToken);
     case 'keystone':
-      return keystoneAuth(config);
+      return withAgentToken(keystoneAuth(config), ensureAgentToken(config));
   }
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -77,6 +77,30 @@ export function staticTokens(file: TokensFile, agentToken?: string): Authenticat
       const ctx = token ? table.get(token.trim()) : undefined;
       if (!ctx) throw unauthorized();
       return ctx;
+    },
+  };
+}
+
+/** The agent token: configured, else $dataDir/agent-token, created on first start. */
+export function ensureAgentToken(options: StaticTokenOptions): string {
+  if (options.agentToken) return options.agentToken;
+  const path = join(options.dataDir, 'agent-token');
+  if (!existsSync(path)) writePrivate(path, `${newToken()}\n`);
+  return readFileSync(path, 'utf8').trim();
+}
+
+/**
+ * Agents are the fabric's own processes, not Keystone users: in keystone mode they still present
+ * the agent token, which is answered here; every other token goes to the wrapped authenticator.
+ */
+export function withAgentToken(inner: Authenticator, agentToken: string): Authenticator {
+  const agent = makeContext('weft-agents', ['weft-agent'], 'weft-agent');
+  const expected = Buffer.from(agentToken);
+  return {
+    async authenticate(headers) {
+      const given = Buffer.from(header(headers, 'x-auth-token')?.trim() ?? '');
+      if (given.length === expected.length && timingSafeEqual(given, expected)) return agent;
+      return inner.authenticate(headers);
     },
   };
 }
