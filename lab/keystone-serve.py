@@ -15,5 +15,5 @@ from keystone.server.wsgi import initialize_public_application  # noqa: E402
 import waitress  # noqa: E402
 
 application = initialize_public_application()
-# One thread: two of Keystone's SQLite sessions writing at once can end in "database is locked".
-waitress.serve(application, host=host, port=port, threads=1, ident='keystone')
+# WAL (lab/keystone.ts) lets requests read while one writes; more threads than Tempest's workers wait.
+waitress.serve(application, host=host, port=port, threads=4, ident='keystone')

@@ -4,7 +4,7 @@
 // line to <out>/failures.txt, and removes everything it started.
 //
 //   npm run conformance [-- --regex RE] [--concurrency N] [--out DIR] [--keep]
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -49,10 +49,9 @@ function runTempest(workspace: string, logPath: string): Promise<number | null> 
   };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
-  const stop = () => child.kill('SIGTERM');
-  process.once('SIGINT', stop);
+  started.tempest = child;
   return new Promise((ok) => child.on('exit', (code) => {
-    process.off('SIGINT', stop);
+    started.tempest = undefined;
     if (process.stderr.isTTY) process.stderr.write('\n');
     log.end(() => ok(code));
   }));
@@ -73,15 +72,38 @@ async function collect(workspace: string): Promise<Results> {
   return JSON.parse(parsed.stdout);
 }
 
+/** What this run started, for the one teardown (at the end, or on SIGINT/SIGTERM). */
+const started: { workspace?: string; keystone?: Keystone; fabric?: Fabric; tempest?: ChildProcess } = {};
+let tearingDown: Promise<void> | undefined;
+function teardown(): Promise<void> {
+  tearingDown ??= (async () => {
+    started.tempest?.kill('SIGTERM');
+    if (started.workspace) {
+      if (args.keep) say(`kept the Tempest workspace ${started.workspace}`);
+      else rmSync(started.workspace, { recursive: true, force: true });
+    }
+    await started.fabric?.destroy();
+    await started.keystone?.cleanup();
+  })();
+  return tearingDown;
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`${signal}: removing what this run started`);
+    void teardown().finally(() => process.exit(130));
+  });
+}
+
 async function main(): Promise<number> {
   const out = resolve(args.out!);
   mkdirSync(out, { recursive: true });
   const workspace = mkdtempSync(join(tmpdir(), 'weft-tempest-'));
+  started.workspace = workspace;
   let keystone: Keystone | undefined;
   let fabric: Fabric | undefined;
   try {
     say('starting Keystone');
-    keystone = await startKeystone();
+    keystone = started.keystone = await startKeystone();
     const service = await keystone.createProject('service');
     const neutronPassword = `neutron-${Math.random().toString(36).slice(2, 12)}`;
     await keystone.createUser('neutron', neutronPassword, service, 'admin');
@@ -89,7 +111,7 @@ async function main(): Promise<number> {
     // One host with its own Open vSwitch and agent: the agent API and port bindings have a real agent.
     say('starting Weft in keystone mode, and one host with its agent');
     const ks = keystone;
-    fabric = await createFabric({
+    fabric = started.fabric = await createFabric({
       hosts: ['host1'],
       adminToken: () => ks.adminToken(),
       controllerEnv: {
@@ -115,10 +137,10 @@ async function main(): Promise<number> {
     }));
 
     say(`running Tempest (${args.regex}, concurrency ${args.concurrency}); log: ${join(out, 'tempest-run.log')}`);
-    const started = Date.now();
+    const startedAt = Date.now();
     const code = await runTempest(workspace, join(out, 'tempest-run.log'));
     const results = await collect(workspace);
-    const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+    const minutes = ((Date.now() - startedAt) / 60_000).toFixed(1);
 
     const failures = results.failed.map((f) => `${f.id}\n    ${f.error}`).join('\n');
     writeFileSync(join(out, 'failures.txt'), failures ? `${failures}\n` : '');
@@ -128,10 +150,7 @@ async function main(): Promise<number> {
     console.log(`${results.passed} passed, ${results.failed.length} failed, ${results.skipped} skipped`);
     return results.failed.length === 0 && results.passed > 0 ? 0 : 1;
   } finally {
-    if (args.keep) say(`kept the Tempest workspace ${workspace}`);
-    else rmSync(workspace, { recursive: true, force: true });
-    await fabric?.destroy();
-    await keystone?.cleanup();
+    await teardown();
   }
 }
 
