@@ -266,11 +266,12 @@ export function l2Touched(s: CompileState, e: ModelEvent): L2Touched {
     const next = e.next as PortView | undefined;
     for (const d of [prev, next]) if (d) docs.push(d);
     if (placementChanged(prev, next)) {
-      // A port deleted in the batch that also unplugged it has lost its ofport already; judge the
-      // deleted port as if still bound (at worst its network is recompiled for nothing).
-      const ofport = s.bindings.get(e.id) ?? (next === undefined ? 0 : undefined);
+      // The bindings are those after the whole batch: a port unplugged in the batch that also moved
+      // or deleted it has lost its ofport already, and the binding event only sees its new network.
+      // So judge the previous document as if it was bound (at worst a network is recompiled for nothing).
+      const ofport = s.bindings.get(e.id);
       for (const net of networks) {
-        const was = prev?.network_id === net && activeWith(s, prev, ofport) !== undefined;
+        const was = prev?.network_id === net && activeWith(s, prev, ofport ?? 0) !== undefined;
         const is = next?.network_id === net && activeWith(s, next, ofport) !== undefined;
         if (mayFlipCarried(s, net, e.id, was, is)) allPortsOf(net);
       }

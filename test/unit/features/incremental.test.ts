@@ -69,4 +69,26 @@ describe('incremental == full, over ALL_FEATURES', () => {
     expect(flowsWithCookies(engine.flows())).toEqual(flowsWithCookies(fullOf(s).flows()));
     expect([...engine.flows()].some((f) => f.object === 'p2')).toBe(true);
   });
+
+  it('a port moved to another network and unplugged in one batch: its old network is no longer carried', () => {
+    // Found by "a host without tunnels" (seed -836442794), reduced. p3 is n1's only active port here,
+    // so n1 carries p0's l2 entry (remote, on h1); one batch moves p3 to n0 and unplugs it.
+    const s = new Scenario(randomHostConfig(false));
+    const engine = new DesiredFlows(ALL_FEATURES);
+    engine.full(s);
+    const port = (i: number, net: number, host: number): Op => ({
+      op: 'port', i, del: false, net, host, admin: true, mac: 0, ips: [], pairs: [], security: false, owner: 0, groups: [],
+    });
+    const setup: Op[] = [
+      { op: 'network', i: 1, del: false, type: 'flat', physnet: 0, admin: true, seg: 0 },
+      port(0, 1, 3),
+      port(3, 1, 0),
+      { op: 'plug', i: 3, gen: 0 },
+    ];
+    engine.update(s, setup.flatMap((o) => applyOp(s, o)));
+    expect([...engine.flows()].some((f) => f.object === 'p0' && f.table === 'l2_lookup')).toBe(true);
+    engine.update(s, [...applyOp(s, port(3, 0, 0)), ...applyOp(s, { op: 'plug', i: 3, gen: null })]);
+    expect(flowsWithCookies(engine.flows())).toEqual(flowsWithCookies(fullOf(s).flows()));
+    expect([...engine.flows()].some((f) => f.object === 'p0')).toBe(false);
+  });
 });
