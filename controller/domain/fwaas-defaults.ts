@@ -1,3 +1,4 @@
+import type { RequestContext } from '../auth/context.ts';
 import type { Doc, ReadView, Tx } from '../store/types.ts';
 import { FW_GROUP, FW_POLICY, FW_RULE, fwaasError } from './fwaas-rules.ts';
 import { standard } from './standard-attrs.ts';
@@ -84,6 +85,8 @@ export function ensureDefaultFirewallGroup(tx: Tx, projectId: string): Doc {
 
 const parameterExists = (name: string, resourceType: string) => fwaasError(409, 'FirewallDefaultParameterExists',
   `Operation cannot be performed since '${name}' is a reserved name for ${resourceType}.`);
+const updateRestricted = (id: string) => fwaasError(409, 'FirewallDefaultObjectUpdateRestricted',
+  `Operation cannot be performed on default object '${id}' of type Firewall Group.`);
 
 /** _ensure_not_default_resource on a group body: 'default' is reserved. */
 export function checkGroupNameNotReserved(name: string | undefined): void {
@@ -94,3 +97,26 @@ export function checkGroupNameNotReserved(name: string | undefined): void {
 export function checkPolicyNameNotReserved(name: string | undefined): void {
   if (name === DEFAULT_FWP_INGRESS || name === DEFAULT_FWP_EGRESS) throw parameterExists(name, 'Firewall Policy');
 }
+
+/**
+ * update_firewall_group on the default group: a member may change only its ports (and `shared`,
+ * which policy keeps for admins anyway); an admin anything but its name. Neutron checks that the
+ * attribute is in the body, whatever its value.
+ */
+export function checkDefaultGroupUpdate(ctx: RequestContext, group: Doc, input: object): void {
+  if (!isDefaultFirewallGroup(group)) return;
+  const restricted = ctx.isAdmin
+    ? ['name']
+    : ['name', 'description', 'admin_state_up', 'ingress_firewall_policy_id', 'egress_firewall_policy_id'];
+  if (restricted.some((attr) => attr in input)) throw updateRestricted(group.id);
+}
+
+/**
+ * update_firewall_policy: a default policy cannot be updated at all, by anyone. Neutron's message
+ * calls it a Firewall Group too. (insert_rule and remove_rule are not restricted, as in Neutron.)
+ */
+export function checkPolicyUpdatable(policy: Doc): void {
+  if (isDefaultFirewallPolicy(policy)) throw updateRestricted(policy.id);
+}
+
+export const cannotRemoveDefault = () => fwaasError(409, 'FirewallGroupCannotRemoveDefault', 'Deleting default firewall group not allowed.');

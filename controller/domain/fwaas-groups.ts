@@ -2,7 +2,10 @@ import type { RequestContext } from '../auth/context.ts';
 import { inUse, notFound } from '../errors.ts';
 import type { Doc, ReadView, Tx } from '../store/types.ts';
 import type { FirewallGroupCreate, FirewallGroupUpdate } from '../../schemas/api/firewall.ts';
-import { checkGroupNameNotReserved, ensureDefaultFirewallGroup } from './fwaas-defaults.ts';
+import {
+  cannotRemoveDefault, checkDefaultGroupUpdate, checkGroupNameNotReserved, ensureDefaultFirewallGroup, isDefaultFirewallGroup,
+} from './fwaas-defaults.ts';
+import { removeFirewallPolicy } from './fwaas-policies.ts';
 import { FIREWALL_PORT_SCOPE } from './fwaas-ports.ts';
 import { checkSharedAllowed, FW_GROUP, FW_POLICY, fwaasError, fwaasVisible } from './fwaas-rules.ts';
 import { owningProject } from './policy.ts';
@@ -121,6 +124,7 @@ export function updateFirewallGroup(tx: Tx, ctx: RequestContext, current: Doc, i
   if (input.ports !== undefined) checkPorts(tx, ctx, input.ports, current.id);
   // After the plugin's checks of policies and ports, as neutron-fwaas's DB layer makes these.
   checkGroupNameNotReserved(input.name);
+  checkDefaultGroupUpdate(ctx, current, input);
   if (input.ports !== undefined) {
     const wanted = new Set(input.ports);
     for (const id of current.ports as string[]) if (!wanted.has(id)) tx.release(FIREWALL_PORT_SCOPE, id);
@@ -131,8 +135,19 @@ export function updateFirewallGroup(tx: Tx, ctx: RequestContext, current: Doc, i
   return next;
 }
 
-/** Like neutron-fwaas, a group that still holds ports is in use. */
-export function removeFirewallGroup(tx: Tx, _ctx: RequestContext, group: Doc): void {
+/**
+ * Like neutron-fwaas, a group that still holds ports is in use. Only an admin deletes a default
+ * group, and its policies go with it (their rules stay, as neutron-fwaas deletes only the
+ * policies' rule associations); a policy another group uses makes the whole delete fail.
+ */
+export function removeFirewallGroup(tx: Tx, ctx: RequestContext, group: Doc): void {
   if ((group.ports as string[]).length) throw inUse('FirewallGroupInUse', `Firewall group ${group.id} is still active.`);
+  if (isDefaultFirewallGroup(group) && !ctx.isAdmin) throw cannotRemoveDefault();
   tx.remove(FW_GROUP, group.id);
+  if (!isDefaultFirewallGroup(group)) return;
+  const policies = new Set([group.ingress_firewall_policy_id, group.egress_firewall_policy_id].filter((id): id is string => typeof id === 'string'));
+  for (const id of policies) {
+    const policy = tx.get(FW_POLICY, id);
+    if (policy) removeFirewallPolicy(tx, ctx, policy);
+  }
 }

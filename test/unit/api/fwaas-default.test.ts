@@ -1,7 +1,7 @@
 // neutron-fwaas's per-project default firewall group through the API: made lazily by a list (or
-// before the project's first other group), with its two policies and four rules; reserved names.
-// Behaviour follows neutron-fwaas's firewall_db_v2.py (_ensure_default_firewall_group,
-// _ensure_not_default_resource).
+// before the project's first other group), with its two policies and four rules; reserved names;
+// what members and admins may change or delete. Behaviour follows neutron-fwaas's
+// firewall_db_v2.py (_ensure_default_firewall_group, update_/delete_firewall_group).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN, ALICE, BOB, testApi, type Caller, type TestApi } from '../../helpers/api.ts';
 
@@ -34,8 +34,18 @@ const list = async (url: string, caller: Caller = ALICE) => Object.values(await 
 const show = async (url: string, caller: Caller = ALICE) => Object.values(await ok(api.call(caller, 'GET', url)))[0] as any;
 /** The project's groups named 'default', read from the store (no list, which would make one). */
 const stored = (project: string) => api.store.view().find('firewall_group', 'project_id', project).filter((g) => g.name === 'default');
+/** Alice's default group, made by listing. */
+const aliceDefault = async () => (await list(`${GROUPS}?name=default`)).find((g) => g.project_id === 'alice-project');
 const update = (id: string, body: Record<string, unknown>, caller: Caller = ALICE) =>
   api.call(caller, 'PUT', `${GROUPS}/${id}`, { firewall_group: body });
+
+/** Alice's router with an interface on her subnet: the interface port. */
+async function routerPort(): Promise<string> {
+  const net = (await ok(api.call(ALICE, 'POST', '/v2.0/networks', { network: {} }), 201)).network;
+  const subnet = (await ok(api.call(ALICE, 'POST', '/v2.0/subnets', { subnet: { network_id: net.id, cidr: '10.0.0.0/24', ip_version: 4 } }), 201)).subnet;
+  const router = (await ok(api.call(ALICE, 'POST', '/v2.0/routers', { router: {} }), 201)).router;
+  return (await ok(api.call(ALICE, 'PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subnet.id }))).port_id;
+}
 
 describe('the default firewall group is made lazily', () => {
   it('by the first list of groups, with its policies and rules as neutron-fwaas makes them, once (FWaaSv2ExtensionTestJSON.test_default_fwg_created_on_list_firewall_groups)', async () => {
@@ -149,5 +159,90 @@ describe('reserved names', () => {
     const p = (await ok(api.call(ALICE, 'POST', POLICIES, { firewall_policy: { name: 'default' } }), 201)).firewall_policy;
     await err(() => api.call(ALICE, 'PUT', `${POLICIES}/${p.id}`, { firewall_policy: { name: 'default egress' } }), 409, 'FirewallDefaultParameterExists');
     expect((await show(`${POLICIES}/${p.id}`)).name).toBe('default');
+  });
+});
+
+describe('changing the default group', () => {
+  it('a member may change only its ports, and then it works like any group', async () => {
+    const g = await aliceDefault();
+    for (const body of [{ name: 'mine' }, { description: 'x' }, { admin_state_up: true }, { ingress_firewall_policy_id: null }, { egress_firewall_policy_id: g.egress_firewall_policy_id }]) {
+      const e = await err(() => update(g.id, body), 409, 'FirewallDefaultObjectUpdateRestricted');
+      expect(e.message).toBe(`Operation cannot be performed on default object '${g.id}' of type Firewall Group.`);
+    }
+    // Ports with a restricted attribute are refused whole.
+    await err(() => update(g.id, { ports: [], description: 'x' }), 409, 'FirewallDefaultObjectUpdateRestricted');
+    const port = await routerPort();
+    const withPort = (await ok(update(g.id, { ports: [port] }))).firewall_group;
+    expect(withPort).toMatchObject({ ports: [port], status: 'ACTIVE', name: 'default', revision_number: 2 });
+    await err(() => api.call(ALICE, 'POST', GROUPS, { firewall_group: { ports: [port] } }), 409, 'FirewallGroupPortInUse');
+    expect((await ok(update(g.id, { ports: [] }))).firewall_group).toMatchObject({ ports: [], status: 'INACTIVE' });
+  });
+
+  it('an admin may change anything but its name', async () => {
+    const g = await aliceDefault();
+    await err(() => update(g.id, { name: 'renamed' }, ADMIN), 409, 'FirewallDefaultObjectUpdateRestricted');
+    await err(() => update(g.id, { name: 'default' }, ADMIN), 409, 'FirewallDefaultParameterExists');
+    const changed = (await ok(update(g.id, { description: 'edge', admin_state_up: false, ingress_firewall_policy_id: null }, ADMIN))).firewall_group;
+    expect(changed).toMatchObject({ name: 'default', description: 'edge', admin_state_up: false, ingress_firewall_policy_id: null });
+  });
+
+  it('its policies cannot be updated, by anyone; insert_rule and remove_rule still work, as in neutron-fwaas', async () => {
+    const g = await aliceDefault();
+    for (const caller of [ALICE, ADMIN]) {
+      const e = await err(() => api.call(caller, 'PUT', `${POLICIES}/${g.ingress_firewall_policy_id}`, { firewall_policy: { description: 'x' } }), 409, 'FirewallDefaultObjectUpdateRestricted');
+      expect(e.message).toBe(`Operation cannot be performed on default object '${g.ingress_firewall_policy_id}' of type Firewall Group.`);
+    }
+    await err(() => api.call(ALICE, 'PUT', `${POLICIES}/${g.egress_firewall_policy_id}`, { firewall_policy: { audited: true } }), 409, 'FirewallDefaultObjectUpdateRestricted');
+    const ssh = (await ok(api.call(ALICE, 'POST', RULES, { firewall_rule: { protocol: 'tcp', destination_port: 22, action: 'allow' } }), 201)).firewall_rule;
+    const inserted = await ok(api.call(ALICE, 'PUT', `${POLICIES}/${g.ingress_firewall_policy_id}/insert_rule`, { firewall_rule_id: ssh.id }));
+    expect(inserted.firewall_rules).toHaveLength(3);
+    expect(inserted.firewall_rules[0]).toBe(ssh.id);
+    // Its rules are ordinary rules.
+    const [in4] = (await show(`${POLICIES}/${g.ingress_firewall_policy_id}`)).firewall_rules.slice(1);
+    expect((await ok(api.call(ALICE, 'PUT', `${RULES}/${in4}`, { firewall_rule: { action: 'reject' } }))).firewall_rule.action).toBe('reject');
+  });
+});
+
+describe('deleting the default group', () => {
+  it('a member may not', async () => {
+    const g = await aliceDefault();
+    const e = await err(() => api.call(ALICE, 'DELETE', `${GROUPS}/${g.id}`), 409, 'FirewallGroupCannotRemoveDefault');
+    expect(e.message).toBe('Deleting default firewall group not allowed.');
+  });
+
+  it('a group holding ports is in use first, for an admin too', async () => {
+    const g = await aliceDefault();
+    await ok(update(g.id, { ports: [await routerPort()] }));
+    await err(() => api.call(ALICE, 'DELETE', `${GROUPS}/${g.id}`), 409, 'FirewallGroupInUse');
+    await err(() => api.call(ADMIN, 'DELETE', `${GROUPS}/${g.id}`), 409, 'FirewallGroupInUse');
+  });
+
+  it('an admin deletes it with its policies; the rules stay; the next list makes a new one', async () => {
+    const g = await aliceDefault();
+    const policies = [g.ingress_firewall_policy_id, g.egress_firewall_policy_id];
+    const rules = policies.flatMap((id) => api.store.view().get('firewall_policy', id)!.firewall_rules as string[]);
+    expect((await api.call(ADMIN, 'DELETE', `${GROUPS}/${g.id}`)).status).toBe(204);
+    await err(() => api.call(ALICE, 'GET', `${GROUPS}/${g.id}`), 404, 'FirewallGroupNotFound');
+    for (const id of policies) await err(() => api.call(ALICE, 'GET', `${POLICIES}/${id}`), 404, 'FirewallPolicyNotFound');
+    for (const id of rules) expect((await show(`${RULES}/${id}`)).firewall_policy_id).toBeNull();
+    expect(stored('alice-project')).toEqual([]);
+
+    const again = await aliceDefault();
+    expect(again.id).not.toBe(g.id);
+    expect(await list(RULES)).toHaveLength(8); // four old rules, four new ones
+  });
+
+  it('an admin cannot when another group uses one of its policies: nothing is deleted', async () => {
+    const g = await aliceDefault();
+    await ok(api.call(ALICE, 'POST', GROUPS, { firewall_group: { egress_firewall_policy_id: g.egress_firewall_policy_id } }), 201);
+    await err(() => api.call(ADMIN, 'DELETE', `${GROUPS}/${g.id}`), 409, 'FirewallPolicyInUse');
+    expect((await show(`${GROUPS}/${g.id}`)).ingress_firewall_policy_id).toBe(g.ingress_firewall_policy_id);
+  });
+
+  it('an admin can when it has no policies left', async () => {
+    const g = await aliceDefault();
+    await ok(update(g.id, { ingress_firewall_policy_id: null, egress_firewall_policy_id: null }, ADMIN));
+    expect((await api.call(ADMIN, 'DELETE', `${GROUPS}/${g.id}`)).status).toBe(204);
+    expect((await list(POLICIES)).map((p) => p.name).sort()).toEqual(['default egress', 'default egress', 'default ingress', 'default ingress']);
   });
 });
