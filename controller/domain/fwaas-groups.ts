@@ -2,6 +2,10 @@ import type { RequestContext } from '../auth/context.ts';
 import { inUse, notFound } from '../errors.ts';
 import type { Doc, ReadView, Tx } from '../store/types.ts';
 import type { FirewallGroupCreate, FirewallGroupUpdate } from '../../schemas/api/firewall.ts';
+import {
+  cannotRemoveDefault, checkDefaultGroupUpdate, checkGroupNameNotReserved, ensureDefaultFirewallGroup, isDefaultFirewallGroup,
+} from './fwaas-defaults.ts';
+import { removeFirewallPolicy } from './fwaas-policies.ts';
 import { FIREWALL_PORT_SCOPE } from './fwaas-ports.ts';
 import { checkSharedAllowed, FW_GROUP, FW_POLICY, fwaasError, fwaasVisible } from './fwaas-rules.ts';
 import { owningProject } from './policy.ts';
@@ -13,8 +17,9 @@ import { standard, revise } from './standard-attrs.ts';
 // _validate_ports_for_firewall_group, _validate_if_firewall_group_on_ports). A port is in at most
 // one group, held as a claim (FIREWALL_PORT_SCOPE) so the store refuses a second one. Weft filters
 // on routers only (the L3 agent's iptables), so a VM port is "not supported by the driver", as
-// Neutron says when no L2 firewall driver is configured. No per-project default group is created:
-// Neutron's exists for VM ports, which Weft does not filter with FWaaS.
+// Neutron says when no L2 firewall driver is configured. Every project has neutron-fwaas's default
+// group (fwaas-defaults.ts), made before its first other group; Neutron puts new VM ports in it,
+// which Weft does not filter with FWaaS, so it holds only the router ports a user adds.
 
 /** Neutron's ROUTER_INTERFACE_OWNERS: the ports a firewall group may hold. */
 const ROUTER_INTERFACE_OWNERS: readonly string[] = [
@@ -95,6 +100,9 @@ export function createFirewallGroup(tx: Tx, ctx: RequestContext, input: Firewall
   const ports = input.ports ?? [];
   checkPolicies(tx, ctx, project, input);
   checkPorts(tx, ctx, ports, base.id);
+  checkGroupNameNotReserved(input.name);
+  // Made in the same transaction: a refused create leaves no default group behind.
+  ensureDefaultFirewallGroup(tx, project);
   claimPorts(tx, base.id, ports);
   const doc: Doc = {
     ...base,
@@ -113,8 +121,11 @@ export function createFirewallGroup(tx: Tx, ctx: RequestContext, input: Firewall
 export function updateFirewallGroup(tx: Tx, ctx: RequestContext, current: Doc, input: FirewallGroupUpdate): Doc {
   checkSharedAllowed(ctx, input.shared, current.shared === true, 'update_firewall_group');
   checkPolicies(tx, ctx, current.project_id as string, input);
+  if (input.ports !== undefined) checkPorts(tx, ctx, input.ports, current.id);
+  // After the plugin's checks of policies and ports, as neutron-fwaas's DB layer makes these.
+  checkGroupNameNotReserved(input.name);
+  checkDefaultGroupUpdate(ctx, current, input);
   if (input.ports !== undefined) {
-    checkPorts(tx, ctx, input.ports, current.id);
     const wanted = new Set(input.ports);
     for (const id of current.ports as string[]) if (!wanted.has(id)) tx.release(FIREWALL_PORT_SCOPE, id);
     claimPorts(tx, current.id, input.ports);
@@ -124,8 +135,19 @@ export function updateFirewallGroup(tx: Tx, ctx: RequestContext, current: Doc, i
   return next;
 }
 
-/** Like neutron-fwaas, a group that still holds ports is in use. */
-export function removeFirewallGroup(tx: Tx, _ctx: RequestContext, group: Doc): void {
+/**
+ * Like neutron-fwaas, a group that still holds ports is in use. Only an admin deletes a default
+ * group, and its policies go with it (their rules stay, as neutron-fwaas deletes only the
+ * policies' rule associations); a policy another group uses makes the whole delete fail.
+ */
+export function removeFirewallGroup(tx: Tx, ctx: RequestContext, group: Doc): void {
   if ((group.ports as string[]).length) throw inUse('FirewallGroupInUse', `Firewall group ${group.id} is still active.`);
+  if (isDefaultFirewallGroup(group) && !ctx.isAdmin) throw cannotRemoveDefault();
   tx.remove(FW_GROUP, group.id);
+  if (!isDefaultFirewallGroup(group)) return;
+  const policies = new Set([group.ingress_firewall_policy_id, group.egress_firewall_policy_id].filter((id): id is string => typeof id === 'string'));
+  for (const id of policies) {
+    const policy = tx.get(FW_POLICY, id);
+    if (policy) removeFirewallPolicy(tx, ctx, policy);
+  }
 }

@@ -3,6 +3,7 @@ import { inUse, notFound } from '../errors.ts';
 import type { Doc, ReadView, Tx } from '../store/types.ts';
 import type { FirewallPolicyCreate, FirewallPolicyUpdate, FirewallRuleInfo } from '../../schemas/api/firewall.ts';
 import { uuid } from '../../schemas/common.ts';
+import { checkPolicyNameNotReserved, checkPolicyUpdatable } from './fwaas-defaults.ts';
 import {
   checkSharedAllowed, FW_GROUP, FW_POLICY, FW_RULE, fwaasError, fwaasVisible, ruleInUnsharedConflict,
 } from './fwaas-rules.ts';
@@ -12,7 +13,8 @@ import { newId, revise, standard } from './standard-attrs.ts';
 // FWaaS v2 firewall policies: an ordered list of rule ids (the order is the evaluation order),
 // `audited` (reset to false by every change of the policy or of one of its rules unless the
 // change sets it), and the insert_rule / remove_rule member actions, with the checks and error
-// types of neutron-fwaas's firewall_db_v2.py.
+// types of neutron-fwaas's firewall_db_v2.py. The default group's two policies (fwaas-defaults.ts)
+// cannot be updated, and their names cannot be taken.
 
 const isUuid = (s: string) => uuid.safeParse(s).success;
 const ruleNotFound = (id: string) => notFound(FW_RULE, id);
@@ -56,6 +58,7 @@ export function presentFirewallPolicy(_view: ReadView, _ctx: RequestContext, doc
 export function createFirewallPolicy(tx: Tx, ctx: RequestContext, input: FirewallPolicyCreate): Doc {
   checkSharedAllowed(ctx, input.shared, false, 'create_firewall_policy');
   const project = owningProject(ctx, input, 'create_firewall_policy');
+  checkPolicyNameNotReserved(input.name);
   const { tags: _none, ...base } = standard(project, newId());
   const shared = input.shared ?? false;
   const rules = input.firewall_rules ?? [];
@@ -74,6 +77,8 @@ export function createFirewallPolicy(tx: Tx, ctx: RequestContext, input: Firewal
 
 export function updateFirewallPolicy(tx: Tx, ctx: RequestContext, current: Doc, input: FirewallPolicyUpdate): Doc {
   checkSharedAllowed(ctx, input.shared, current.shared === true, 'update_firewall_policy');
+  checkPolicyUpdatable(current);
+  checkPolicyNameNotReserved(input.name);
   const project = current.project_id as string;
   if (input.shared === false && groupsUsingPolicy(tx, current.id).some((g) => g.project_id !== project)) {
     throw inUse('FirewallPolicyInUse', `Firewall policy ${current.id} is being used.`);

@@ -1,3 +1,4 @@
+import { ensureDefaultFirewallGroup, findDefaultFirewallGroup } from '../../domain/fwaas-defaults.ts';
 import {
   createFirewallGroup, presentFirewallGroup, removeFirewallGroup, updateFirewallGroup,
 } from '../../domain/fwaas-groups.ts';
@@ -15,16 +16,24 @@ import {
 } from '../../../schemas/api/firewall.ts';
 import { parseWith } from '../body.ts';
 import type { ApiPlugin } from '../context.ts';
+import { ensureDefaultOnList } from '../lazy-default.ts';
 import { checkIfMatch, registerResource, writableDoc, type ResourceDef } from '../resource.ts';
 
 // Neutron FWaaS v2 (extension fwaas_v2): /v2.0/fwaas/firewall_rules, firewall_policies (with the
 // insert_rule and remove_rule member actions) and firewall_groups. The resources have Neutron's
 // standard attributes (timestamps, revision numbers, If-Match) but no tags, like neutron-fwaas.
+// Listing any of the three makes the listed project's default firewall group, as neutron-fwaas's
+// get_firewall_rules/_policies/_groups do (_ensure_default_firewall_group).
 
 const STANDARD = ['id', 'name', 'description', 'project_id', 'tenant_id', 'shared', 'created_at', 'updated_at', 'revision_number'];
 
 export const fwaasApi: ApiPlugin = (app, deps) => {
   const { store } = deps;
+  const withDefaultGroup = (def: ResourceDef): ResourceDef => ({
+    ...def,
+    beforeList: (s, ctx, query) => ensureDefaultOnList(def, s, ctx, query,
+      (view, project) => findDefaultFirewallGroup(view, project) !== undefined, ensureDefaultFirewallGroup),
+  });
 
   const rules: ResourceDef = {
     kind: 'firewall_rule',
@@ -77,7 +86,7 @@ export const fwaasApi: ApiPlugin = (app, deps) => {
     remove: removeFirewallGroup,
   };
 
-  for (const def of [rules, policies, groups]) registerResource(app, deps, def);
+  for (const def of [rules, policies, groups]) registerResource(app, deps, withDefaultGroup(def));
 
   // Member actions: the body is the bare rule info and the answer the bare policy, as in Neutron.
   const docs = (summary: string) => ({ schema: { tags: ['firewall_policies'], summary, body: FirewallRuleInfo } });

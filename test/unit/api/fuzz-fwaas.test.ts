@@ -11,7 +11,7 @@ import { fuzzEndpoint, resourceEndpoints, type Fixtures, type ResourceFuzz } fro
 let api: TestApi;
 let fx: Fixtures;
 
-/** The common fixtures, plus a router interface port, a rule, a policy using it and a group on the port. */
+/** The common fixtures, plus a router interface port, a rule, a policy using it, a group on the port, and Alice's default group. */
 async function fwaasFixtures(): Promise<Fixtures> {
   const base = await makeFixtures(api);
   const ports = (await api.call(ALICE, 'GET', '/v2.0/ports?device_owner=network:router_interface')).body.ports as Array<{ id: string }>;
@@ -19,7 +19,16 @@ async function fwaasFixtures(): Promise<Fixtures> {
   const spare = (await api.call(ALICE, 'POST', '/v2.0/fwaas/firewall_rules', { firewall_rule: {} })).body.firewall_rule;
   const policy = (await api.call(ALICE, 'POST', '/v2.0/fwaas/firewall_policies', { firewall_policy: { firewall_rules: [rule.id] } })).body.firewall_policy;
   const group = (await api.call(ALICE, 'POST', '/v2.0/fwaas/firewall_groups', { firewall_group: { ingress_firewall_policy_id: policy.id, ports: ports.map((p) => p.id) } })).body.firewall_group;
-  return { ids: { ...base.ids, router_port: ports.map((p) => p.id), firewall_rule: [rule.id, spare.id], firewall_policy: [policy.id], firewall_group: [group.id] } };
+  // Creating the group made Alice's default group: the fuzzer also aims at it and its policies and rules.
+  const dflt = (await api.call(ALICE, 'GET', '/v2.0/fwaas/firewall_groups?name=default')).body.firewall_groups[0];
+  const dfltPolicies = [dflt.ingress_firewall_policy_id, dflt.egress_firewall_policy_id] as string[];
+  const dfltRules = dfltPolicies.flatMap((id) => api.store.view().get('firewall_policy', id)?.firewall_rules as string[]);
+  return {
+    ids: {
+      ...base.ids, router_port: ports.map((p) => p.id), firewall_rule: [rule.id, spare.id, ...dfltRules],
+      firewall_policy: [policy.id, ...dfltPolicies], firewall_group: [group.id, dflt.id],
+    },
+  };
 }
 
 const pick = (f: Fixtures, ...kinds: string[]) => {
@@ -28,6 +37,8 @@ const pick = (f: Fixtures, ...kinds: string[]) => {
 };
 const project = fc.constantFrom('alice-project', 'bob-project', '', 'bad project');
 const text = fc.oneof({ weight: 3, arbitrary: fc.string({ maxLength: 10 }) }, { weight: 1, arbitrary: nastyString });
+/** Names, the reserved ones of the default group and its policies among them. */
+const fwName = fc.oneof({ weight: 4, arbitrary: text }, { weight: 1, arbitrary: fc.constantFrom('default', 'default ingress', 'default egress', 'Default') });
 const portRange = fc.oneof(port, fc.constantFrom('1000:2000', '2000:1000', '1:65535', '0:10', '80:', ':80', '1:2:3', '22\n', ' 22'));
 const address = fc.oneof(ip, cidr, fc.constant(null), text);
 
@@ -39,11 +50,11 @@ const ruleFields = (): Fields => ({
   firewall_policy_id: uuid, project_id: project,
 });
 const policyFields = (f: Fixtures): Fields => ({
-  name: text, description: text, shared: booleanish, audited: booleanish, project_id: project,
+  name: fwName, description: text, shared: booleanish, audited: booleanish, project_id: project,
   firewall_rules: fc.oneof(fc.array(pick(f, 'firewall_rule'), { maxLength: 3 }), fc.constant(null), text),
 });
 const groupFields = (f: Fixtures): Fields => ({
-  name: text, description: text, shared: booleanish, admin_state_up: booleanish, project_id: project,
+  name: fwName, description: text, shared: booleanish, admin_state_up: booleanish, project_id: project,
   ports: fc.oneof(fc.array(pick(f, 'router_port', 'port'), { maxLength: 3 }), fc.constant(null)),
   ingress_firewall_policy_id: fc.oneof(pick(f, 'firewall_policy'), fc.constant(null)),
   egress_firewall_policy_id: fc.oneof(pick(f, 'firewall_policy'), fc.constant(null), text),

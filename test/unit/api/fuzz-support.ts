@@ -119,6 +119,19 @@ function describeRequest(req: FuzzRequest): string {
   return `${req.method} ${req.url.slice(0, 300)} as ${req.caller.project}${type}${req.headers && Object.keys(req.headers).length ? ` headers=${JSON.stringify(req.headers)}` : ''}${body}`;
 }
 
+/**
+ * The lists that may create a project's default objects, and the kinds they may create: the
+ * security groups list its default group (and rules); neutron-fwaas's three lists its default
+ * firewall group (and its policies and rules).
+ */
+const LAZY_DEFAULTS: ReadonlyArray<{ lists: readonly string[]; kinds: readonly string[] }> = [
+  { lists: ['security-groups'], kinds: ['security_group', 'security_group_rule'] },
+  {
+    lists: ['fwaas/firewall_groups', 'fwaas/firewall_policies', 'fwaas/firewall_rules'],
+    kinds: ['firewall_group', 'firewall_policy', 'firewall_rule'],
+  },
+];
+
 /** Send one request and check the invariants; throws (failing the property) when one breaks. */
 export async function sendAndCheck(api: TestApi, req: FuzzRequest): Promise<number> {
   const before = storeDump(api);
@@ -148,10 +161,11 @@ export async function sendAndCheck(api: TestApi, req: FuzzRequest): Promise<numb
     if (storeDump(api) !== before) throw new Error(`rejected request changed the store on ${where}`);
   } else if (req.method === 'GET') {
     if (storeDump(api) !== before) {
-      // The one write a read may do, as in Neutron: listing security groups creates the project's default group.
+      // The one write a read may do, as in Neutron: a list creates the project's default objects.
       const changes = await api.store.changesSince(revision);
-      const lazyDefault = changes !== 'compacted' && changes.every((c) => c.op === 'create' && (c.kind === 'security_group' || c.kind === 'security_group_rule'));
-      if (!lazyDefault || !req.url.startsWith('/v2.0/security-groups?')) throw new Error(`GET changed the store on ${where}`);
+      const lazy = LAZY_DEFAULTS.find((l) => l.lists.some((path) => req.url.startsWith(`/v2.0/${path}?`)));
+      const lazyDefault = lazy !== undefined && changes !== 'compacted' && changes.every((c) => c.op === 'create' && lazy.kinds.includes(c.kind));
+      if (!lazyDefault) throw new Error(`GET changed the store on ${where}`);
     }
     if (res.statusCode !== 204) expect(() => JSON.parse(res.body), where).not.toThrow();
   } else if (res.statusCode !== 204 && res.body) {
