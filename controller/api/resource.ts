@@ -28,6 +28,8 @@ export interface ResourceDef<C = any, U = any> {
   sortAs?: CollectionSpec['sortAs'];
   createSchema: z.ZodType<C>;
   updateSchema?: z.ZodType<U>;
+  /** Attributes an update may not name: refused before the document is looked up, as Neutron validates the body first. */
+  readOnlyOnUpdate?: readonly string[];
   /** Quota resource name counted on create (e.g. 'network'). */
   quota?: string;
   tags?: boolean;
@@ -152,6 +154,9 @@ export function registerResource(app: FastifyInstance, deps: ApiDeps, def: Resou
       const ctx = req.ctx;
       const { items } = unwrapBody(req.body, def.singular);
       const input = parseWith(schema, items[0]);
+      for (const attr of def.readOnlyOnUpdate ?? []) {
+        if ((input as Record<string, unknown>)[attr] !== undefined) throw badRequest(`Cannot update read-only attribute ${attr}`);
+      }
       const { result } = await store.transact((tx) => {
         const current = writableDoc(tx, def, ctx, id, 'update');
         checkIfMatch(req, current);

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { subnetPoolDomain, subnetPoolVisible } from '../../domain/subnetpools.ts';
 import { badRequest } from '../../errors.ts';
 import type { Doc } from '../../store/types.ts';
-import { PrefixesBody, SubnetPoolCreate, SubnetPoolUpdate } from '../../../schemas/api/subnetpool.ts';
+import { PrefixesBody, READ_ONLY_POOL_ATTRIBUTES, SubnetPoolCreate, SubnetPoolUpdate } from '../../../schemas/api/subnetpool.ts';
 import { parseWith } from '../body.ts';
 import type { ApiPlugin } from '../context.ts';
 import { checkIfMatch, registerResource, writableDoc, type ResourceDef } from '../resource.ts';
@@ -44,6 +44,7 @@ export const subnetPoolsApi: ApiPlugin = (app, deps) => {
     sortAs: { default_prefixlen: Number, min_prefixlen: Number, max_prefixlen: Number },
     createSchema: SubnetPoolCreate,
     updateSchema: SubnetPoolUpdate,
+    readOnlyOnUpdate: READ_ONLY_POOL_ATTRIBUTES,
     quota: 'subnetpool',
     visible: subnetPoolVisible,
     present: (_view, _ctx, doc) => presentSubnetPool(doc),

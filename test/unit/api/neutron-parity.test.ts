@@ -197,3 +197,11 @@ describe('Neutron parity: quotas and forwardings', () => {
     expect((await api.call(ADMIN, 'DELETE', `/v2.0/floatingips/${fip.id}`)).status).toBe(204);
   });
 });
+
+describe('Neutron parity: subnet pools', () => {
+  it("refuses a read-only attribute before looking the pool up, even one the caller cannot see (test_update_subnetpool_not_modifiable_shared)", async () => {
+    const pool = (await api.call(ADMIN, 'POST', '/v2.0/subnetpools', { subnetpool: { name: 'p', prefixes: ['10.10.0.0/16'] } })).body.subnetpool;
+    const res = await api.call(ALICE, 'PUT', `/v2.0/subnetpools/${pool.id}`, { subnetpool: { shared: true } });
+    expect([res.status, res.body.NeutronError.message]).toEqual([400, 'Cannot update read-only attribute shared']);
+  });
+});
