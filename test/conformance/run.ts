@@ -15,7 +15,8 @@ import type { ControllerProcess } from '../helpers/controller-process.ts';
 import { createFabric, type Fabric } from '../helpers/fabric.ts';
 import { tempestConf } from './tempest-conf.ts';
 
-const DEFAULT_REGEX = '^(tempest\\.api\\.network|neutron_tempest_plugin\\.api)\\.';
+// The core set (Tempest's network API tests and the plugin's), and the plugin's FWaaS v2 API tests.
+const DEFAULT_REGEX = '^(tempest\\.api\\.network|neutron_tempest_plugin\\.api|neutron_tempest_plugin\\.fwaas\\.api)\\.';
 const PHYSNET = 'physnet1';
 
 const { values: args } = parseArgs({
@@ -61,6 +62,7 @@ interface Results {
   passed: number;
   skipped: number;
   failed: Array<{ id: string; error: string }>;
+  suites: Record<string, { passed: number; failed: number; skipped: number }>;
   skip_reasons: Record<string, number>;
 }
 
@@ -147,6 +149,7 @@ async function main(): Promise<number> {
     writeFileSync(join(out, 'summary.json'), `${JSON.stringify({ ...results, extensions, minutes: Number(minutes), tempest_exit: code }, null, 1)}\n`);
     writeFileSync(join(out, 'weft.log'), ctl.output());
     say(`done in ${minutes} min; failures in ${join(out, 'failures.txt')}`);
+    for (const [suite, n] of Object.entries(results.suites).sort()) say(`  ${suite}: ${n.passed} passed, ${n.failed} failed, ${n.skipped} skipped`);
     console.log(`${results.passed} passed, ${results.failed.length} failed, ${results.skipped} skipped`);
     return results.failed.length === 0 && results.passed > 0 ? 0 : 1;
   } finally {
