@@ -43,7 +43,7 @@ describe('agents API', () => {
     expect((await list('?sort_key=host&sort_dir=desc')).agents.map((x: any) => x.host)).toEqual(['host-b', 'host-a']);
     const page = await list('?limit=1&sort_key=host');
     expect(page.agents.map((x: any) => x.host)).toEqual(['host-a']);
-    expect(page.agents_links.map((x: any) => x.rel)).toEqual(['next']);
+    expect(page.agents_links.map((x: any) => x.rel)).toEqual(['next', 'previous']);
     const bad = await l.call(ADMIN, 'GET', '/v2.0/agents?colour=red');
     expect(bad.status).toBe(400);
     expect(bad.body.NeutronError.message).toContain('colour');
