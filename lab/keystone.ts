@@ -37,7 +37,9 @@ export interface Keystone {
 const conf = (dir: string) => `[DEFAULT]
 log_file = ${dir}/keystone.log
 [database]
-connection = sqlite:///${dir}/keystone.db
+# A writer waits for another (busy timeout) rather than failing at once; waitress threads may close
+# a connection another one opened (the garbage collector does), which pysqlite refuses by default.
+connection = sqlite:///${dir}/keystone.db?timeout=60&check_same_thread=false
 [token]
 provider = fernet
 expiration = 14400

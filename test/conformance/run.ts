@@ -5,7 +5,7 @@
 //
 //   npm run conformance [-- --regex RE] [--concurrency N] [--out DIR] [--keep]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -85,7 +85,15 @@ function teardown(): Promise<void> {
       else rmSync(started.workspace, { recursive: true, force: true });
     }
     await started.fabric?.destroy();
-    await started.keystone?.cleanup();
+    if (started.keystone) {
+      // Keystone's own log beside the results: a 500 from it shows up in a test's set-up or tear-down.
+      try {
+        copyFileSync(join(started.keystone.dir, 'keystone.log'), join(resolve(args.out!), 'keystone.log'));
+      } catch {
+        // nothing logged
+      }
+      await started.keystone.cleanup();
+    }
   })();
   return tearingDown;
 }
