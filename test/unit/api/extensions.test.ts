@@ -72,6 +72,28 @@ const PROBES: Record<string, Probe> = {
     const r = (await api.call(ALICE, 'POST', '/v2.0/routers', { router: {} })).body.router;
     expect(r.routes).toEqual([]);
   },
+  'extraroute-atomic': async () => {
+    const n = await net();
+    await api.call(ALICE, 'POST', '/v2.0/subnets', { subnet: { network_id: n.id, cidr: '10.7.0.0/24', ip_version: 4 } });
+    const sub = (await api.call(ALICE, 'GET', `/v2.0/subnets?network_id=${n.id}`)).body.subnets[0];
+    const r = (await api.call(ALICE, 'POST', '/v2.0/routers', { router: {} })).body.router;
+    await api.call(ALICE, 'PUT', `/v2.0/routers/${r.id}/add_router_interface`, { subnet_id: sub.id });
+    const route = { destination: '192.168.9.0/24', nexthop: '10.7.0.9' };
+    const added = await api.call(ALICE, 'PUT', `/v2.0/routers/${r.id}/add_extraroutes`, { router: { routes: [route] } });
+    expect(added.body.router.routes).toEqual([route]);
+    const removed = await api.call(ALICE, 'PUT', `/v2.0/routers/${r.id}/remove_extraroutes`, { router: { routes: [route] } });
+    expect(removed.body.router.routes).toEqual([]);
+  },
+  'net-mtu-writable': async () => {
+    const n = await net();
+    const res = await api.call(ALICE, 'PUT', `/v2.0/networks/${n.id}`, { network: { mtu: 1400 } });
+    expect([res.status, res.body.network.mtu]).toEqual([200, 1400]);
+  },
+  'tag-ports-during-bulk-creation': async () => {
+    const n = await net();
+    const res = await api.call(ALICE, 'POST', '/v2.0/ports', { ports: [{ network_id: n.id, tags: ['a', 'b'] }, { network_id: n.id, tags: ['c'] }] });
+    expect(res.body.ports.map((p: any) => p.tags)).toEqual([['a', 'b'], ['c']]);
+  },
   'ext-gw-mode': async () => {
     const ext = await externalNet();
     const r = await api.call(ADMIN, 'POST', '/v2.0/routers', { router: { external_gateway_info: { network_id: ext.id } } });
