@@ -24,12 +24,5 @@ check openstack python3-openstackclient
 check curl curl   # examples/ (the API of other projects) and README
 check jq jq       # examples/
 check chromium chromium   # the dashboard's browser test (test/e2e/dashboard.test.ts, via playwright-core)
-if [ ${#need[@]} -eq 0 ]; then exit 0; fi
-if [ "$(id -u)" != 0 ]; then
-  echo "weft: missing system packages: ${need[*]} (run as root to install them with apt)" >&2
-  exit 1
-fi
-echo "weft: installing with apt: ${need[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+source "$(dirname "$0")/apt-install.sh"
+install_missing "${need[@]}"

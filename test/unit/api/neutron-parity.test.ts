@@ -16,6 +16,17 @@ async function externalNetwork(shared = false) {
   return { net, subnet };
 }
 
+/** A port behind a router whose gateway is on a new external network, all made by the admin. */
+async function routedPort(shared = false) {
+  const { net } = await externalNetwork(shared);
+  const tenant = (await api.call(ADMIN, 'POST', '/v2.0/networks', { network: { name: 'in' } })).body.network;
+  const sub = (await api.call(ADMIN, 'POST', '/v2.0/subnets', { subnet: { network_id: tenant.id, cidr: '10.0.0.0/24', ip_version: 4 } })).body.subnet;
+  const router = (await api.call(ADMIN, 'POST', '/v2.0/routers', { router: { external_gateway_info: { network_id: net.id } } })).body.router;
+  await api.call(ADMIN, 'PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
+  const port = (await api.call(ADMIN, 'POST', '/v2.0/ports', { port: { network_id: tenant.id } })).body.port;
+  return { net, router, port };
+}
+
 describe('Neutron parity', () => {
   it('takes the old .json format suffix on any path (QuotasTest.test_show_quota_details)', async () => {
     const details = await api.call(ADMIN, 'GET', `/v2.0/quotas/${ALICE.project}/details.json`);
@@ -37,12 +48,7 @@ describe('Neutron parity', () => {
   });
 
   it('keeps an external network whose floating IP is associated with a port', async () => {
-    const { net } = await externalNetwork();
-    const tenant = (await api.call(ADMIN, 'POST', '/v2.0/networks', { network: { name: 'in' } })).body.network;
-    const sub = (await api.call(ADMIN, 'POST', '/v2.0/subnets', { subnet: { network_id: tenant.id, cidr: '10.0.0.0/24', ip_version: 4 } })).body.subnet;
-    const router = (await api.call(ADMIN, 'POST', '/v2.0/routers', { router: { external_gateway_info: { network_id: net.id } } })).body.router;
-    await api.call(ADMIN, 'PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
-    const port = (await api.call(ADMIN, 'POST', '/v2.0/ports', { port: { network_id: tenant.id } })).body.port;
+    const { net, router, port } = await routedPort();
     const fip = (await api.call(ADMIN, 'POST', '/v2.0/floatingips', { floatingip: { floating_network_id: net.id, port_id: port.id } })).body.floatingip;
     await api.call(ADMIN, 'PUT', `/v2.0/routers/${router.id}`, { router: { external_gateway_info: {} } });
     const refused = await api.call(ADMIN, 'DELETE', `/v2.0/networks/${net.id}`);
@@ -134,12 +140,7 @@ describe('Neutron parity: ports', () => {
 
 describe('Neutron parity: floating IPs', () => {
   it('disassociates on an empty update, and keeps the port on any other (FloatingIPTestJSON.test_blank_update_clears_association)', async () => {
-    const { net } = await externalNetwork(true);
-    const tenant = (await api.call(ADMIN, 'POST', '/v2.0/networks', { network: { name: 'in' } })).body.network;
-    const sub = (await api.call(ADMIN, 'POST', '/v2.0/subnets', { subnet: { network_id: tenant.id, cidr: '10.0.0.0/24', ip_version: 4 } })).body.subnet;
-    const router = (await api.call(ADMIN, 'POST', '/v2.0/routers', { router: { external_gateway_info: { network_id: net.id } } })).body.router;
-    await api.call(ADMIN, 'PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
-    const port = (await api.call(ADMIN, 'POST', '/v2.0/ports', { port: { network_id: tenant.id } })).body.port;
+    const { net, port } = await routedPort(true);
     const fip = (await api.call(ADMIN, 'POST', '/v2.0/floatingips', { floatingip: { floating_network_id: net.id, port_id: port.id } })).body.floatingip;
     const described = await api.call(ADMIN, 'PUT', `/v2.0/floatingips/${fip.id}`, { floatingip: { description: 'd2' } });
     expect(described.body.floatingip).toMatchObject({ port_id: port.id, description: 'd2' });
@@ -182,12 +183,7 @@ describe('Neutron parity: quotas and forwardings', () => {
   });
 
   it('refuses to delete a floating IP that carries port forwardings (PortForwardingTestJSON.test_port_forwarding_life_cycle)', async () => {
-    const { net } = await externalNetwork(true);
-    const tenant = (await api.call(ADMIN, 'POST', '/v2.0/networks', { network: { name: 'in' } })).body.network;
-    const sub = (await api.call(ADMIN, 'POST', '/v2.0/subnets', { subnet: { network_id: tenant.id, cidr: '10.0.0.0/24', ip_version: 4 } })).body.subnet;
-    const router = (await api.call(ADMIN, 'POST', '/v2.0/routers', { router: { external_gateway_info: { network_id: net.id } } })).body.router;
-    await api.call(ADMIN, 'PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
-    const port = (await api.call(ADMIN, 'POST', '/v2.0/ports', { port: { network_id: tenant.id } })).body.port;
+    const { net, port } = await routedPort(true);
     const fip = (await api.call(ADMIN, 'POST', '/v2.0/floatingips', { floatingip: { floating_network_id: net.id } })).body.floatingip;
     const pf = await api.call(ADMIN, 'POST', `/v2.0/floatingips/${fip.id}/port_forwardings`, { port_forwarding: { internal_port_id: port.id, internal_ip_address: port.fixed_ips[0].ip_address, internal_port: 22, external_port: 2222, protocol: 'tcp' } });
     expect(pf.status).toBe(201);
