@@ -4,31 +4,13 @@
 // firewall_db_v2.py / fwaas_plugin_v2.py and neutron-lib's firewall_v2 API definition.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN, ALICE, BOB, testApi, type Caller, type TestApi } from '../../helpers/api.ts';
+import { answers, GROUPS, POLICIES, RULES } from './fwaas-support.ts';
 
 let api: TestApi;
 beforeEach(async () => { api = await testApi(); });
 afterEach(async () => api.close());
 
-type Res = Promise<{ status: number; body: any }>;
-
-async function ok(res: Res, status = 201): Promise<any> {
-  const r = await res;
-  if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${JSON.stringify(r.body)}`);
-  return r.body;
-}
-/** The error, and the proof that the store did not change. */
-async function err(make: () => Res, status: number, type: string): Promise<any> {
-  const before = api.store.revision;
-  const r = await make();
-  expect(r.status, JSON.stringify(r.body)).toBe(status);
-  expect(r.body.NeutronError.type, JSON.stringify(r.body)).toBe(type);
-  expect(api.store.revision, 'a rejected request changed the store').toBe(before);
-  return r.body.NeutronError;
-}
-
-const RULES = '/v2.0/fwaas/firewall_rules';
-const POLICIES = '/v2.0/fwaas/firewall_policies';
-const GROUPS = '/v2.0/fwaas/firewall_groups';
+const { ok, err } = answers(() => api, 201);
 
 const rule = async (body: Record<string, unknown> = {}, caller: Caller = ALICE) =>
   (await ok(api.call(caller, 'POST', RULES, { firewall_rule: body }))).firewall_rule;
