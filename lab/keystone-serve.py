@@ -15,5 +15,7 @@ from keystone.server.wsgi import initialize_public_application  # noqa: E402
 import waitress  # noqa: E402
 
 application = initialize_public_application()
-# WAL (lab/keystone.ts) lets requests read while one writes; more threads than Tempest's workers wait.
-waitress.serve(application, host=host, port=port, threads=4, ident='keystone')
+# One thread: with more, two of Keystone's SQLite sessions can still collide ("database is locked"
+# at once, a WAL snapshot no busy timeout waits out: a 500 in a Tempest tear-down). Its requests
+# are short (bcrypt at its cheapest cost), so they queue briefly.
+waitress.serve(application, host=host, port=port, threads=1, ident='keystone')
