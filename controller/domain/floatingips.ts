@@ -115,7 +115,7 @@ function allocateFloatingAddress(tx: Tx, net: Doc, fipId: string, subnetId?: str
 }
 
 export function createFloatingIp(tx: Tx, ctx: RequestContext, input: FloatingIpCreate): Doc {
-  const project = owningProject(ctx, input, 'create_floatingip');
+  const project = owningProject(ctx, input);
   if (input.floating_ip_address !== undefined && !ctx.isAdmin && !ctx.roles.some((r) => r.toLowerCase() === 'manager')) {
     throw forbidden('create_floatingip:floating_ip_address');
   }

@@ -95,7 +95,7 @@ function claimPorts(tx: Tx, groupId: string, ports: readonly string[]): void {
 
 export function createFirewallGroup(tx: Tx, ctx: RequestContext, input: FirewallGroupCreate): Doc {
   checkSharedAllowed(ctx, input.shared, false, 'create_firewall_group');
-  const project = owningProject(ctx, input, 'create_firewall_group');
+  const project = owningProject(ctx, input);
   const { tags: _none, ...base } = standard(project);
   const ports = input.ports ?? [];
   checkPolicies(tx, ctx, project, input);

@@ -57,7 +57,7 @@ export function presentFirewallPolicy(_view: ReadView, _ctx: RequestContext, doc
 
 export function createFirewallPolicy(tx: Tx, ctx: RequestContext, input: FirewallPolicyCreate): Doc {
   checkSharedAllowed(ctx, input.shared, false, 'create_firewall_policy');
-  const project = owningProject(ctx, input, 'create_firewall_policy');
+  const project = owningProject(ctx, input);
   checkPolicyNameNotReserved(input.name);
   const { tags: _none, ...base } = standard(project, newId());
   const shared = input.shared ?? false;

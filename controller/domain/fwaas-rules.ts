@@ -92,7 +92,7 @@ export function presentFirewallRule(view: ReadView, _ctx: RequestContext, doc: D
 
 export function createFirewallRule(tx: Tx, ctx: RequestContext, input: FirewallRuleCreate): Doc {
   checkSharedAllowed(ctx, input.shared, false, 'create_firewall_rule');
-  const project = owningProject(ctx, input, 'create_firewall_rule');
+  const project = owningProject(ctx, input);
   const { tags: _none, ...base } = standard(project);
   const fields: RuleFields = {
     protocol: input.protocol ?? null,

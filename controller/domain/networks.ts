@@ -37,7 +37,7 @@ export function networkDomain(config: Config) {
   return {
     create(tx: Tx, ctx: RequestContext, input: NetworkCreate): Doc {
       requireAdminFor(ctx, input, ADMIN_CREATE, 'create_network');
-      const project = owningProject(ctx, input, 'create_network');
+      const project = owningProject(ctx, input);
       const base = standard(project);
       const asked = PROVIDER_ATTRS.some((a) => input[a] !== undefined);
       const segment = asked

@@ -4,7 +4,7 @@ import { badRequest, forbidden } from '../errors.ts';
 // Who may do what, in Neutron's words.
 
 /** The project a create lands in: the caller's, or another one when an admin says so. */
-export function owningProject(ctx: RequestContext, input: { project_id?: string; tenant_id?: string }, _action: string): string {
+export function owningProject(ctx: RequestContext, input: { project_id?: string; tenant_id?: string }): string {
   const { project_id: p, tenant_id: t } = input;
   if (p !== undefined && t !== undefined && p !== t) throw badRequest("'project_id' and 'tenant_id' do not match");
   const wanted = p ?? t ?? ctx.projectId;

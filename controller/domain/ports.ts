@@ -126,7 +126,7 @@ export function binding(host: string): Record<string, unknown> {
 /** Create a port (API and internal callers such as routers, DHCP and floating IPs). */
 export function createPort(tx: Tx, ctx: RequestContext, input: PortCreate, options: CreatePortOptions = {}): Doc {
   requireAdminFor(ctx, input, ADMIN_CREATE, 'create_port');
-  const project = owningProject(ctx, input, 'create_port');
+  const project = owningProject(ctx, input);
   const network = usableNetwork(tx, ctx, input.network_id, project);
   checkNetworkOwnerAttrs(ctx, network, input, 'create_port');
   const base = standard(project);

@@ -223,7 +223,7 @@ const ADMIN_ATTRS = ['distributed', 'ha'] as const;
 
 export function createRouter(tx: Tx, ctx: RequestContext, input: RouterCreate): Doc {
   requireAdminFor(ctx, input, ADMIN_ATTRS, 'create_router');
-  const project = owningProject(ctx, input, 'create_router');
+  const project = owningProject(ctx, input);
   let doc: Doc = {
     ...standard(project),
     name: input.name ?? '',

@@ -206,7 +206,7 @@ export function createRule(tx: Tx, ctx: RequestContext, input: SecurityGroupRule
     throw notFound(GROUP_KIND, fields.remote_group_id);
   }
   const explicit = input.project_id !== undefined || input.tenant_id !== undefined;
-  const project = explicit ? owningProject(ctx, input, 'create_security_group_rule') : (group.project_id as string);
+  const project = explicit ? owningProject(ctx, input) : (group.project_id as string);
   const key = ruleKey({ ...fields, security_group_id: group.id });
   const same = groupRules(tx, group.id).find((r) => ruleKey(r) === key);
   if (same) throw conflict('SecurityGroupRuleExists', `Security group rule already exists. Rule id is ${same.id}.`);

@@ -58,7 +58,7 @@ export function presentSecurityGroup(view: ReadView, _ctx: RequestContext, doc: 
 export const securityGroupDomain = {
   create(tx: Tx, ctx: RequestContext, input: SecurityGroupCreate): Doc {
     checkNameNotDefault(input.name);
-    const project = owningProject(ctx, input, 'create_security_group');
+    const project = owningProject(ctx, input);
     ensureDefaultSecurityGroup(tx, project);
     const group = newGroup(project, input.name ?? '', input.description ?? '', input.stateful ?? true, input.tags ?? [], false);
     tx.put(GROUP_KIND, group);

@@ -137,7 +137,7 @@ export const subnetPoolDomain = {
     // Neutron's create_subnetpool:shared / :is_default apply when the value differs from the default.
     if (!ctx.isAdmin && input.shared === true) throw forbidden('create_subnetpool:shared');
     if (!ctx.isAdmin && input.is_default === true) throw forbidden('create_subnetpool:is_default');
-    const project = owningProject(ctx, input, 'create_subnetpool');
+    const project = owningProject(ctx, input);
     checkNoDuplicates(input.prefixes);
     const shape = readPoolSpec(input);
     const isDefault = input.is_default ?? false;

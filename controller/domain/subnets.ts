@@ -190,7 +190,7 @@ function subnetCidr(tx: Tx, ctx: RequestContext, input: SubnetCreate, project: s
 
 export const subnetDomain = {
   create(tx: Tx, ctx: RequestContext, input: SubnetCreate): Doc {
-    const project = owningProject(ctx, input, 'create_subnet');
+    const project = owningProject(ctx, input);
     const network = usableNetwork(tx, ctx, input.network_id, project);
     if (!ctx.isAdmin && network.project_id !== ctx.projectId) throw forbidden('create_subnet');
     const version = input.ip_version;
