@@ -19,6 +19,8 @@ check ip iproute2
 # A real Keystone served by waitress (lab/keystone.ts): test/e2e/keystone.test.ts and npm run conformance
 /usr/bin/python3 -c 'import keystone' >/dev/null 2>&1 || need+=(python3-keystone)
 /usr/bin/python3 -c 'import waitress' >/dev/null 2>&1 || need+=(python3-waitress)
+# etcd for the etcd store (controller/store/etcd): a 3-member cluster on loopback in the tests and benchmarks
+check etcd etcd-server
 check ping iputils-ping
 check openstack python3-openstackclient
 check curl curl   # examples/ (the API of other projects) and README
