@@ -120,13 +120,22 @@ export interface WriteSet {
   claims: Map<string, Map<string, string | null>>;
 }
 
-/** One transaction's view: the cache with this transaction's writes on top. */
-export class Transaction implements Tx {
+/** What a transaction reads through: the cache, or the transaction of a group commit it joins. */
+export interface TxBase extends ReadView {
+  extractor(kind: string, index: string): (doc: Doc) => unknown;
+}
+
+/** One transaction's view: the cache (or an enclosing transaction) with this transaction's writes on top. */
+export class Transaction implements Tx, TxBase {
   readonly writes: WriteSet = { docs: new Map(), claims: new Map() };
   readonly commitHooks: Array<(revision: number) => void> = [];
   private readonly hints = new Map<string, unknown>();
 
-  constructor(private readonly base: ModelCache) {}
+  constructor(private readonly base: TxBase) {}
+
+  extractor(kind: string, index: string): (doc: Doc) => unknown {
+    return this.base.extractor(kind, index);
+  }
 
   get revision(): number {
     return this.base.revision;
@@ -223,7 +232,7 @@ export class Transaction implements Tx {
     if (this.claimOwner(scope, key) !== undefined) this.setClaim(scope, key, null);
   }
 
-  private setClaim(scope: string, key: string, owner: string | null): void {
+  setClaim(scope: string, key: string, owner: string | null): void {
     let written = this.writes.claims.get(scope);
     if (!written) this.writes.claims.set(scope, (written = new Map()));
     written.set(key, owner);
@@ -249,6 +258,29 @@ export class Transaction implements Tx {
       }
     }
     return out;
+  }
+
+  /** How many keys the write set touches (a backend may cap what one commit carries). */
+  writeCount(): number {
+    let n = 0;
+    for (const written of this.writes.docs.values()) n += written.size;
+    for (const written of this.writes.claims.values()) n += written.size;
+    return n;
+  }
+
+  /** Fold this (nested) transaction into the one it was opened on, as if its body had run there. */
+  mergeInto(outer: Transaction): void {
+    for (const [kind, written] of this.writes.docs) {
+      for (const [id, doc] of written) {
+        if (doc) outer.put(kind, doc);
+        else outer.remove(kind, id);
+      }
+    }
+    for (const [scope, written] of this.writes.claims) {
+      for (const [key, owner] of written) outer.setClaim(scope, key, owner);
+    }
+    for (const [key, value] of this.hints) outer.setHint(key, value);
+    outer.commitHooks.push(...this.commitHooks);
   }
 
   /** Fold the write set into the cache (after the backend persisted it). */

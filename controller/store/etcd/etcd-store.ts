@@ -1,0 +1,464 @@
+import { randomUUID } from 'node:crypto';
+import { Etcd3, type IKeyValue, type ITxnRequest, type ITxnResponse, type IWatchResponse, type Watcher } from 'etcd3';
+import { ModelCache, Transaction } from '../model-cache.ts';
+import type { Change, ChangeListener, Committed, Doc, IndexSpec, ReadView, Store, Tx } from '../types.ts';
+import { EtcdHistory } from './history.ts';
+import { EtcdKeys, parseHead, prefixEnd, type HeadValue } from './keys.ts';
+import { RevisionMap } from './revision-map.ts';
+
+// The store on etcd, for several controller replicas. Every replica holds the whole model in
+// memory (ModelCache), loaded with one consistent range and kept current by a watch on the model's
+// keys. A commit runs transaction bodies against that cache and writes their write set in one etcd
+// txn guarded by the mod_revision of the head key, which every commit rewrites: a txn succeeds only
+// if no replica committed since the cache was current, so commits are serialized across replicas
+// exactly as they are within one. On conflict the replica waits for its watch to bring the other
+// commit in and runs the bodies again. Bodies that arrive while a txn is in flight wait and go
+// together in the next one (a group commit): one etcd round trip for many API writes.
+//
+// Weft's revision (the head's `revision`) counts commits with no gap; the etcd revision of each is
+// the head's mod_revision. The change log is etcd's history (see history.ts).
+
+export interface EtcdStoreOptions {
+  endpoints: readonly string[];
+  indexes: IndexSpec;
+  /** Key prefix (default /weft/). */
+  prefix?: string;
+  /** Most keys one etcd txn may write; must not exceed etcd's --max-txn-ops (default 8192). */
+  maxTxnOps?: number;
+  /** Revisions of history kept: older ones are compacted away in etcd (default 100,000). */
+  keepRevisions?: number;
+  /** The API request a transaction is made for (kept in the head, so every replica's listeners know it). */
+  origin?: () => string | undefined;
+  /** Run a commit's listeners as the requests that made it. */
+  notifyAs?: (requestIds: readonly string[], fn: () => void) => void;
+  /** How long a commit may wait for etcd before it fails (default 30 s). */
+  commitTimeoutMs?: number;
+  log?: { warn(obj: object, msg: string): void };
+}
+
+interface Pending {
+  body: (tx: Tx) => unknown;
+  origin: string | undefined;
+  resolve(c: Committed<unknown>): void;
+  reject(err: unknown): void;
+}
+
+interface Outcome {
+  item: Pending;
+  ok: boolean;
+  value: unknown;
+  hooks: Array<(revision: number) => void>;
+}
+
+export class StoreUnavailableError extends Error {
+  readonly status = 503;
+  constructor(cause: unknown) {
+    super(`the store (etcd) did not answer in time: ${String((cause as Error)?.message ?? cause)}`);
+  }
+}
+
+export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStore> {
+  const store = new EtcdStore(options);
+  try {
+    await store.start();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+export class EtcdStore implements Store {
+  readonly client: Etcd3;
+  readonly keys: EtcdKeys;
+  private cache: ModelCache;
+  /** The etcd revision of the last commit in the cache (the head's mod_revision; 0 before the first). */
+  private headModRevision = 0;
+  private readonly revisions: RevisionMap;
+  private readonly history: EtcdHistory;
+  private readonly listeners = new Set<ChangeListener>();
+  private readonly queue: Pending[] = [];
+  private draining = false;
+  private txnInFlight = false;
+  private heldWhileInFlight: IWatchResponse[] = [];
+  private watcher: Watcher | undefined;
+  private catchUpWaiters: Array<{ modRevision: number; done(): void }> = [];
+  private isClosed = false;
+  private readonly maxTxnOps: number;
+  private readonly commitTimeoutMs: number;
+
+  constructor(private readonly options: EtcdStoreOptions) {
+    this.client = new Etcd3({
+      hosts: [...options.endpoints],
+      // Snapshots of a big model and big watch responses exceed gRPC's 4 MiB default.
+      grpcOptions: { 'grpc.max_receive_message_length': 512 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 },
+    });
+    this.keys = new EtcdKeys(options.prefix);
+    this.cache = new ModelCache(options.indexes);
+    this.maxTxnOps = options.maxTxnOps ?? 8192;
+    this.commitTimeoutMs = options.commitTimeoutMs ?? 30_000;
+    this.revisions = new RevisionMap(options.keepRevisions ?? 100_000);
+    this.history = new EtcdHistory(this.client, this.keys, this.revisions);
+  }
+
+  get revision(): number {
+    return this.cache.revision;
+  }
+
+  view(): ReadView {
+    return this.cache;
+  }
+
+  /** Load the model and start following etcd. */
+  async start(): Promise<void> {
+    const loaded = await this.loadCache();
+    this.cache = loaded.cache;
+    this.headModRevision = loaded.headModRevision;
+    if (loaded.headModRevision) this.revisions.add(this.cache.revision, loaded.headModRevision);
+    await this.follow(loaded.at);
+  }
+
+  private async loadCache(): Promise<{ cache: ModelCache; headModRevision: number; at: number }> {
+    const cache = new ModelCache(this.options.indexes);
+    let headModRevision = 0;
+    const end = prefixEnd(this.keys.model);
+    let from = Buffer.from(this.keys.model);
+    let at = 0;
+    for (;;) {
+      // Pages of one consistent read: every page at the first page's revision.
+      const res = await this.client.kv.range({ key: from, range_end: end, limit: 2000, ...(at ? { revision: at } : {}) });
+      if (!at) at = Number(res.header.revision);
+      for (const kv of res.kvs) {
+        const key = this.keys.parse(kv.key.toString());
+        if (key?.type === 'head') {
+          cache.revision = parseHead(kv.value).revision;
+          headModRevision = Number(kv.mod_revision);
+        } else if (key?.type === 'doc') cache.applyDoc(key.kind, key.id, JSON.parse(kv.value.toString()) as Doc);
+        else if (key?.type === 'claim') cache.applyClaim(key.scope, key.key, kv.value.toString());
+      }
+      if (!res.more || !res.kvs.length) break;
+      from = Buffer.concat([res.kvs[res.kvs.length - 1].key, Buffer.from([0])]);
+    }
+    return { cache, headModRevision, at };
+  }
+
+  private async follow(afterRevision: number): Promise<void> {
+    const watcher = await this.client.watch().prefix(this.keys.model).startRevision(String(afterRevision + 1)).create();
+    this.watcher = watcher;
+    watcher.on('data', (res: IWatchResponse) => this.onWatch(res));
+    watcher.on('error', (err) => {
+      // The history this replica needs is compacted away (it was cut off for long): load afresh.
+      if (this.isClosed || watcher !== this.watcher) return;
+      this.options.log?.warn({ err: String(err) }, 'etcd watch cancelled; reloading the model');
+      void this.reload();
+    });
+  }
+
+  // --- commits of other replicas (and our own, which the cache already holds) ---
+
+  private onWatch(res: IWatchResponse): void {
+    // Our own txn's events can arrive before its answer: hold them until the answer says
+    // whether the cache already has them.
+    if (this.txnInFlight) {
+      this.heldWhileInFlight.push(res);
+      return;
+    }
+    let group: IKeyValue[] = [];
+    let groupRevision = 0;
+    const flush = () => {
+      if (group.length && groupRevision > this.headModRevision) this.applyRemote(group, groupRevision);
+      group = [];
+    };
+    for (const event of res.events) {
+      const rev = Number(event.kv.mod_revision);
+      if (rev !== groupRevision) flush();
+      groupRevision = rev;
+      // A delete's kv has no value: mark it so that applyRemote can tell.
+      group.push(event.type === 'Delete' ? { ...event.kv, value: DELETED } : event.kv);
+    }
+    flush();
+  }
+
+  private applyRemote(kvs: IKeyValue[], etcdRevision: number): void {
+    let head: HeadValue | undefined;
+    const docs: Array<{ kind: string; id: string; doc: Doc | null }> = [];
+    for (const kv of kvs) {
+      const key = this.keys.parse(kv.key.toString());
+      if (!key) continue;
+      const value = kv.value === DELETED ? null : kv.value.toString();
+      if (key.type === 'head') head = value === null ? undefined : parseHead(value);
+      else if (key.type === 'claim') this.cache.applyClaim(key.scope, key.key, value);
+      else docs.push({ kind: key.kind, id: key.id, doc: value === null ? null : (JSON.parse(value) as Doc) });
+    }
+    if (!head) {
+      this.options.log?.warn({ etcdRevision }, 'a model write without a head: written outside Weft?');
+      return;
+    }
+    const changes: Change[] = [];
+    for (const { kind, id, doc } of docs) {
+      const prev = this.cache.get(kind, id) ?? null;
+      this.cache.applyDoc(kind, id, doc);
+      if (prev || doc) changes.push({ revision: head.revision, kind, id, op: !prev ? 'create' : doc ? 'update' : 'delete', doc, prev });
+    }
+    this.cache.revision = head.revision;
+    this.headModRevision = etcdRevision;
+    this.revisions.add(head.revision, etcdRevision, head.commit);
+    this.notify(changes, head.revision, head.requests ?? []);
+    this.wakeCatchUp();
+  }
+
+  /** After a cancelled watch: the current model, and what differs from the cache as one commit. */
+  private async reload(): Promise<void> {
+    await this.watcher?.cancel().catch(() => {});
+    const loaded = await this.loadCache();
+    const changes = diffCaches(this.cache, loaded.cache, loaded.cache.revision);
+    this.cache = loaded.cache;
+    this.headModRevision = loaded.headModRevision;
+    this.revisions.clear();
+    if (loaded.headModRevision) this.revisions.add(loaded.cache.revision, loaded.headModRevision);
+    this.notify(changes, loaded.cache.revision, []);
+    this.wakeCatchUp();
+    await this.follow(loaded.at);
+  }
+
+  private notify(changes: readonly Change[], revision: number, requestIds: readonly string[]): void {
+    const run = () => {
+      for (const listener of this.listeners) afterCommitSafely(() => listener(changes, revision));
+    };
+    if (this.options.notifyAs && requestIds.length) this.options.notifyAs(requestIds, run);
+    else run();
+  }
+
+  private releaseHeld(): void {
+    for (const res of this.heldWhileInFlight.splice(0)) this.onWatch(res);
+  }
+
+  /** Resolves once the cache holds the commit at etcd revision `modRevision` (or a later one). */
+  private caughtUp(modRevision: number): Promise<void> {
+    if (this.headModRevision >= modRevision || this.isClosed) return Promise.resolve();
+    return new Promise((done) => this.catchUpWaiters.push({ modRevision, done }));
+  }
+
+  private wakeCatchUp(): void {
+    const ready = this.catchUpWaiters.filter((w) => w.modRevision <= this.headModRevision);
+    this.catchUpWaiters = this.catchUpWaiters.filter((w) => w.modRevision > this.headModRevision);
+    for (const w of ready) w.done();
+  }
+
+  // --- our commits ---
+
+  transact<T>(body: (tx: Tx) => T): Promise<Committed<T>> {
+    if (this.isClosed) return Promise.reject(new Error('the store is closed'));
+    return new Promise<Committed<T>>((resolve, reject) => {
+      this.queue.push({ body, origin: this.options.origin?.(), resolve: resolve as Pending['resolve'], reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length && !this.isClosed) {
+        const batch = this.queue.splice(0, this.queue.length);
+        const rest = await this.commitBatch(batch).catch((err) => {
+          for (const item of batch) item.reject(err);
+          return [];
+        });
+        this.queue.unshift(...rest);
+      }
+    } finally {
+      this.draining = false;
+    }
+    for (const item of this.queue.splice(0)) item.reject(new Error('the store is closed'));
+  }
+
+  /** Commits a prefix of `batch` (as much as one txn may carry); returns the rest. */
+  private async commitBatch(batch: Pending[]): Promise<Pending[]> {
+    const deadline = Date.now() + this.commitTimeoutMs;
+    for (;;) {
+      const { group, outcomes, rest } = this.runBodies(batch);
+      const base = this.cache.revision;
+      if (group.isEmpty()) {
+        this.settle(outcomes, base, []);
+        return rest;
+      }
+      const revision = base + 1;
+      const commit = randomUUID();
+      const requestIds = [...new Set(outcomes.flatMap((o) => (o.item.origin ? [o.item.origin] : [])))];
+      const changes = group.changes(revision);
+      this.txnInFlight = true;
+      let res: ITxnResponse;
+      try {
+        res = await this.sendTxn(this.txnRequest(group, { revision, commit, requests: requestIds }), deadline);
+      } catch (err) {
+        this.txnInFlight = false;
+        this.releaseHeld();
+        throw err;
+      }
+      this.txnInFlight = false;
+      if (res.succeeded) {
+        const etcdRevision = Number(res.header.revision);
+        group.applyTo(this.cache, revision);
+        this.headModRevision = etcdRevision;
+        this.revisions.add(revision, etcdRevision, commit);
+        this.notify(changes, revision, requestIds);
+        this.wakeCatchUp();
+        this.settle(outcomes, revision, changes);
+        this.compactNow(revision);
+        this.releaseHeld();
+        return rest;
+      }
+      this.releaseHeld();
+      // Another replica committed first, or our txn landed and its answer was lost (then a retry
+      // of the same txn fails its guard): wait until the cache holds the head etcd has now.
+      const headKv = res.responses[0]?.response_range?.kvs?.[0];
+      await withDeadline(this.caughtUp(headKv ? Number(headKv.mod_revision) : 0), deadline);
+      if (this.revisions.commitAt(revision) === commit) {
+        this.settle(outcomes, revision, changes);
+        return rest;
+      }
+    }
+  }
+
+  /** Runs each body on top of the ones before it; a body that throws leaves no write. */
+  private runBodies(batch: Pending[]): { group: Transaction; outcomes: Outcome[]; rest: Pending[] } {
+    const group = new Transaction(this.cache);
+    const outcomes: Outcome[] = [];
+    let writes = 0;
+    let taken = 0;
+    for (const item of batch) {
+      const tx = new Transaction(group);
+      let outcome: Outcome;
+      try {
+        outcome = { item, ok: true, value: item.body(tx), hooks: tx.commitHooks };
+      } catch (err) {
+        outcome = { item, ok: false, value: err, hooks: [] };
+      }
+      const count = outcome.ok ? tx.writeCount() : 0;
+      if (taken && writes + count > this.maxTxnOps) break;
+      if (outcome.ok) tx.mergeInto(group);
+      writes += count;
+      taken++;
+      outcomes.push(outcome);
+    }
+    return { group, outcomes, rest: batch.slice(taken) };
+  }
+
+  /** Answers the bodies of a committed group; a body's error is given only now (its reads were committed state). */
+  private settle(outcomes: Outcome[], revision: number, changes: readonly Change[]): void {
+    for (const o of outcomes) {
+      if (!o.ok) {
+        o.item.reject(o.value);
+        continue;
+      }
+      for (const hook of o.hooks) afterCommitSafely(() => hook(revision));
+      o.item.resolve({ result: o.value, revision, changes });
+    }
+  }
+
+  private txnRequest(group: Transaction, head: HeadValue): ITxnRequest {
+    const compare: NonNullable<ITxnRequest['compare']> = [
+      { key: Buffer.from(this.keys.head), target: 'Mod', result: 'Equal', mod_revision: this.headModRevision },
+    ];
+    const success: NonNullable<ITxnRequest['success']> = [
+      { request_put: { key: Buffer.from(this.keys.head), value: Buffer.from(JSON.stringify(head)) } },
+    ];
+    for (const [kind, written] of group.writes.docs) {
+      for (const [id, doc] of written) {
+        const key = Buffer.from(this.keys.doc(kind, id));
+        if (doc) success.push({ request_put: { key, value: Buffer.from(JSON.stringify(doc)) } });
+        else if (this.cache.get(kind, id)) success.push({ request_delete_range: { key } });
+      }
+    }
+    for (const [scope, written] of group.writes.claims) {
+      for (const [claimKey, owner] of written) {
+        const key = Buffer.from(this.keys.claim(scope, claimKey));
+        const held = this.cache.claimOwner(scope, claimKey) !== undefined;
+        if (owner === null) {
+          if (held) success.push({ request_delete_range: { key } });
+          continue;
+        }
+        // A claim is a key: a new one must not exist in etcd, whatever this replica's cache says.
+        if (!held) compare.push({ key, target: 'Create', result: 'Equal', create_revision: 0 });
+        success.push({ request_put: { key, value: Buffer.from(owner) } });
+      }
+    }
+    return { compare, success, failure: [{ request_range: { key: Buffer.from(this.keys.head) } }] };
+  }
+
+  /** Sends a txn; after an error whose outcome is unknown, sends the same txn again (its guard makes that safe). */
+  private async sendTxn(req: ITxnRequest, deadline: number): Promise<ITxnResponse> {
+    let delay = 50;
+    for (;;) {
+      try {
+        return await this.client.kv.txn(req, { deadline: Math.min(deadline, Date.now() + 5000) });
+      } catch (err) {
+        if (this.isClosed || Date.now() + delay >= deadline) throw new StoreUnavailableError(err);
+        this.options.log?.warn({ err: String(err) }, 'etcd txn failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
+  }
+
+  /** Every 1,000 revisions: etcd drops history older than keepRevisions. */
+  private compactNow(revision: number): void {
+    const etcdRevision = this.revisions.compactionPoint(revision);
+    if (etcdRevision === undefined) return;
+    this.client.kv.compact({ revision: etcdRevision }).catch((err) => {
+      // Another replica compacted first, or etcd compacts by itself: either is fine.
+      if (!/compacted/.test(String(err))) this.options.log?.warn({ err: String(err) }, 'etcd compaction failed');
+    });
+  }
+
+  changesSince(revision: number): Promise<Change[] | 'compacted'> {
+    if (revision >= this.cache.revision) return Promise.resolve([]);
+    return this.history.changesSince(revision, this.cache.revision, this.headModRevision);
+  }
+
+  subscribe(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.listeners.clear();
+    for (const w of this.catchUpWaiters.splice(0)) w.done();
+    await this.watcher?.cancel().catch(() => {});
+    this.client.close();
+  }
+}
+
+const DELETED = Buffer.alloc(0);
+
+function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreUnavailableError('the watch did not catch up')), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** What turns cache `a` into cache `b`, as changes at `revision`. */
+function diffCaches(a: ModelCache, b: ModelCache, revision: number): Change[] {
+  const out: Change[] = [];
+  for (const kind of new Set([...a.kinds(), ...b.kinds()])) {
+    for (const prev of a.list(kind)) {
+      const doc = b.get(kind, prev.id) ?? null;
+      if (!doc) out.push({ revision, kind, id: prev.id, op: 'delete', doc, prev });
+      else if (JSON.stringify(doc) !== JSON.stringify(prev)) out.push({ revision, kind, id: prev.id, op: 'update', doc, prev });
+    }
+    for (const doc of b.list(kind)) if (!a.get(kind, doc.id)) out.push({ revision, kind, id: doc.id, op: 'create', doc, prev: null });
+  }
+  return out;
+}
+
+function afterCommitSafely(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    console.error('weft store: an after-commit callback failed', err);
+  }
+}

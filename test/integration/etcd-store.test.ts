@@ -1,0 +1,156 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openEtcdStore, type EtcdStore } from '../../controller/store/etcd/etcd-store.ts';
+import type { Change, Doc, Tx } from '../../controller/store/types.ts';
+import { startEtcdCluster, type EtcdCluster } from '../../lab/etcd.ts';
+
+// The etcd store against a real 3-member etcd cluster on loopback: two stores on one prefix are
+// two controller replicas. Each test uses its own prefix, so tests cannot see each other's keys.
+
+const INDEXES = { thing: { colour: (d: Doc) => d.colour } };
+
+let cluster: EtcdCluster;
+const opened: EtcdStore[] = [];
+let prefixes = 0;
+
+beforeAll(async () => {
+  cluster = await startEtcdCluster({ members: 3 });
+}, 60_000);
+afterAll(async () => cluster?.cleanup());
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+});
+
+async function replicas(n: number, o: { keepRevisions?: number } = {}): Promise<{ prefix: string; stores: EtcdStore[] }> {
+  const prefix = `/test-${process.pid}-${++prefixes}/`;
+  const stores: EtcdStore[] = [];
+  for (let i = 0; i < n; i++) stores.push(await open(prefix, o));
+  return { prefix, stores };
+}
+
+async function open(prefix: string, o: { keepRevisions?: number } = {}): Promise<EtcdStore> {
+  const store = await openEtcdStore({ endpoints: cluster.endpoints, prefix, indexes: INDEXES, ...o });
+  opened.push(store);
+  return store;
+}
+
+const until = async (what: string, fn: () => boolean, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+/** Takes the lowest free key of a 0..size-1 pool, as IPAM takes an address. */
+function takeFree(tx: Tx, owner: string, size: number): number {
+  for (let i = 0; i < size; i++) {
+    if (tx.claim('pool', String(i), owner)) {
+      tx.put('thing', { id: owner, slot: i, colour: 'red' });
+      return i;
+    }
+  }
+  throw new Error('pool exhausted');
+}
+
+describe('the etcd store', () => {
+  it("streams one replica's commits to the other in revision order, with the same revisions", async () => {
+    const { stores: [a, b] } = await replicas(2);
+    const seen: Array<[number, Change[]]> = [];
+    b.subscribe((changes, revision) => seen.push([revision, [...changes]]));
+    await a.transact((tx) => tx.put('thing', { id: 't1', colour: 'red' }));
+    await a.transact((tx) => tx.put('thing', { id: 't1', colour: 'blue' }));
+    const last = await a.transact((tx) => tx.remove('thing', 't1'));
+    expect(last.revision).toBe(3);
+    await until('b to see revision 3', () => b.revision === 3);
+    expect(seen.map(([r, c]) => [r, c.map((x) => `${x.op}:${x.id}:${(x.doc ?? x.prev)?.colour}`)])).toEqual([
+      [1, ['create:t1:red']],
+      [2, ['update:t1:blue']],
+      [3, ['delete:t1:blue']],
+    ]);
+    expect(seen[1][1][0].prev?.colour).toBe('red');
+    expect(b.view().get('thing', 't1')).toBeUndefined();
+  });
+
+  it('serializes concurrent commits of two replicas: no key is handed out twice and the revisions have no gap', async () => {
+    const { stores: [a, b] } = await replicas(2);
+    const revisionsSeen: number[] = [];
+    a.subscribe((_, revision) => revisionsSeen.push(revision));
+    const n = 120;
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) => (i % 2 ? a : b).transact((tx) => takeFree(tx, `owner-${i}`, 256))),
+    );
+    const slots = results.map((r) => r.result);
+    expect(new Set(slots).size).toBe(n);
+    expect(Math.max(...slots)).toBe(n - 1); // exactly the lowest free ones
+    const top = Math.max(...results.map((r) => r.revision));
+    await until('both replicas to hold every commit', () => a.revision === top && b.revision === top);
+    expect(revisionsSeen).toEqual(Array.from({ length: top }, (_, i) => i + 1));
+    for (const store of [a, b]) {
+      expect(store.view().list('thing')).toHaveLength(n);
+      for (let i = 0; i < n; i++) expect(store.view().claimOwner('pool', String(slots[i]))).toBe(`owner-${i}`);
+    }
+  });
+
+  it('answers a body that throws with its error and commits the bodies beside it', async () => {
+    const { stores: [a] } = await replicas(1);
+    const outcomes = await Promise.allSettled([
+      a.transact((tx) => tx.put('thing', { id: 'ok1', colour: 'red' })),
+      a.transact(() => {
+        throw new Error('refused');
+      }),
+      a.transact((tx) => tx.put('thing', { id: 'ok2', colour: 'red' })),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason.message).toBe('refused');
+    expect(a.view().find('thing', 'colour', 'red').map((d) => d.id).sort()).toEqual(['ok1', 'ok2']);
+  });
+
+  it('reads the change log from etcd history on a replica that never saw the commits', async () => {
+    const { prefix, stores: [a] } = await replicas(1);
+    const logged: Change[] = [];
+    a.subscribe((changes) => logged.push(...changes));
+    for (let i = 0; i < 5; i++) await a.transact((tx) => tx.put('thing', { id: `t${i % 2}`, colour: `c${i}` }));
+    await a.transact((tx) => tx.remove('thing', 't0'));
+    const fresh = await open(prefix);
+    expect(fresh.revision).toBe(6);
+    expect(await fresh.changesSince(2)).toEqual(logged.filter((c) => c.revision > 2));
+    expect(await fresh.changesSince(0)).toEqual(logged);
+    expect(await fresh.changesSince(6)).toEqual([]);
+  });
+
+  it('loads documents and claims when a replica starts', async () => {
+    const { prefix, stores: [a] } = await replicas(1);
+    await a.transact((tx) => takeFree(tx, 'x', 4));
+    await a.transact((tx) => takeFree(tx, 'y', 4));
+    const b = await open(prefix);
+    expect(b.view().get('thing', 'y')).toMatchObject({ slot: 1 });
+    expect(b.view().claimOwner('pool', '0')).toBe('x');
+    expect((await b.transact((tx) => takeFree(tx, 'z', 4))).result).toBe(2);
+  });
+
+  it("answers 'compacted' for history etcd has compacted away", async () => {
+    const { prefix, stores: [a] } = await replicas(1);
+    for (let i = 0; i < 4; i++) await a.transact((tx) => tx.put('thing', { id: `t${i}`, colour: 'red' }));
+    const now = Number((await a.client.kv.range({ key: Buffer.from(a.keys.head) })).header.revision);
+    await a.client.kv.compact({ revision: now });
+    const fresh = await open(prefix);
+    expect(await fresh.changesSince(1)).toBe('compacted');
+    expect(await fresh.changesSince(4)).toEqual([]);
+  });
+
+  it('goes on committing when an etcd member is killed, and the member rejoins', async () => {
+    const { stores: [a, b] } = await replicas(2);
+    await a.transact((tx) => takeFree(tx, 'before', 64));
+    await cluster.kill(0);
+    try {
+      const during = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).transact((tx) => takeFree(tx, `during-${i}`, 64))));
+      expect(new Set(during.map((r) => r.result)).size).toBe(20);
+    } finally {
+      await cluster.restart(0);
+    }
+    const after = await a.transact((tx) => takeFree(tx, 'after', 64));
+    expect(after.result).toBe(21);
+    await until('b to catch up', () => b.revision === after.revision);
+    expect(b.view().list('thing')).toHaveLength(22);
+  }, 60_000);
+});
