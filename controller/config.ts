@@ -25,6 +25,18 @@ export const ConfigSchema = z
     /** Also serve the API and the agent channel on this unix socket (agents on this machine, without TCP). */
     listenSocket: z.string().min(1).max(107, 'a unix socket path has at most 107 bytes').optional(),
     dataDir: z.string().default('./data'),
+    /** Where the model lives: SQLite in dataDir (one controller), or etcd (several replicas). */
+    store: z.enum(['sqlite', 'etcd']).default('sqlite'),
+    etcd: z
+      .object({
+        endpoints: z.array(z.string().url()).default(['http://127.0.0.1:2379']),
+        /** Every key Weft writes starts with it: several fabrics can share one etcd cluster. */
+        prefix: z.string().regex(/^\/.*\/$/, "expected a key prefix that starts and ends with '/'").default('/weft/'),
+        /** Most keys one commit writes; etcd must allow as many (--max-txn-ops). */
+        maxTxnOps: z.number().int().min(16).default(8192),
+      })
+      .strict()
+      .default({ endpoints: ['http://127.0.0.1:2379'], prefix: '/weft/', maxTxnOps: 8192 }),
     auth: z.enum(['keystone', 'token', 'noauth']).default('token'),
     keystone: z
       .object({
@@ -97,6 +109,10 @@ function fromEnv(env: Env): Record<string, unknown> {
     ['WEFT_LISTEN', ['listen'], String],
     ['WEFT_LISTEN_SOCKET', ['listenSocket'], String],
     ['WEFT_DATA_DIR', ['dataDir'], String],
+    ['WEFT_STORE', ['store'], String],
+    ['WEFT_ETCD_ENDPOINTS', ['etcd', 'endpoints'], list],
+    ['WEFT_ETCD_PREFIX', ['etcd', 'prefix'], String],
+    ['WEFT_ETCD_MAX_TXN_OPS', ['etcd', 'maxTxnOps'], Number],
     ['WEFT_AUTH', ['auth'], String],
     ['WEFT_KEYSTONE_URL', ['keystone', 'url'], String],
     ['WEFT_KEYSTONE_USERNAME', ['keystone', 'username'], String],

@@ -24,14 +24,26 @@ export function requestIdOf(req: IncomingMessage): string {
   return `req-${crypto.randomUUID()}`;
 }
 
-const scope = new AsyncLocalStorage<string>();
+const scope = new AsyncLocalStorage<string | readonly string[]>();
 
 /** Run `fn` (a request's handler and everything it awaits) as the request `id`. */
 export function runAsRequest<T>(id: string, fn: () => T): T {
   return scope.run(id, fn);
 }
 
-/** The id of the API request whose handler is running, if any. */
+/** Run `fn` as several requests at once (a group commit made for all of them). */
+export function runAsRequests<T>(ids: readonly string[], fn: () => T): T {
+  return scope.run(ids.length === 1 ? ids[0] : ids, fn);
+}
+
+/** The id of the API request whose handler is running, if any (the first, when several). */
 export function currentRequestId(): string | undefined {
-  return scope.getStore();
+  const current = scope.getStore();
+  return typeof current === 'string' ? current : current?.[0];
+}
+
+/** Every API request the running code is for. */
+export function currentRequestIds(): readonly string[] | undefined {
+  const current = scope.getStore();
+  return typeof current === 'string' ? [current] : current;
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { buildApp } from './app.ts';
 import { authenticatorFor } from './auth/index.ts';
 import type { Config } from './config.ts';
-import { openStore } from './store/open.ts';
+import { openConfiguredStore } from './store/open.ts';
 import { CHANNEL_PATH } from '../schemas/agent/channel.ts';
 
 export interface ControllerServer {
@@ -19,7 +19,7 @@ export interface ControllerServer {
 
 export async function startControllerServer(config: Config): Promise<ControllerServer> {
   mkdirSync(config.dataDir, { recursive: true });
-  const store = openStore(config.dataDir);
+  const store = await openConfiguredStore(config, { warn: (obj, msg) => console.warn(`weft store: ${msg}`, obj) });
   const authenticator = authenticatorFor(config);
   const app = await buildApp({ config, store, authenticator });
   const [host, port] = splitListen(config.listen);
@@ -33,7 +33,7 @@ export async function startControllerServer(config: Config): Promise<ControllerS
   const alsoSocket = config.listenSocket ? ` and on unix socket ${config.listenSocket}` : '';
   return {
     url: `http://${config.listen}`,
-    banner: `weft controller listening on http://${config.listen}${alsoSocket} (auth=${config.auth}, data=${config.dataDir}; agents connect to ws://${config.listen}${CHANNEL_PATH})${note}`,
+    banner: `weft controller listening on http://${config.listen}${alsoSocket} (auth=${config.auth}, ${config.store === 'etcd' ? `store=etcd ${config.etcd.endpoints.join(',')}` : `data=${config.dataDir}`}; agents connect to ws://${config.listen}${CHANNEL_PATH})${note}`,
     async close() {
       await app.close();
       await socket?.close();

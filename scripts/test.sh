@@ -8,4 +8,7 @@ bash scripts/system-deps.sh
 npx tsc --noEmit -p .
 if [ $# -gt 0 ]; then exec npx vitest run "$@"; fi
 npx vitest run test/unit
+# The API's tests again, on the etcd store (a 3-member cluster on loopback): the same transaction
+# bodies, committed as etcd txns.
+npx tsx lab/with-etcd.ts --members 3 -- npx vitest run test/unit/api
 npx vitest run --no-file-parallelism test/integration test/e2e

@@ -1,10 +1,27 @@
 import { join } from 'node:path';
+import type { Config } from '../config.ts';
 import { MODEL_INDEXES } from '../domain/indexes.ts';
+import { currentRequestId, runAsRequests } from '../request-context.ts';
+import { openEtcdStore } from './etcd/etcd-store.ts';
 import { SqliteStore } from './sqlite/sqlite-store.ts';
 import type { Store } from './types.ts';
 
-/** The store for a data folder (':memory:' for tests). */
+/** The SQLite store of a data folder (':memory:' for tests). */
 export function openStore(dataDir: string | ':memory:'): Store {
   const path = dataDir === ':memory:' ? ':memory:' : join(dataDir, 'weft.db');
   return new SqliteStore({ path, indexes: MODEL_INDEXES });
+}
+
+/** The store the configuration names. */
+export async function openConfiguredStore(config: Config, log?: { warn(obj: object, msg: string): void }): Promise<Store> {
+  if (config.store === 'sqlite') return openStore(config.dataDir);
+  return openEtcdStore({
+    endpoints: config.etcd.endpoints,
+    prefix: config.etcd.prefix,
+    maxTxnOps: config.etcd.maxTxnOps,
+    indexes: MODEL_INDEXES,
+    origin: currentRequestId,
+    notifyAs: runAsRequests,
+    log,
+  });
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Authenticator } from '../auth/context.ts';
 import type { Config } from '../config.ts';
 import type { ControllerMetrics } from '../metrics.ts';
-import { currentRequestId } from '../request-context.ts';
+import { currentRequestIds } from '../request-context.ts';
 import type { Store } from '../store/types.ts';
 import { attachChannel } from './channel.ts';
 import { SyncHub } from './hub.ts';
@@ -32,10 +32,7 @@ export function registerSync(app: FastifyInstance, deps: SyncDeps): SyncHub {
     dhcp: { domain: deps.config.dnsDomain, leaseSeconds: deps.config.dhcpLeaseDuration },
     log: app.log,
     // A commit is made inside one request's handler (the store's listeners run synchronously in it).
-    commitRequestIds: () => {
-      const id = currentRequestId();
-      return id === undefined ? undefined : [id];
-    },
+    commitRequestIds: currentRequestIds,
     observeConvergence: deps.metrics && ((seconds) => deps.metrics!.convergence.observe(seconds)),
   });
   const store = deps.store;

@@ -2,6 +2,8 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildApp } from '../../controller/app.ts';
 import { noAuth } from '../../controller/auth/noauth.ts';
 import { testConfig, type Config } from '../../controller/config.ts';
+import { MODEL_INDEXES } from '../../controller/domain/indexes.ts';
+import { openEtcdStore } from '../../controller/store/etcd/etcd-store.ts';
 import { openStore } from '../../controller/store/open.ts';
 import type { Store } from '../../controller/store/types.ts';
 
@@ -28,9 +30,22 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
+let etcdPrefixes = 0;
+
+/**
+ * SQLite in memory; or, when WEFT_TEST_ETCD_ENDPOINTS names an etcd cluster (scripts/test.sh runs
+ * the API tests a second time so), the etcd store on a prefix of its own.
+ */
+export async function testStore(): Promise<Store> {
+  const endpoints = process.env.WEFT_TEST_ETCD_ENDPOINTS;
+  if (!endpoints) return openStore(':memory:');
+  const prefix = `/weft-test-${process.pid}-${Date.now()}-${++etcdPrefixes}/`;
+  return openEtcdStore({ endpoints: endpoints.split(','), prefix, indexes: MODEL_INDEXES });
+}
+
 export async function testApi(overrides: Partial<Config> = {}): Promise<TestApi> {
   const config = testConfig(overrides);
-  const store = openStore(':memory:');
+  const store = await testStore();
   const app = await buildApp({ config, store, authenticator: noAuth() });
   return {
     app,

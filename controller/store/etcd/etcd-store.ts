@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Etcd3, type IKeyValue, type ITxnRequest, type ITxnResponse, type IWatchResponse, type Watcher } from 'etcd3';
+import { NeutronError } from '../../errors.ts';
 import { ModelCache, Transaction } from '../model-cache.ts';
 import type { Change, ChangeListener, Committed, Doc, IndexSpec, ReadView, Store, Tx } from '../types.ts';
 import { EtcdHistory } from './history.ts';
@@ -50,10 +51,10 @@ interface Outcome {
   hooks: Array<(revision: number) => void>;
 }
 
-export class StoreUnavailableError extends Error {
-  readonly status = 503;
+/** etcd did not answer in time: the API says 503, as Neutron does when its database is gone. */
+export class StoreUnavailableError extends NeutronError {
   constructor(cause: unknown) {
-    super(`the store (etcd) did not answer in time: ${String((cause as Error)?.message ?? cause)}`);
+    super(503, 'ServiceUnavailable', `The store (etcd) did not answer in time: ${String((cause as Error)?.message ?? cause)}`);
   }
 }
 
