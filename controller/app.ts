@@ -68,6 +68,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (PUBLIC.some((re) => re.test(path))) return;
     req.ctx = await deps.authenticator.authenticate(req.headers);
   });
+  // A read on one replica sees every write acknowledged by any replica before it began.
+  const readBarrier = deps.store.readBarrier?.bind(deps.store);
+  if (readBarrier) {
+    app.addHook('preHandler', async (req) => {
+      if (req.method === 'GET' || req.method === 'HEAD') await readBarrier();
+    });
+  }
   // The handler runs as its request, so that the commits it makes carry its id to the agents.
   app.addHook('preHandler', (req, _reply, done) => runAsRequest(req.id, done));
   const metrics = new ControllerMetrics();

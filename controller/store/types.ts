@@ -72,6 +72,11 @@ export interface Store {
   view(): ReadView;
   /** Run `body` atomically; if it throws, nothing is changed and the error is rethrown. */
   transact<T>(body: (tx: Tx) => T): Promise<Committed<T>>;
+  /**
+   * For stores shared by several processes: resolves once view() holds every commit that was
+   * acknowledged (by any process) before the call. Absent where view() is always current.
+   */
+  readBarrier?(): Promise<void>;
   /** Changes after `revision`, or 'compacted' when the log no longer reaches back that far. */
   changesSince(revision: number): Promise<Change[] | 'compacted'>;
   subscribe(listener: ChangeListener): () => void;

@@ -412,6 +412,13 @@ export class EtcdStore implements Store {
     });
   }
 
+  /** A quorum read of the head, then wait until the watch has brought the cache that far. */
+  async readBarrier(): Promise<void> {
+    const res = await this.client.kv.range({ key: Buffer.from(this.keys.head), keys_only: true });
+    const modRevision = Number(res.kvs[0]?.mod_revision ?? 0);
+    if (modRevision > this.headModRevision) await withDeadline(this.caughtUp(modRevision), Date.now() + this.commitTimeoutMs);
+  }
+
   changesSince(revision: number): Promise<Change[] | 'compacted'> {
     if (revision >= this.cache.revision) return Promise.resolve([]);
     return this.history.changesSince(revision, this.cache.revision, this.headModRevision);
