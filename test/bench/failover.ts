@@ -4,19 +4,26 @@ import { join } from 'node:path';
 import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
 import { network, port, portStatus, subnet } from '../helpers/fabric-model.ts';
 import { attachExternal } from '../../lab/lab-external.ts';
+import { startEtcdCluster } from '../../lab/etcd.ts';
 import { percentile } from './stats.ts';
 
 // Floating-IP failover: a UDP probe every 2 ms from the outside to a floating IP, remapped between
 // two VMs through the API (after WEFT_BENCH_WARMUP unmeasured remaps); time from sending the PUT to
-// the first answer from the new VM, and probes lost. Once with 10 ports in the model, once with 10,000 (the extra ones on the VMs' network).
+// the first answer from the new VM, and probes lost. Once with 10 ports in the model, once with 10,000 (the extra ones on the VMs' network);
+// with the SQLite store and with the etcd store (3 members on this machine).
 
 const REMAPS = Number(process.env.WEFT_BENCH_REMAPS ?? 20);
 const WARMUP = Number(process.env.WEFT_BENCH_WARMUP ?? 20);
 const epoch = () => performance.timeOrigin + performance.now();
 const pct = percentile;
 
-async function run(extraPorts: number): Promise<void> {
-  const f: Fabric = await createFabric({ hosts: ['h1', 'h2'], provider: true });
+async function run(extraPorts: number, store: 'sqlite' | 'etcd'): Promise<void> {
+  const cluster = store === 'etcd' ? await startEtcdCluster({ members: 3, parentDir: process.env.WEFT_BENCH_ETCD_DIR }) : undefined;
+  const controllerEnv: Record<string, string> = cluster ? { WEFT_STORE: 'etcd', WEFT_ETCD_ENDPOINTS: cluster.endpoints.join(',') } : {};
+  const f: Fabric = await createFabric({ hosts: ['h1', 'h2'], provider: true, controllerEnv }).catch(async (err) => {
+    await cluster?.cleanup();
+    throw err;
+  });
   try {
     const ext = await attachExternal(f.lab, '172.31.200.100/24');
     const extNet = await network(f, 'admin-project', { 'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'physnet1' });
@@ -127,18 +134,23 @@ async function run(extraPorts: number): Promise<void> {
     // The path's own latency on this machine at this time: what no remap can beat.
     const roundTrips = replies().filter((r) => Number.isFinite(r.sent)).map((r) => r.t - r.sent);
     const blackholed = replies().at(-1)?.name !== (REMAPS % 2 === 0 ? 'v1' : 'v2');
-    console.log(`failover: ${extraPorts + 5} ports in the model, ${REMAPS} remaps, probe every 2 ms: `
+    console.log(`failover (${store} store${cluster ? ', 3 members' : ''}): ${extraPorts + 5} ports in the model, ${REMAPS} remaps, probe every 2 ms: `
       + `API to first answer from the new VM median ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms (median: the PUT answered in ${pct(answered, 50).toFixed(1)} ms, the gateway agent had applied it after ${pct(routerApplied, 50).toFixed(0)} ms); `
       + `probes lost per remap median ${pct(lost, 50)}, max ${Math.max(...lost)}; established flow ${blackholed ? 'BLACK-HOLED' : 'followed every remap'}; `
       + `for scale, a probe's own round trip through the fabric: median ${pct(roundTrips, 50).toFixed(1)} ms, p90 ${pct(roundTrips, 90).toFixed(1)} ms`);
   } finally {
     await f.destroy();
+    await cluster?.cleanup();
   }
 }
 
 export async function failoverBench(): Promise<void> {
   // The model's own ports: the router's gateway and interface, the floating IP's, and the two VMs'.
   const own = 5;
-  if (process.env.WEFT_BENCH_FAILOVER_SMALL !== '0') await run(10 - own);
-  await run(Number(process.env.WEFT_BENCH_FAILOVER_PORTS ?? 10_000) - own);
+  // WEFT_BENCH_FAILOVER_STORES: which stores, in order (default both).
+  const stores = (process.env.WEFT_BENCH_FAILOVER_STORES ?? 'sqlite,etcd').split(',') as Array<'sqlite' | 'etcd'>;
+  for (const store of stores) {
+    if (process.env.WEFT_BENCH_FAILOVER_SMALL !== '0') await run(10 - own, store);
+    await run(Number(process.env.WEFT_BENCH_FAILOVER_PORTS ?? 10_000) - own, store);
+  }
 }

@@ -102,7 +102,7 @@ async function residentMemory(cluster: EtcdCluster): Promise<void> {
 
 export async function storeBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-store-'));
-  const cluster = await startEtcdCluster({ members: 3 });
+  const cluster = await startEtcdCluster({ members: 3, parentDir: process.env.WEFT_BENCH_ETCD_DIR });
   try {
     const sqlite = openStore(dir);
     try {
