@@ -165,7 +165,7 @@ export class SyncHub implements SessionHost {
     // The agent's own id guards against resuming from another store's history.
     const resume = hello.resume?.agentId === doc.id ? hello.resume : undefined;
     this.log.info({ host: doc.host, agent: doc.id, protocol: PROTOCOL_VERSION, resumeFrom: resume?.revision }, 'agent connected');
-    // Synchronously after the welcome: the snapshot's revision and the next commit's are contiguous.
+    // A snapshot is built and the session filed for routing in one synchronous step: no commit falls between.
     if (!resume) session.sendSnapshot();
     else await this.resume(session, resume);
   }
