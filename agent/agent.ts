@@ -90,7 +90,7 @@ export class WeftAgent {
     });
 
     this.channel = new ControllerChannel({
-      url: c.controllerUrl,
+      urls: c.controllerUrls,
       ...(c.controllerSocket ? { socketPath: c.controllerSocket } : {}),
       token: c.token,
       hello: { host: c.host, tunnelIp: c.tunnelIp, bridgeMappings: c.bridgeMappings, datapath: c.datapath },
@@ -103,6 +103,8 @@ export class WeftAgent {
     });
     channel.on('snapshot', (m) => dataplane.snapshot(m.revision, m.docs));
     channel.on('changes', (m) => dataplane.changes(m.revision, m.changes, m.requestIds));
+    // Nothing for this host up to the revision: the model is at it once what is queued before has run.
+    channel.on('revision', (m) => dataplane.changes(m.revision, []));
     // Names the API requests behind what was applied: one request can be followed from the controller's log to each agent's.
     dataplane.on('applied', (r) => {
       if (r.requestIds) this.log.info({ revision: r.revision, requestIds: r.requestIds, ms: Math.round(dataplane.lastBatchMs) }, 'changes applied');
@@ -142,7 +144,8 @@ export class WeftAgent {
       });
     }
     channel.start?.();
-    this.log.info({ controller: c.controllerSocket ? `${c.controllerUrl} over ${c.controllerSocket}` : c.controllerUrl, tunnelIp: c.tunnelIp, uplinks }, 'weft-agent running');
+    const controller = c.controllerUrls.join(',');
+    this.log.info({ controller: c.controllerSocket ? `${controller} over ${c.controllerSocket}` : controller, tunnelIp: c.tunnelIp, uplinks }, 'weft-agent running');
   }
 
   /** A DHCP answer for a frame punted from a local port, from the model as this agent holds it. */

@@ -23,6 +23,22 @@ const mappings = z.string().transform((text, ctx) => {
   return out;
 });
 
+/** One controller URL, or several replicas' separated by commas (the agent fails over between them). */
+const controllerUrls = z.string().transform((text, ctx) => {
+  const urls = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const url of urls) {
+    if (!z.url({ protocol: /^https?$/ }).safeParse(url).success) {
+      ctx.addIssue({ code: 'custom', message: `'${url}' is not an http:// or https:// URL` });
+      return z.NEVER;
+    }
+  }
+  if (!urls.length) {
+    ctx.addIssue({ code: 'custom', message: 'names no URL' });
+    return z.NEVER;
+  }
+  return urls.map((url) => url.replace(/\/+$/, ''));
+});
+
 /** HOST:PORT or [IPv6]:PORT. */
 const listen = z.string().refine((text) => {
   const m = /^(?:[^:[\]]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/.exec(text);
@@ -30,7 +46,7 @@ const listen = z.string().refine((text) => {
 }, 'must be HOST:PORT (empty to disable)');
 
 const AgentEnv = z.object({
-  WEFT_CONTROLLER_URL: z.url().default('http://127.0.0.1:9696'),
+  WEFT_CONTROLLER_URL: controllerUrls.default(['http://127.0.0.1:9696']),
   WEFT_CONTROLLER_SOCKET: z.string().max(107, 'a unix socket path has at most 107 bytes').optional(),
   WEFT_AGENT_TOKEN: z.string().min(1).optional(),
   WEFT_HOST: z.string().min(1).max(255).default(hostname()),
@@ -46,8 +62,9 @@ const AgentEnv = z.object({
 });
 
 export interface AgentConfig {
-  controllerUrl: string;
-  /** The controller's unix socket (its WEFT_LISTEN_SOCKET): connect there instead of to the URL's host and port. */
+  /** The controller, or its replicas (sharing one store) in the order they are tried. */
+  controllerUrls: string[];
+  /** The controller's unix socket (its WEFT_LISTEN_SOCKET): connect there instead of to the URL's host and port (one URL only). */
   controllerSocket: string | undefined;
   /** Token for the controller; read from WEFT_AGENT_TOKEN. */
   token: string;
@@ -75,7 +92,10 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
     throw new AgentConfigError(parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; '));
   }
   const e = parsed.data;
-  if (e.WEFT_CONTROLLER_SOCKET && e.WEFT_CONTROLLER_URL.startsWith('https:')) {
+  if (e.WEFT_CONTROLLER_SOCKET && e.WEFT_CONTROLLER_URL.length > 1) {
+    throw new AgentConfigError('WEFT_CONTROLLER_SOCKET: a unix socket is one controller; WEFT_CONTROLLER_URL must name one URL beside it');
+  }
+  if (e.WEFT_CONTROLLER_SOCKET && e.WEFT_CONTROLLER_URL[0].startsWith('https:')) {
     throw new AgentConfigError('WEFT_CONTROLLER_SOCKET: a unix socket is spoken to in plain http; WEFT_CONTROLLER_URL must be http://');
   }
   if (!e.WEFT_AGENT_TOKEN) throw new AgentConfigError('WEFT_AGENT_TOKEN is required (the controller writes it to <dataDir>/agent-token)');
@@ -83,7 +103,7 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
   // The mgmt socket sits beside the database socket for a system Open vSwitch too.
   const dbDir = e.WEFT_OVSDB?.startsWith('unix:') ? e.WEFT_OVSDB.slice(5).replace(/\/[^/]*$/, '') : runDir;
   return {
-    controllerUrl: e.WEFT_CONTROLLER_URL.replace(/\/$/, ''),
+    controllerUrls: e.WEFT_CONTROLLER_URL,
     controllerSocket: e.WEFT_CONTROLLER_SOCKET,
     token: e.WEFT_AGENT_TOKEN,
     host: e.WEFT_HOST,

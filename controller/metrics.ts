@@ -30,7 +30,7 @@ export class ControllerMetrics {
   /** Observed by the sync hub. */
   readonly convergence: Histogram = this.registry.histogram({
     name: 'weft_sync_convergence_seconds',
-    help: 'Time from a commit to every live agent reporting its revision applied.',
+    help: 'Time from a commit to every agent it was sent to (those whose view it changed) reporting it applied.',
     buckets: LATENCY_BUCKETS,
   });
   private source: SyncSource | undefined;
@@ -54,13 +54,13 @@ export class ControllerMetrics {
     });
     this.registry.gauge({
       name: 'weft_sync_agent_applied_revision',
-      help: 'The revision each agent last reported applied (agents that have reported one).',
+      help: 'The revision each agent is in step at: everything sent to it up to there applied (agents that have reported).',
       labelNames: ['host'],
       collect: () => agents().flatMap((a) => (a.applied === null ? [] : [[a.applied, { host: a.host }] as const])),
     });
     this.registry.gauge({
       name: 'weft_sync_agent_lag_revisions',
-      help: "The model's revision minus the revision each agent last reported applied.",
+      help: "The model's revision minus the revision each agent is in step at.",
       labelNames: ['host'],
       collect: () => {
         const revision = this.source?.revision ?? 0;

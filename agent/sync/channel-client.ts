@@ -9,17 +9,28 @@ import {
   type HelloMessage,
   type FloatingIpState,
   type PortState,
+  type RevisionMessage,
   type RouterState,
   type SnapshotMessage,
   type WelcomeMessage,
 } from '../../schemas/agent/channel.ts';
+import { HeldView } from './held-view.ts';
 
 // The agent's end of the controller channel: one WebSocket to CHANNEL_PATH with the agent token.
 // It says hello, checks every controller message against the wire schemas, sends heartbeats at the
-// interval the welcome names, reports applied revisions and port states, and reconnects forever
-// (capped exponential backoff, 100 ms .. 5 s) after a cut, a refusal or a controller restart.
-// Every (re)connection starts with a snapshot; a gap in the change revisions, an invalid message or
-// a silent controller makes it reconnect, which gets a fresh snapshot.
+// interval the welcome names, reports applied revisions and port states, and reconnects forever.
+//
+// Several controller replicas (sharing one store) may be named: it speaks to one at a time, and
+// when a connection dies or a connect fails it moves to the next; while some of the list is
+// untried since the last good connection it retries after minBackoffMs, and only after a whole
+// round fails does the delay grow (exponentially, up to maxBackoffMs). See reconnectDelay.
+//
+// It remembers what it took in (HeldView: the revision of the last message and the ids held of
+// each kind) across connections, and every hello offers it, so that a reconnect, to the same
+// replica or another, gets only what changed (or a snapshot when the controller cannot tell). Each
+// changes or revision message names the revision of the message before it (`since`); a message
+// that does not follow the last one, an invalid message or a silent controller makes it reconnect;
+// the first two also drop what it remembers, so that the reconnect brings a snapshot.
 
 export interface ChannelLogger {
   debug(obj: object, msg?: string): void;
@@ -28,11 +39,11 @@ export interface ChannelLogger {
 }
 
 export interface ControllerChannelOptions {
-  /** The controller's API, http://host:port (https:// gives wss://). */
-  url: string;
+  /** The controller replicas' APIs, http://host:port (https:// gives wss://), tried in turn. */
+  urls: readonly string[];
   /** The agent token, sent as X-Auth-Token. */
   token: string;
-  /** Connect to this unix socket instead of the URL's host and port (the URL still names the request). */
+  /** Connect to this unix socket instead of the URL's host and port (the URL still names the request); one URL only. */
   socketPath?: string;
   hello: Omit<HelloMessage, 'type' | 'protocol'>;
   logger?: ChannelLogger;
@@ -42,6 +53,19 @@ export interface ControllerChannelOptions {
   maxBackoffMs?: number;
   /** Largest controller message accepted, in bytes (default 1 GiB: snapshots of big models). */
   maxPayload?: number;
+  /** Milliseconds for a connect and upgrade (default 10 s; 2 s with several URLs, so that a dead replica is passed quickly). */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Milliseconds before the next connect, after `failures` connections in a row ended without a
+ * welcome (or died) and the URL moved on each time: the shortest delay while the round over the
+ * `urls` URLs is not finished, then doubling per failed round, capped (jitter is added by the caller).
+ */
+export function reconnectDelay(failures: number, urls: number, minMs: number, maxMs: number): number {
+  if (failures % urls !== 0) return minMs;
+  const rounds = failures / urls;
+  return Math.min(maxMs, minMs * 2 ** Math.min(rounds - 1, 30));
 }
 
 export interface DisconnectInfo {
@@ -55,8 +79,10 @@ export interface ControllerChannelEvents {
   welcome: [WelcomeMessage];
   /** The whole view at a revision: replace the local model. */
   snapshot: [SnapshotMessage];
-  /** The commit right after the last snapshot/changes revision. */
+  /** What changed in the view since the last message (since = its revision): fold it in. */
   changes: [ChangesMessage];
+  /** Nothing changed in the view up to this revision: the model is at this revision. */
+  revision: [RevisionMessage];
   /** A connection that had opened is gone; a reconnect is scheduled unless close() was called. */
   disconnected: [DisconnectInfo];
 }
@@ -65,11 +91,15 @@ const quiet: ChannelLogger = { debug() {}, info() {}, warn() {} };
 
 export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
   private readonly log: ChannelLogger;
-  private readonly wsUrl: string;
+  private readonly wsUrls: readonly string[];
   private readonly minBackoff: number;
   private readonly maxBackoff: number;
+  private readonly connectTimeout: number;
   private ws: WebSocket | undefined;
-  private attempts = 0;
+  /** Index in wsUrls of the replica to connect to next. */
+  private current = 0;
+  /** Connections in a row that ended without a welcome, or died (reset by a welcome). */
+  private failures = 0;
   private started = false;
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -77,15 +107,23 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
   private lastSeen = 0;
   private welcomed = false;
   private id: string | undefined;
-  /** The revision of the last snapshot or changes message; undefined until the snapshot of this connection. */
-  private lastRevision: number | undefined;
+  /** What the agent took in, kept across connections (offered in hello to resume). */
+  private readonly held = new HeldView();
 
   constructor(private readonly options: ControllerChannelOptions) {
     super();
+    if (!options.urls.length) throw new Error('no controller URL');
+    if (options.socketPath && options.urls.length > 1) throw new Error('a controller socket path goes with one controller URL');
     this.log = options.logger ?? quiet;
-    this.wsUrl = `${options.url.replace(/\/+$/, '').replace(/^http/, 'ws')}${CHANNEL_PATH}`;
+    this.wsUrls = options.urls.map((url) => `${url.replace(/\/+$/, '').replace(/^http/, 'ws')}${CHANNEL_PATH}`);
     this.minBackoff = options.minBackoffMs ?? 100;
     this.maxBackoff = options.maxBackoffMs ?? 5000;
+    this.connectTimeout = options.connectTimeoutMs ?? (options.urls.length > 1 ? 2000 : 10_000);
+  }
+
+  /** The controller URL connected to, or tried next. */
+  get url(): string {
+    return this.options.urls[this.current];
   }
 
   /** The id the controller gave this agent (after the first welcome). */
@@ -100,7 +138,7 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
 
   /** The revision the local model is at, as far as this channel delivered it. */
   get revision(): number | undefined {
-    return this.lastRevision;
+    return this.held.revision;
   }
 
   /** Connect (and keep reconnecting until close()). Register event listeners first. */
@@ -111,11 +149,11 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
   }
 
   /**
-   * Report that everything up to `revision` took effect, with the local ports whose state
-   * changed since the last report (all of them after a snapshot). False when not connected:
-   * the report is lost, and the next connection starts with a snapshot to report on anyway.
+   * Report that everything up to `revision` took effect, with the local ports whose state changed
+   * since the last report (all of them after a welcome), and router / floating IP states if any.
+   * False when not connected: the report is lost, and the next connection starts with a snapshot or
+   * resume to report on anyway.
    */
-  /** Applied `revision`; port states changed since the last report, and router / floating IP states if any. */
   reportApplied(
     revision: number, ports: Record<string, PortState> = {},
     l3: { routers?: Record<string, RouterState>; floatingips?: Record<string, FloatingIpState> } = {},
@@ -145,12 +183,12 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
   private connect(): void {
     if (this.stopped) return;
     this.welcomed = false;
-    this.lastRevision = undefined;
     const socketPath = this.options.socketPath;
-    const ws = new WebSocket(this.wsUrl, {
+    const wsUrl = this.wsUrls[this.current];
+    const ws = new WebSocket(wsUrl, {
       headers: { 'X-Auth-Token': this.options.token },
       maxPayload: this.options.maxPayload ?? 1024 * 1024 * 1024,
-      handshakeTimeout: 10_000,
+      handshakeTimeout: this.connectTimeout,
       perMessageDeflate: false,
       // ws ignores a socketPath option beside a ws:// URL; the connection itself it takes.
       ...(socketPath ? { createConnection: () => net.connect({ path: socketPath }) } : {}),
@@ -164,8 +202,9 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
     ws.on('open', () => {
       opened = true;
       this.lastSeen = Date.now();
-      this.log.debug({ url: this.wsUrl }, 'controller channel open');
-      this.send({ type: 'hello', protocol: PROTOCOL_VERSION, ...this.options.hello });
+      this.log.debug({ url: wsUrl }, 'controller channel open');
+      const resume = this.id === undefined ? undefined : this.held.resumeState(this.id);
+      this.send({ type: 'hello', protocol: PROTOCOL_VERSION, ...this.options.hello, ...(resume ? { resume } : {}) });
       this.emit('connected');
     });
     ws.on('message', (data, isBinary) => {
@@ -177,7 +216,7 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
     ws.on('pong', () => (this.lastSeen = Date.now()));
     ws.on('error', (err) => {
       const refused = /ECONNREFUSED|ECONNRESET|socket hang up/.test(err.message);
-      (refused ? this.log.debug : this.log.warn).call(this.log, { err: err.message, url: this.wsUrl }, 'controller channel error');
+      (refused ? this.log.debug : this.log.warn).call(this.log, { err: err.message, url: wsUrl }, 'controller channel error');
     });
     ws.on('close', (code, reason) => {
       if (this.ws === ws) this.ws = undefined;
@@ -185,7 +224,7 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
       this.welcomed = false;
       if (opened) {
         const info = { code, reason: reason.toString() };
-        this.log.info(info, 'controller channel closed');
+        this.log.info({ ...info, url: wsUrl }, 'controller channel closed');
         this.emit('disconnected', info);
       }
       this.scheduleReconnect();
@@ -205,31 +244,41 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
       return this.drop(ws, `invalid controller message: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'unknown'}`);
     }
     const msg = parsed.data;
+    if (msg.type !== 'welcome' && !this.welcomed) return this.drop(ws, `'${msg.type}' before the welcome`);
     switch (msg.type) {
       case 'welcome':
         this.welcomed = true;
-        this.attempts = 0;
+        this.failures = 0;
+        // Another agent id (the record was deleted, or another store): what is held is no base to resume from.
+        if (this.id !== undefined && this.id !== msg.agentId) this.held.forget();
         this.id = msg.agentId;
         this.startHeartbeats(msg.heartbeatInterval);
         this.emit('welcome', msg);
         return;
       case 'snapshot':
-        this.lastRevision = msg.revision;
+        this.held.replace(msg);
         this.emit('snapshot', msg as SnapshotMessage);
         return;
       case 'changes':
-        if (this.lastRevision === undefined || msg.revision !== this.lastRevision + 1) {
-          return this.drop(ws, `changes at revision ${msg.revision} after ${this.lastRevision ?? 'no snapshot'}`);
+      case 'revision':
+        if (msg.since !== this.held.revision) {
+          return this.drop(ws, `${msg.type} since revision ${msg.since} at ${this.held.revision ?? 'no snapshot'}`);
         }
-        this.lastRevision = msg.revision;
-        this.emit('changes', msg);
+        if (msg.type === 'changes') {
+          this.held.fold(msg);
+          this.emit('changes', msg);
+        } else {
+          this.held.advance(msg.revision);
+          this.emit('revision', msg);
+        }
         return;
     }
   }
 
-  /** Give up on this connection (the reconnect brings a fresh snapshot). */
+  /** Give up on this connection and on what is held (the reconnect brings a fresh snapshot). */
   private drop(ws: WebSocket, reason: string): void {
     this.log.warn({ reason }, 'controller channel out of step; reconnecting');
+    this.held.forget();
     ws.terminate();
   }
 
@@ -249,7 +298,11 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
     this.heartbeatTimer = setInterval(() => {
       const ws = this.ws;
       if (!ws || ws.readyState !== WebSocket.OPEN) return;
-      if (Date.now() - this.lastSeen > deadAfter) return this.drop(ws, `no word from the controller for ${deadAfter} ms`);
+      if (Date.now() - this.lastSeen > deadAfter) {
+        // Not out of step, only silent: what is held stays a base to resume from.
+        this.log.warn({ url: this.url, silentMs: deadAfter }, 'no word from the controller; reconnecting');
+        return void ws.terminate();
+      }
       this.send({ type: 'heartbeat' });
       ws.ping();
     }, every);
@@ -262,10 +315,11 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
 
   private scheduleReconnect(): void {
     if (this.stopped || this.reconnectTimer) return;
-    const base = Math.min(this.maxBackoff, this.minBackoff * 2 ** Math.min(this.attempts, 30));
+    this.failures++;
+    this.current = (this.current + 1) % this.wsUrls.length;
+    const base = reconnectDelay(this.failures, this.wsUrls.length, this.minBackoff, this.maxBackoff);
     const delay = Math.round(base * (0.8 + Math.random() * 0.2));
-    this.attempts++;
-    this.log.debug({ delay, attempt: this.attempts }, 'reconnecting to the controller');
+    this.log.debug({ delay, attempt: this.failures, url: this.url }, 'reconnecting to the controller');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.connect();

@@ -1,17 +1,25 @@
-// API-to-dataplane convergence: for each commit streamed to agents, the time from the commit to
-// the moment the lowest live agent reports having applied its revision. Commits arrive in revision
-// order, so their times sit in a FIFO ring (bounded: when the agents stall for longer than the ring
-// holds, the oldest commits are dropped unmeasured rather than growing memory); each applied report
-// pops the revisions the lowest agent has now passed. A commit costs one push, a report one pop per
-// revision it completes: no scan of all commits, whatever the history.
+// API-to-dataplane convergence: for each commit sent to agents, the time from the commit to the
+// moment the last agent it was sent to reports having applied it. A commit reaches only the agents
+// whose view it changes (routing.ts); one that reaches none has nothing to converge and is not
+// measured. An agent that goes away (or gets a fresh snapshot) before applying a commit stops
+// counting for it: the commit is measured when the others have applied it, or dropped unmeasured
+// when no agent applied it. Pending commits are kept in commit order and bounded: when agents stall
+// for longer than the tracker holds, the oldest are dropped unmeasured rather than growing memory.
+// A commit costs one insert; each agent's report one update per commit it completes; no scan of
+// agents or commits.
+
+interface Pending {
+  readonly at: number;
+  /** Agents sent the commit that have neither applied it nor gone away. */
+  waiting: number;
+  /** When an agent last applied it (undefined: none has). */
+  appliedAt: number | undefined;
+}
 
 export class ConvergenceTracker {
-  private readonly revisions: Float64Array;
-  private readonly times: Float64Array;
-  /** Index of the oldest pending commit. */
-  private head = 0;
-  private size = 0;
-  /** Commits dropped unmeasured because the ring was full. */
+  /** Revision -> its commit; a Map iterates in insertion (= revision) order, so the first entry is the oldest. */
+  private readonly commits = new Map<number, Pending>();
+  /** Commits dropped unmeasured because the tracker was full. */
   dropped = 0;
 
   constructor(
@@ -20,40 +28,39 @@ export class ConvergenceTracker {
     private readonly now: () => number = () => performance.now(),
   ) {
     if (!(capacity >= 1)) throw new Error(`capacity must be >= 1, got ${capacity}`);
-    this.revisions = new Float64Array(capacity);
-    this.times = new Float64Array(capacity);
   }
 
   get pending(): number {
-    return this.size;
+    return this.commits.size;
   }
 
-  /** A commit at `revision` was streamed to the agents. */
-  committed(revision: number): void {
-    if (this.size === this.capacity) {
-      this.head = (this.head + 1) % this.capacity;
-      this.size--;
+  /** The commit at `revision` was sent to `agents` agents (none: nothing to measure). */
+  committed(revision: number, agents: number): void {
+    if (agents <= 0) return;
+    if (this.commits.size === this.capacity) {
+      this.commits.delete(this.commits.keys().next().value!);
       this.dropped++;
     }
-    const at = (this.head + this.size) % this.capacity;
-    this.revisions[at] = revision;
-    this.times[at] = this.now();
-    this.size++;
+    this.commits.set(revision, { at: this.now(), waiting: agents, appliedAt: undefined });
   }
 
-  /** Every live agent has applied `revision` (the lowest of their applied revisions). */
-  passed(revision: number): void {
-    const now = this.now();
-    while (this.size && this.revisions[this.head] <= revision) {
-      this.observe((now - this.times[this.head]) / 1000);
-      this.head = (this.head + 1) % this.capacity;
-      this.size--;
-    }
+  /** One agent it was sent to applied the commit at `revision`. */
+  applied(revision: number): void {
+    const c = this.commits.get(revision);
+    if (!c) return;
+    c.appliedAt = this.now();
+    this.settle(revision, c);
   }
 
-  /** No agent is left to apply what is pending (they all went away): forget it. */
-  clear(): void {
-    this.head = 0;
-    this.size = 0;
+  /** One agent it was sent to will not report it (disconnected, or starts over from a snapshot). */
+  abandoned(revision: number): void {
+    const c = this.commits.get(revision);
+    if (c) this.settle(revision, c);
+  }
+
+  private settle(revision: number, c: Pending): void {
+    if (--c.waiting > 0) return;
+    this.commits.delete(revision);
+    if (c.appliedAt !== undefined) this.observe((c.appliedAt - c.at) / 1000);
   }
 }

@@ -1,24 +1,32 @@
-import { PROTOCOL_VERSION, type AppliedMessage, type ChangeEntry, type HelloMessage } from '../../schemas/agent/channel.ts';
+import { PROTOCOL_VERSION, type AppliedMessage, type HelloMessage, type ResumeState } from '../../schemas/agent/channel.ts';
 import type { AgentUpdate } from '../../schemas/api/agent.ts';
-import { scheduleUnplacedRouters, routerHost } from '../domain/l3-scheduler.ts';
-import { revise } from '../domain/standard-attrs.ts';
-import type { Change, Doc, ReadView, Store } from '../store/types.ts';
+import { scheduleUnplacedRouters } from '../domain/l3-scheduler.ts';
+import type { Change, ReadView, Store } from '../store/types.ts';
 import { AGENT_KIND, agentTime, presentAgent, registerAgent, removeAgent, updateAgent, type AgentDoc } from './agents.ts';
 import { ConvergenceTracker } from './convergence.ts';
 import { viewCommit } from './interest.ts';
+import { resumeBase, type ResumeBase } from './resume.ts';
+import { CommitRouter } from './routing.ts';
 import { CLOSE, Session, type AgentLink, type AgentRuntime, type SessionHost } from './session.ts';
+import { writeReportedStatuses } from './statuses.ts';
+import { DataplaneWaiters, type DataplaneOutcome } from './waiters.ts';
 
-// The controller side of controller<->agent sync. Every connected agent gets a snapshot of its
-// host's view of the model at revision R (only what the host needs: see interest.ts), then one
-// `changes` message per later commit with what entered, changed in or left that view (an empty
-// one when a commit touches nothing in it, so revisions stay contiguous). The hub listens to the
-// store's commits, which run synchronously after each commit: a snapshot taken with view() and the
-// next commit's listener call cannot miss or repeat a revision.
+// The controller side of controller<->agent sync. Every connected agent gets its host's view of
+// the model at revision R (only what the host needs: see interest.ts) — a snapshot, or, when its
+// hello asks to resume, only what differs from what it holds (resume.ts) — then a `changes`
+// message for each later commit that changes that view. The store's commits, which run
+// synchronously after each commit, are routed (routing.ts) to the sessions they can concern, so a
+// commit costs nothing for the hosts it does not; a snapshot taken with view() and the next
+// commit's listener call cannot miss or repeat a revision. An agent told nothing for a while learns
+// the revision when it heartbeats (a `revision` message), so that what it reports keeps up.
 //
-// Runtime state (heartbeats, applied revisions, reported port states) lives here, in memory.
-// The store is written only when an agent registers with a new host or configuration (routers
-// waiting for a gateway host are placed in the same transaction), and when reported port, router
-// and floating IP states change their status (all of one report in one transaction).
+// Runtime state (heartbeats, applied revisions, reported port states) lives here, in memory, per
+// replica: an agent that moves to another replica resumes from what it holds, not from anything
+// remembered here. The store is written only when an agent registers with a new host or
+// configuration (routers waiting for a gateway host are placed in the same transaction), and when
+// reported port, router and floating IP states change their status (statuses.ts).
+
+export type { DataplaneOutcome } from './waiters.ts';
 
 export interface SyncLogger {
   info(obj: object, msg?: string): void;
@@ -39,13 +47,15 @@ export interface SyncHubOptions {
   log?: SyncLogger;
   /** Milliseconds an agent has to say hello after connecting (default 10 s). */
   helloTimeoutMs?: number;
+  /** Milliseconds to wait for the store to reach the revision an agent resumes from (default 2 s); then a snapshot. */
+  resumeCatchUpMs?: number;
   now?: () => number;
   /**
    * The API request ids behind the commit being streamed, sent to the agents with its changes so
    * that their logs name them. Called synchronously in the store's commit listener.
    */
   commitRequestIds?: () => readonly string[] | undefined;
-  /** Seconds from a streamed commit until every live agent has applied it (see convergence.ts). */
+  /** Seconds from a streamed commit until every agent it was sent to has applied it (see convergence.ts). */
   observeConvergence?: (seconds: number) => void;
 }
 
@@ -53,39 +63,36 @@ export interface SyncHubOptions {
 export interface AgentState {
   host: string;
   alive: boolean;
+  /** The revision it is in step at (see SyncHub.appliedRevision); null before its first report. */
   applied: number | null;
 }
 
-export type DataplaneOutcome = 'applied' | 'timeout';
-
-interface Waiter {
-  revision: number;
-  portIds: readonly string[];
-  finish(outcome: DataplaneOutcome): void;
-}
-
-const PORT_STATUS = { up: 'ACTIVE', down: 'DOWN' } as const;
-const ROUTER_STATUS = { active: 'ACTIVE', error: 'ERROR' } as const;
-const FIP_STATUS = { active: 'ACTIVE', down: 'DOWN' } as const;
 const quiet: SyncLogger = { info() {}, warn() {}, error() {} };
 
 export class SyncHub implements SessionHost {
   readonly store: Store;
   readonly sendBufferLimit: number;
+  readonly router = new CommitRouter<Session>();
   private readonly heartbeatMs: number;
   private readonly dhcp: SyncHubOptions['dhcp'];
   private readonly downMs: number;
   private readonly helloTimeoutMs: number;
+  private readonly resumeCatchUpMs: number;
   private readonly log: SyncLogger;
   private readonly now: () => number;
   private readonly commitRequestIds: SyncHubOptions['commitRequestIds'];
   private readonly convergence: ConvergenceTracker | undefined;
   /** Every connection, registered or not. */
   private readonly sessions = new Set<Session>();
+  /** Sessions with messages not yet applied, or not streaming: the only ones a waiter can wait on. */
+  private readonly unsettled = new Set<Session>();
   /** Registered agents by id (kept after a disconnect, for heartbeat_timestamp and applied_revision). */
   private readonly runtimes = new Map<string, AgentRuntime>();
-  private readonly waiters = new Set<Waiter>();
-  private tick: NodeJS.Timeout | undefined;
+  /** The connected agent of each host. */
+  private readonly byHost = new Map<string, AgentRuntime>();
+  private readonly waiters: DataplaneWaiters;
+  /** The last commit routed to the sessions: every streaming session was sent what concerned it up to here. */
+  private routedRevision: number;
   private readonly unsubscribe: () => void;
   private isClosed = false;
 
@@ -96,10 +103,15 @@ export class SyncHub implements SessionHost {
     this.dhcp = options.dhcp;
     this.downMs = options.downTime * 1000;
     this.helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+    this.resumeCatchUpMs = options.resumeCatchUpMs ?? 2000;
     this.log = options.log ?? quiet;
     this.now = options.now ?? Date.now;
     this.commitRequestIds = options.commitRequestIds;
     this.convergence = options.observeConvergence && new ConvergenceTracker(options.observeConvergence);
+    this.routedRevision = this.store.revision;
+    // While someone waits, re-check now and then: an agent that stops heartbeating stops counting.
+    const tickMs = Math.min(250, Math.max(10, Math.min(this.downMs, this.heartbeatMs) / 4));
+    this.waiters = new DataplaneWaiters((revision, portIds) => this.satisfied(revision, portIds), tickMs);
     this.unsubscribe = this.store.subscribe((changes, revision) => this.onCommit(changes, revision));
   }
 
@@ -115,6 +127,7 @@ export class SyncHub implements SessionHost {
       return session;
     }
     this.sessions.add(session);
+    this.unsettled.add(session);
     return session;
   }
 
@@ -144,46 +157,66 @@ export class SyncHub implements SessionHost {
     if (previous?.session && previous.session !== session) previous.session.close(CLOSE.replaced, 'replaced by a newer connection from the same host');
     const runtime: AgentRuntime = { agentId: doc.id, host: doc.host, session, startedAt: now, heartbeatAt: now, applied: null, ports: new Map() };
     this.runtimes.set(doc.id, runtime);
+    this.byHost.set(doc.host, runtime);
     session.runtime = runtime;
-    this.log.info({ host: doc.host, agent: doc.id, protocol: PROTOCOL_VERSION }, 'agent connected');
     session.sendControl(JSON.stringify({
       type: 'welcome', agentId: doc.id, heartbeatInterval: this.heartbeatMs / 1000, ...(this.dhcp ? { dhcp: this.dhcp } : {}),
     }));
-    // Synchronously after the welcome: the snapshot's revision and the next commit's are contiguous.
-    session.sendSnapshot();
+    // The agent's own id guards against resuming from another store's history.
+    const resume = hello.resume?.agentId === doc.id ? hello.resume : undefined;
+    this.log.info({ host: doc.host, agent: doc.id, protocol: PROTOCOL_VERSION, resumeFrom: resume?.revision }, 'agent connected');
+    // A snapshot is built and the session filed for routing in one synchronous step: no commit falls between.
+    if (!resume) session.sendSnapshot();
+    else await this.resume(session, resume);
   }
 
   heartbeat(session: Session): void {
-    if (session.runtime) session.runtime.heartbeatAt = this.now();
+    if (!session.runtime) return;
+    session.runtime.heartbeatAt = this.now();
+    // Nothing for this agent since some commits: it learns their revision, and reports it applied.
+    session.sendRevision(this.routedRevision);
   }
 
   async applied(session: Session, message: AppliedMessage): Promise<void> {
     const runtime = session.runtime;
     if (!runtime || session.closed) return;
     try {
-      await this.writeStatuses(runtime.host, message);
+      await writeReportedStatuses(this.store, runtime.host, message);
     } catch (err) {
       this.log.error({ err, host: runtime.host }, 'cannot record port states');
     }
     // After the statuses are committed: a client told "applied" then reads ACTIVE.
     runtime.applied = message.revision;
     for (const [id, state] of Object.entries(message.ports)) runtime.ports.set(id, state);
-    if (this.convergence) {
-      const lowest = this.lowestLiveApplied();
-      if (lowest !== undefined) this.convergence.passed(lowest);
-    }
-    this.checkWaiters();
+    session.acknowledge(message.revision);
+    this.waiters.check();
+  }
+
+  progressed(session: Session): void {
+    if (session.settled || session.closed) this.unsettled.delete(session);
+    else this.unsettled.add(session);
+  }
+
+  commitApplied(revision: number): void {
+    this.convergence?.applied(revision);
+  }
+
+  commitAbandoned(revision: number): void {
+    this.convergence?.abandoned(revision);
   }
 
   sessionClosed(session: Session): void {
     this.sessions.delete(session);
+    this.unsettled.delete(session);
     const runtime = session.runtime;
     if (runtime && runtime.session === session) {
+      // Kept for the API: how far it got on this connection.
+      runtime.applied = this.appliedRevision(runtime);
       runtime.session = undefined;
+      if (this.byHost.get(runtime.host) === runtime) this.byHost.delete(runtime.host);
       this.log.info({ host: runtime.host, agent: runtime.agentId }, 'agent disconnected');
     }
-    if (![...this.sessions].some((s) => s.runtime)) this.convergence?.clear();
-    this.checkWaiters();
+    this.waiters.check();
   }
 
   warn(obj: object, msg: string): void {
@@ -193,60 +226,42 @@ export class SyncHub implements SessionHost {
   // --- the store's commits ---
 
   private onCommit(changes: readonly Change[], revision: number): void {
-    let streaming = false;
-    for (const s of this.sessions) if (s.runtime && s.sentRevision >= 0) streaming = true;
-    if (!streaming) return;
-    this.convergence?.committed(revision);
-    const requestIds = this.commitRequestIds?.();
-    // Trimmed to the view once; each session then picks what concerns its host.
+    this.routedRevision = Math.max(this.routedRevision, revision);
+    if (!this.router.size) return;
+    // Trimmed to the view once; only the sessions it can concern look at it.
     const commit = viewCommit(changes, revision);
+    const targets = this.router.route(commit);
+    if (!targets.size) return;
+    const requestIds = this.commitRequestIds?.();
     const view = this.store.view();
-    const prepared: Array<[Session, ChangeEntry[]]> = [];
-    for (const s of this.sessions) {
-      const changes = s.runtime ? s.prepare(commit, view) : undefined;
-      if (changes) prepared.push([s, changes]);
+    let sent = 0;
+    for (const s of targets) {
+      const entries = s.prepare(commit, view);
+      if (!entries?.length) continue;
+      s.deliver(revision, entries, requestIds);
+      sent++;
     }
-    // The hosts the commit changes first: the others only learn the revision, and writing to them
-    // (a wake-up of another process each) need not delay a floating IP's gateway.
-    for (const [s, changes] of prepared) if (changes.length) s.deliver(revision, changes, requestIds);
-    for (const [s, changes] of prepared) if (!changes.length) s.deliver(revision, changes, requestIds);
+    this.convergence?.committed(revision, sent);
   }
 
-  /**
-   * The statuses an agent's report changes: its host's ports, the routers placed on its host
-   * (a router port bound there) and those routers' floating IPs; only where they differ.
-   */
-  private async writeStatuses(host: string, message: AppliedMessage): Promise<void> {
-    const stale = (view: ReadView) => {
-      const out: Array<{ kind: string; doc: Doc; status: string }> = [];
-      for (const [id, state] of Object.entries(message.ports)) {
-        const port = view.get('port', id);
-        const status = PORT_STATUS[state];
-        if (port && port['binding:host_id'] === host && port.status !== status) out.push({ kind: 'port', doc: port, status });
-      }
-      const placedHere = new Map<string, boolean>();
-      const isHere = (routerId: string) => {
-        let here = placedHere.get(routerId);
-        if (here === undefined) placedHere.set(routerId, here = routerHost(view, routerId) === host);
-        return here;
-      };
-      for (const [id, state] of Object.entries(message.routers ?? {})) {
-        const router = view.get('router', id);
-        const status = ROUTER_STATUS[state];
-        if (router && router.status !== status && isHere(id)) out.push({ kind: 'router', doc: router, status });
-      }
-      for (const [id, state] of Object.entries(message.floatingips ?? {})) {
-        const fip = view.get('floatingip', id);
-        const status = FIP_STATUS[state];
-        const routerId = fip?.router_id as string | null | undefined;
-        if (fip && routerId && fip.status !== status && isHere(routerId)) out.push({ kind: 'floatingip', doc: fip, status });
-      }
-      return out;
-    };
-    if (!stale(this.store.view()).length) return;
-    await this.store.transact((tx) => {
-      for (const { kind, doc, status } of stale(tx)) tx.put(kind, revise(doc, { status } as Partial<Doc>));
-    });
+  /** Send the difference from what the agent holds, or a snapshot when the store cannot tell it. */
+  private async resume(session: Session, resume: ResumeState): Promise<void> {
+    let base: ResumeBase | undefined;
+    try {
+      base = await resumeBase(this.store, resume.revision, {
+        catchUpMs: this.resumeCatchUpMs,
+        cancelled: () => session.closed || this.isClosed,
+      });
+    } catch (err) {
+      this.log.warn({ err, host: session.runtime?.host }, 'cannot read the change log; sending a snapshot');
+    }
+    try {
+      if (session.closed || this.isClosed) return;
+      if (base) session.sendResume(resume.revision, base.before, resume.held);
+      else session.sendSnapshot();
+    } finally {
+      base?.release();
+    }
   }
 
   // --- agents as the API sees them ---
@@ -255,23 +270,23 @@ export class SyncHub implements SessionHost {
     return !!runtime?.session && now - runtime.heartbeatAt <= this.downMs;
   }
 
-  /** Every registered agent: alive or not, and the revision it applied (null before its first report). */
+  /**
+   * The revision an agent is in step at: what it last reported applied, or later when every
+   * message sent to it since is applied (commits that did not concern it need no report).
+   */
+  private appliedRevision(runtime: AgentRuntime): number | null {
+    if (runtime.applied === null) return null;
+    const s = runtime.session;
+    return s ? Math.max(runtime.applied, s.caughtUpTo(this.routedRevision)) : runtime.applied;
+  }
+
+  /** Every registered agent: alive or not, and the revision it is in step at (null before its first report). */
   agentStates(): AgentState[] {
     const now = this.now();
     return this.store.view().list<AgentDoc>(AGENT_KIND).map((doc) => {
       const runtime = this.runtimes.get(doc.id);
-      return { host: doc.host, alive: this.isAlive(runtime, now), applied: runtime?.applied ?? null };
+      return { host: doc.host, alive: this.isAlive(runtime, now), applied: runtime ? this.appliedRevision(runtime) : null };
     });
-  }
-
-  /** The lowest revision applied by a live agent that has reported one (an agent still starting does not hold it back). */
-  private lowestLiveApplied(): number | undefined {
-    const now = this.now();
-    let lowest: number | undefined;
-    for (const r of this.runtimes.values()) {
-      if (r.applied !== null && this.isAlive(r, now) && (lowest === undefined || r.applied < lowest)) lowest = r.applied;
-    }
-    return lowest;
   }
 
   present(view: ReadView, doc: AgentDoc): Record<string, unknown> {
@@ -281,7 +296,7 @@ export class SyncHub implements SessionHost {
       alive: this.isAlive(runtime),
       startedAt: runtime ? agentTime(runtime.startedAt) : undefined,
       heartbeatAt: runtime ? agentTime(runtime.heartbeatAt) : undefined,
-      applied: runtime?.applied ?? null,
+      applied: runtime ? this.appliedRevision(runtime) : null,
     });
   }
 
@@ -299,75 +314,45 @@ export class SyncHub implements SessionHost {
 
   /** Connected, registered sessions (for tests and diagnostics). */
   connectedAgents(): Array<{
-    agentId: string; host: string; sentRevision: number; snapshotsSent: number; behind: boolean;
-    /** Documents of each kind in the host's view (undefined while behind). */
+    agentId: string; host: string; sentRevision: number; snapshotsSent: number; resumesSent: number; behind: boolean;
+    /** Documents of each kind in the host's view (undefined while not streaming). */
     viewSize: Record<string, number> | undefined;
   }> {
     return [...this.sessions].flatMap((s) => (s.runtime ? [{
-      agentId: s.runtime.agentId, host: s.runtime.host, sentRevision: s.sentRevision, snapshotsSent: s.snapshotsSent, behind: s.behind,
-      viewSize: s.viewSize(),
+      agentId: s.runtime.agentId, host: s.runtime.host, sentRevision: s.sentRevision, snapshotsSent: s.snapshotsSent,
+      resumesSent: s.resumesSent, behind: s.behind, viewSize: s.viewSize(),
     }] : []));
   }
 
   // --- waiting for the dataplane ---
 
   /**
-   * Resolve 'applied' once every alive connected agent has applied `revision` and every port in
-   * `portIds` that is bound to a host with an alive agent was reported up; 'timeout' otherwise.
+   * Resolve 'applied' once every alive connected agent is in step at `revision` (has applied every
+   * message sent to it up to there) and every port in `portIds` that is bound to a host with an
+   * alive agent was reported up; 'timeout' otherwise.
    */
   waitForDataplane(revision: number, portIds: readonly string[], timeoutMs: number): Promise<DataplaneOutcome> {
-    const probe: Waiter = { revision, portIds, finish: () => {} };
-    if (this.satisfied(probe)) return Promise.resolve('applied');
-    if (this.isClosed || timeoutMs <= 0) return Promise.resolve('timeout');
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => waiter.finish('timeout'), timeoutMs);
-      const waiter: Waiter = {
-        revision,
-        portIds,
-        finish: (outcome) => {
-          clearTimeout(timer);
-          this.waiters.delete(waiter);
-          if (!this.waiters.size) this.stopTick();
-          resolve(outcome);
-        },
-      };
-      this.waiters.add(waiter);
-      this.startTick();
-    });
+    return this.waiters.wait(revision, portIds, timeoutMs);
   }
 
-  private satisfied(w: Waiter): boolean {
+  /** Only unsettled sessions can hold a waiter back: the others are in step with every routed commit. */
+  private satisfied(revision: number, portIds: readonly string[]): boolean {
+    if (this.routedRevision < revision) return false;
     const now = this.now();
-    for (const runtime of this.runtimes.values()) {
-      if (this.isAlive(runtime, now) && (runtime.applied ?? -1) < w.revision) return false;
+    for (const s of this.unsettled) {
+      const runtime = s.runtime;
+      if (runtime?.session === s && this.isAlive(runtime, now) && s.caughtUpTo(this.routedRevision) < revision) return false;
     }
-    if (!w.portIds.length) return true;
+    if (!portIds.length) return true;
     const view = this.store.view();
-    for (const id of w.portIds) {
+    for (const id of portIds) {
       const host = view.get('port', id)?.['binding:host_id'];
-      if (!host) continue;
-      const runtime = [...this.runtimes.values()].find((r) => r.host === host && r.session);
+      if (typeof host !== 'string' || !host) continue;
+      const runtime = this.byHost.get(host);
       if (!runtime || !this.isAlive(runtime, now)) continue;
       if (runtime.ports.get(id) !== 'up') return false;
     }
     return true;
-  }
-
-  private checkWaiters(): void {
-    for (const w of [...this.waiters]) if (this.satisfied(w)) w.finish('applied');
-  }
-
-  /** While someone waits, re-check now and then: an agent that stops heartbeating stops counting. */
-  private startTick(): void {
-    if (this.tick) return;
-    const every = Math.min(250, Math.max(10, Math.min(this.downMs, this.heartbeatMs) / 4));
-    this.tick = setInterval(() => this.checkWaiters(), every);
-    this.tick.unref();
-  }
-
-  private stopTick(): void {
-    if (this.tick) clearInterval(this.tick);
-    this.tick = undefined;
   }
 
   /** Stop: no more streaming, waiters answer 'timeout', every connection is closed. */
@@ -375,8 +360,7 @@ export class SyncHub implements SessionHost {
     if (this.isClosed) return;
     this.isClosed = true;
     this.unsubscribe();
-    for (const w of [...this.waiters]) w.finish('timeout');
-    this.stopTick();
+    this.waiters.close();
     for (const s of [...this.sessions]) s.close(CLOSE.goingAway, 'controller shutting down');
   }
 }

@@ -23,7 +23,7 @@ import { RefCounts } from './ref-counts.ts';
 const INTERFACE_OWNERS: ReadonlySet<string> = new Set(['network:router_interface', 'network:router_interface_distributed']);
 
 /** A group's ports, each once (the index files a group once per port, however often it is listed). */
-const portsOf = (group: Doc): readonly string[] => (Array.isArray(group.ports) ? [...new Set(group.ports as string[])] : []);
+export const portsOf = (group: Doc): readonly string[] => (Array.isArray(group.ports) ? [...new Set(group.ports as string[])] : []);
 const rulesOf = (policy: Doc): ReadonlySet<string> =>
   new Set(Array.isArray(policy.firewall_rules) ? (policy.firewall_rules as string[]) : []);
 function policiesOf(group: Doc): string[] {

@@ -70,15 +70,21 @@ export const ROUTER_PORT_OWNERS: ReadonlySet<string> = new Set([
 ]);
 
 // Field access that tolerates documents written straight to the store (tests, old rows).
-const hostOf = (port: Doc): string => (port['binding:host_id'] as string | undefined) || '';
-const networkOf = (d: Doc): string => d.network_id as string;
-const groupsOf = (port: Doc): readonly string[] => (Array.isArray(port.security_groups) ? (port.security_groups as string[]) : []);
-const ruleGroupOf = (rule: Doc): string => rule.security_group_id as string;
+export const hostOf = (port: Doc): string => (port['binding:host_id'] as string | undefined) || '';
+export const networkOf = (d: Doc): string => d.network_id as string;
+export const groupsOf = (port: Doc): readonly string[] => (Array.isArray(port.security_groups) ? (port.security_groups as string[]) : []);
+export const ruleGroupOf = (rule: Doc): string => rule.security_group_id as string;
 const remoteOf = (rule: Doc): string | undefined => (rule.remote_group_id as string | null | undefined) ?? undefined;
 /** The router a port belongs to, if it is a router port. */
 const routerOfPort = (port: Doc): string | undefined =>
   ROUTER_PORT_OWNERS.has(port.device_owner as string) && port.device_id ? (port.device_id as string) : undefined;
-const fipRouterOf = (fip: Doc): string | undefined => (fip.router_id as string | null | undefined) || undefined;
+export const fipRouterOf = (fip: Doc): string | undefined => (fip.router_id as string | null | undefined) || undefined;
+
+/**
+ * The keys a host's interest is counted by, named for commit routing (routing.ts): a document
+ * enters or leaves the view, or the counts change, only through a change that names one of them.
+ */
+export type RouteSpace = 'network' | 'watched' | 'remote' | 'router' | 'fwPort' | 'fwGroup' | 'fwPolicy' | 'fwRule';
 
 export type ViewDocsByKind = Record<ViewKind, Record<string, unknown>[]>;
 
@@ -97,6 +103,15 @@ export class HostInterest {
   private readonly held = byKind(() => new Set<string>());
 
   constructor(readonly host: string) {}
+
+  /** Every reference count, by the routing space of its keys. */
+  counters(): ReadonlyArray<readonly [RouteSpace, RefCounts]> {
+    const f = this.firewall;
+    return [
+      ['network', this.networks], ['watched', this.groups], ['remote', this.remotes], ['router', this.routers],
+      ['fwPort', f.ports], ['fwGroup', f.groups], ['fwPolicy', f.policies], ['fwRule', f.rules],
+    ];
+  }
 
   /** How many documents of each kind the agent holds. */
   heldCounts(): Record<ViewKind, number> {

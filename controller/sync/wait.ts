@@ -5,7 +5,8 @@ import type { SyncHub } from './hub.ts';
 
 // "Wait for the dataplane": a mutating request with `X-Weft-Wait-Dataplane: <seconds>` (or the
 // query parameter `wait_for_dataplane=<seconds>`) is answered only once every alive connected agent
-// has applied the store revision reached when the handler finished, and, for a port created or
+// is in step at the store revision reached when the handler finished (has applied everything sent to
+// it up to there: an agent whose view the change did not touch holds nothing up), and, for a port created or
 // updated through /v2.0/ports that is bound to a host with an alive agent, once that agent reported
 // the port up; or when the time is over. The answer carries `X-Weft-Dataplane: applied|timeout`,
 // and a port in its body shows the status (and revision_number, updated_at) after the wait.

@@ -2,13 +2,20 @@ import { z } from 'zod';
 import { VIEW_KINDS } from './view.ts';
 
 // The controller <-> agent channel: one WebSocket per agent at CHANNEL_PATH, authenticated with
-// the agent token (X-Auth-Token). The agent says hello; the controller answers with a snapshot of
-// the model at revision R, then streams the changes after R in order. The agent reports what it
-// has applied and the state of its local ports. An agent that falls behind (or whose hello
-// revision is older than the change log) gets a fresh snapshot.
+// the agent token (X-Auth-Token). The agent says hello; the controller answers with its host's
+// view: a snapshot at revision R, or, when the hello asks to resume from revision S and the store's
+// change log reaches back that far, a `changes` message (since S, revision R) with only what differs
+// from what the agent holds. It then sends a `changes` message for each later commit that changes
+// the host's view, and nothing for the others: every message names the revision of the one before
+// it (`since`), so the agent tells a skipped revision (nothing for it) from a lost message (since !=
+// its revision: it reconnects). Agents that hear nothing learn the revision lazily: a heartbeat of
+// an agent the controller sent nothing since a later commit is answered with a `revision` message.
+// The agent reports what it has applied and the state of its local ports. An agent that falls
+// behind gets a fresh snapshot.
 
 export const CHANNEL_PATH = '/v2.0/agents/channel';
-export const PROTOCOL_VERSION = 1;
+/** 2: changes only to the hosts concerned (`since`), `revision` messages, resume in hello. */
+export const PROTOCOL_VERSION = 2;
 
 const viewKind = z.enum(VIEW_KINDS as [string, ...string[]]);
 const doc = z.record(z.string(), z.unknown());
@@ -22,6 +29,16 @@ export const helloMessage = z.object({
   tunnelIp: z.string().nullable(),
   bridgeMappings: z.record(z.string(), z.string()),
   datapath: z.enum(['system', 'netdev']),
+  /**
+   * What the agent holds from an earlier connection (to this controller or another replica): the
+   * agent id that connection's welcome named, the revision of the last message it took in, and the
+   * ids it holds of each kind. Absent: it holds nothing, send a snapshot.
+   */
+  resume: z.object({
+    agentId: z.string(),
+    revision: z.number().int().nonnegative(),
+    held: z.partialRecord(viewKind, z.array(z.string())),
+  }).optional(),
 });
 
 export const portState = z.enum(['up', 'down']);
@@ -70,18 +87,31 @@ export const changeEntry = z.object({
   doc: doc.nullable(),
 });
 
+/** The revision of the message before, and this message's; since < revision, or equal for a resume that found nothing to change. */
+const sinceRevision = {
+  since: z.number().int().nonnegative(),
+  revision: z.number().int().nonnegative(),
+};
+const ordered = (m: { since: number; revision: number }) => m.since <= m.revision;
+
 export const changesMessage = z.object({
   type: z.literal('changes'),
-  revision: z.number().int().nonnegative(),
+  ...sinceRevision,
   changes: z.array(changeEntry),
   /**
    * The API request ids (X-Openstack-Request-Id) that made this commit, for the agent's logs;
    * absent for commits no API request made. Optional, so either side may be older.
    */
   requestIds: z.array(z.string()).optional(),
-});
+}).refine(ordered, 'since is after revision');
 
-export const controllerMessage = z.discriminatedUnion('type', [welcomeMessage, snapshotMessage, changesMessage]);
+/** Nothing in the host's view changed after `since` up to `revision`. */
+export const revisionMessage = z.object({
+  type: z.literal('revision'),
+  ...sinceRevision,
+}).refine(ordered, 'since is after revision');
+
+export const controllerMessage = z.discriminatedUnion('type', [welcomeMessage, snapshotMessage, changesMessage, revisionMessage]);
 
 export type HelloMessage = z.infer<typeof helloMessage>;
 export type AppliedMessage = z.infer<typeof appliedMessage>;
@@ -90,6 +120,8 @@ export type WelcomeMessage = z.infer<typeof welcomeMessage>;
 export type SnapshotMessage = z.infer<typeof snapshotMessage>;
 export type ChangeEntry = z.infer<typeof changeEntry>;
 export type ChangesMessage = z.infer<typeof changesMessage>;
+export type RevisionMessage = z.infer<typeof revisionMessage>;
+export type ResumeState = NonNullable<HelloMessage['resume']>;
 export type ControllerMessage = z.infer<typeof controllerMessage>;
 export type PortState = z.infer<typeof portState>;
 export type RouterState = z.infer<typeof routerState>;

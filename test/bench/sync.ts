@@ -1,17 +1,19 @@
 import { openStore } from '../../controller/store/open.ts';
 import type { Doc } from '../../controller/store/types.ts';
 import { SyncHub } from '../../controller/sync/hub.ts';
+import { PROTOCOL_VERSION } from '../../schemas/agent/channel.ts';
 
 // Per-host views: what one commit costs the controller's sync with 10,000 ports in 100 networks
-// and 10 connected agents. Each network belongs to one of 10 projects whose group lets its own
-// members in (remote_group_id = itself, like a default group), and spans 3 of the 10 hosts.
+// and 10 connected agents (WEFT_BENCH_HOSTS). Each network belongs to one of 10 projects whose group lets its own
+// members in (remote_group_id = itself, like a default group), and spans 3 of the hosts.
 // Timed: the hub's commit listener alone (between a listener subscribed before it and one after),
 // i.e. working out each host's delta and serializing it. Run with
 // `npx tsx -e "import('./test/bench/sync.ts').then((m) => m.syncBench())"`.
 
 const PORTS = Number(process.env.WEFT_BENCH_PORTS ?? 10_000);
 const NETWORKS = 100;
-const HOSTS = 10;
+/** Connected agents; a commit's cost should not grow with the hosts it does not concern. */
+const HOSTS = Number(process.env.WEFT_BENCH_HOSTS ?? 10);
 const PROJECTS = 10;
 
 const network = (n: number): Doc => ({
@@ -61,7 +63,7 @@ export async function syncBench(): Promise<void> {
     for (let h = 0; h < HOSTS; h++) {
       const link = { send: (t: string) => void (bytes += t.length), bufferedAmount: 0, close() {} };
       const session = hub.accept(link);
-      session.receive(JSON.stringify({ type: 'hello', protocol: 1, host: `host-${h}`, tunnelIp: `192.0.2.${h + 1}`, bridgeMappings: {}, datapath: 'netdev' }));
+      session.receive(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, host: `host-${h}`, tunnelIp: `192.0.2.${h + 1}`, bridgeMappings: {}, datapath: 'netdev' }));
       sessions.push(session);
     }
     while (hub.connectedAgents().length < HOSTS) await new Promise((r) => setImmediate(r));
@@ -80,7 +82,7 @@ export async function syncBench(): Promise<void> {
         times.push(spent);
       }
       console.log(`sync: ${label}: hub median ${fmt(pct(times, 50))}, p95 ${fmt(pct(times, 95))}, max ${fmt(Math.max(...times))}`
-        + ` (whole commit median ${fmt(pct(commits, 50))}); ${(bytes / runs / 1024).toFixed(1)} KiB sent per commit to ${HOSTS} agents`);
+        + ` (whole commit median ${fmt(pct(commits, 50))}); ${(bytes / runs / 1024).toFixed(1)} KiB sent per commit (${HOSTS} agents connected)`);
     };
     // A port on a network whose hosts already have it: one entry for those 3 hosts and for the
     // hosts watching its group as a remote group.

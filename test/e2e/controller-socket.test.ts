@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import net from 'node:net';
+import { PROTOCOL_VERSION } from '../../schemas/agent/channel.ts';
 import { startController, type ControllerProcess } from '../helpers/controller-process.ts';
 
 let c: ControllerProcess;
@@ -43,7 +44,7 @@ describe('controller unix socket', () => {
       headers: { 'X-Auth-Token': token }, createConnection: () => net.connect({ path: c.socketPath }),
     } as WebSocket.ClientOptions);
     const first = await new Promise<string>((resolve, reject) => {
-      ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', protocol: 1, host: 'sock-test', tunnelIp: null, bridgeMappings: {}, datapath: 'netdev' })));
+      ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, host: 'sock-test', tunnelIp: null, bridgeMappings: {}, datapath: 'netdev' })));
       ws.on('message', (d) => resolve(d.toString()));
       ws.on('error', reject);
     });

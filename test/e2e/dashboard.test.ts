@@ -78,11 +78,12 @@ describe('topology dashboard in Chromium', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
     // A stand-in agent on compute-1: it is the external network's gateway host, and reports every revision applied.
     agent = new ControllerChannel({
-      url: ctl.url, token: ctl.adminToken, minBackoffMs: 50,
+      urls: [ctl.url], token: ctl.adminToken, minBackoffMs: 50,
       hello: { host: 'compute-1', tunnelIp: '192.0.2.1', bridgeMappings: { ext: 'br-ex' }, datapath: 'netdev' },
     });
     agent.on('snapshot', (m) => agent.reportApplied(m.revision));
     agent.on('changes', (m) => agent.reportApplied(m.revision));
+    agent.on('revision', (m) => agent.reportApplied(m.revision));
     agent.start();
 
     const ext = (await api('POST', '/v2.0/networks', { network: { name: 'ext-net', 'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'ext' } })).network;

@@ -17,7 +17,7 @@ const failure = (env: Record<string, string>) => {
 describe('agent config', () => {
   it('has defaults, and requires the token', () => {
     expect(loadAgentConfig(base)).toMatchObject({
-      host: 'h1', controllerUrl: 'http://127.0.0.1:9696', routerNamespacePrefix: 'qrouter-', logLevel: 'info', metricsListen: '127.0.0.1:9697',
+      host: 'h1', controllerUrls: ['http://127.0.0.1:9696'], routerNamespacePrefix: 'qrouter-', logLevel: 'info', metricsListen: '127.0.0.1:9697',
     });
     expect(() => loadAgentConfig({ WEFT_HOST: 'h1' })).toThrow(/WEFT_AGENT_TOKEN is required/);
   });
@@ -32,6 +32,21 @@ describe('agent config', () => {
     for (const bad of ['9697', 'localhost', 'host:port', 'host:70000', '::1:9697', 'a:b:9697']) {
       expect(failure({ WEFT_METRICS_LISTEN: bad }), bad).toMatch(/^WEFT_METRICS_LISTEN: must be HOST:PORT/);
     }
+  });
+});
+
+describe('agent config: controller replicas', () => {
+  it('takes WEFT_CONTROLLER_URL as one URL or a comma-separated list, in order', () => {
+    expect(loadAgentConfig({ ...base, WEFT_CONTROLLER_URL: 'http://ctl:9696/' }).controllerUrls).toEqual(['http://ctl:9696']);
+    expect(loadAgentConfig({ ...base, WEFT_CONTROLLER_URL: 'http://a:9696, https://b:9696/,http://10.0.0.3:9696' }).controllerUrls)
+      .toEqual(['http://a:9696', 'https://b:9696', 'http://10.0.0.3:9696']);
+    expect(failure({ WEFT_CONTROLLER_URL: 'http://a:9696,b:9696' })).toMatch(/^WEFT_CONTROLLER_URL: 'b:9696' is not an http/);
+    expect(failure({ WEFT_CONTROLLER_URL: 'ftp://a' })).toMatch(/^WEFT_CONTROLLER_URL: 'ftp:\/\/a' is not an http/);
+    expect(failure({ WEFT_CONTROLLER_URL: ' , ' })).toMatch(/^WEFT_CONTROLLER_URL: names no URL/);
+  });
+
+  it('takes WEFT_CONTROLLER_SOCKET only beside a single URL', () => {
+    expect(failure({ WEFT_CONTROLLER_SOCKET: '/run/weft/c.sock', WEFT_CONTROLLER_URL: 'http://a:1,http://b:1' })).toMatch(/^WEFT_CONTROLLER_SOCKET: .*one URL/);
   });
 });
 

@@ -17,7 +17,7 @@ describe('localAgentConfig', () => {
   it('gives the agent its own switch in the data dir, the public network on br-ex and VXLAN on loopback', () => {
     const c = localAgentConfig({ ...base, env: {} });
     expect(c).toMatchObject({
-      controllerUrl: 'http://127.0.0.1:9696', token: 't0k', runDir: '/srv/weft/agent', ovsdb: undefined,
+      controllerUrls: ['http://127.0.0.1:9696'], token: 't0k', runDir: '/srv/weft/agent', ovsdb: undefined,
       tunnelIp: '127.0.0.1', bridgeMappings: { public: 'br-ex' }, datapath: 'netdev',
     });
   });
@@ -25,6 +25,6 @@ describe('localAgentConfig', () => {
     const c = localAgentConfig({ ...base, env: { WEFT_HOST: 'node7', WEFT_ROUTER_NAMESPACE_PREFIX: 'r-', WEFT_CONTROLLER_URL: 'http://elsewhere:1', WEFT_LISTEN: '0.0.0.0:1' } });
     expect(c.host).toBe('node7');
     expect(c.routerNamespacePrefix).toBe('r-');
-    expect(c.controllerUrl).toBe('http://127.0.0.1:9696');
+    expect(c.controllerUrls).toEqual(['http://127.0.0.1:9696']);
   });
 });

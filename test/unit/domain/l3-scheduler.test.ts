@@ -3,6 +3,7 @@ import { chooseGatewayHost } from '../../../controller/domain/l3-scheduler.ts';
 import { openStore } from '../../../controller/store/open.ts';
 import type { Doc, Store } from '../../../controller/store/types.ts';
 import { registerAgent } from '../../../controller/sync/agents.ts';
+import { PROTOCOL_VERSION } from '../../../schemas/agent/channel.ts';
 import { ADMIN, ALICE, testApi, type TestApi } from '../../helpers/api.ts';
 import { FoldingAgent, hubOn } from '../sync/host-view-support.ts';
 
@@ -128,7 +129,7 @@ describe('router placement through the API', () => {
     const hello = async (host: string, bridgeMappings: Record<string, string>) => {
       const agent = new FoldingAgent(host);
       agent.session = hub.accept(agent);
-      agent.session.receive(JSON.stringify({ type: 'hello', protocol: 1, host, tunnelIp: '192.0.2.1', bridgeMappings, datapath: 'netdev' }));
+      agent.session.receive(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, host, tunnelIp: '192.0.2.1', bridgeMappings, datapath: 'netdev' }));
       for (let i = 0; i < 100 && agent.snapshots === 0; i++) await new Promise((r) => setImmediate(r));
       return agent;
     };

@@ -72,7 +72,7 @@ describe('agent channel', () => {
     expect(snap.docs.agent).toEqual([{ id: a.channel.agentId, host: 'host-a', tunnel_ip: '192.0.2.10' }]);
   });
 
-  it('streams each later commit as one changes message with contiguous revisions', async () => {
+  it('streams each later commit that changes the view as one changes message naming the one before', async () => {
     lab = await syncLab();
     const a = lab.agent('host-a');
     await until(() => a.snapshots.length, 'snapshot');
@@ -85,23 +85,40 @@ describe('agent channel', () => {
     const entry = msg.changes.find((c) => c.kind === 'port')!;
     expect(entry).toMatchObject({ kind: 'port', id: port.id, op: 'create' });
     expect(Object.keys(entry.doc!).sort()).toEqual(Object.keys(VIEW_SCHEMAS.port.shape).sort());
-    // A commit outside the view (a router) still comes, empty, so that revisions stay contiguous.
+    // A commit outside the view (a router), or one that leaves it as it was (a port's name), sends nothing.
     expect((await lab.call(ALICE, 'POST', '/v2.0/routers', { router: { name: 'r' } })).status).toBe(201);
-    const routerRev = lab.store.revision;
-    await until(() => a.changes.some((m) => m.revision === routerRev), 'the router commit');
-    expect(a.changes.find((m) => m.revision === routerRev)!.changes).toEqual([]);
-    // A change that leaves the view as it was (a port's name) is an empty message too.
     await lab.call(ADMIN, 'PUT', `/v2.0/ports/${port.id}`, { port: { name: 'renamed' } });
-    const renameRev = lab.store.revision;
-    await until(() => a.changes.some((m) => m.revision === renameRev), 'the rename');
-    expect(a.changes.find((m) => m.revision === renameRev)!.changes).toEqual([]);
-    // Deletes carry a null doc.
+    const quiet = lab.store.revision;
+    // Deletes carry a null doc, and name the last message sent as the one they follow.
     await lab.call(ADMIN, 'DELETE', `/v2.0/ports/${port.id}`);
     const delRev = lab.store.revision;
     await until(() => a.changes.some((m) => m.revision === delRev), 'the delete');
-    expect(a.changes.find((m) => m.revision === delRev)!.changes).toEqual([{ kind: 'port', id: port.id, op: 'delete', doc: null }]);
-    const revisions = a.changes.map((m) => m.revision);
-    expect(revisions).toEqual(revisions.map((_, i) => a.snapshots[0].revision + 1 + i));
+    const del = a.changes.find((m) => m.revision === delRev)!;
+    expect(del.changes).toEqual([{ kind: 'port', id: port.id, op: 'delete', doc: null }]);
+    expect(del.since).toBe(rev);
+    expect(a.changes.map((m) => m.revision).filter((r) => r > rev && r <= quiet)).toEqual([]);
+    // Each message follows the one before it.
+    const stream = [a.snapshots[0].revision, ...a.changes.map((m) => m.revision)];
+    expect(a.changes.map((m) => m.since)).toEqual(stream.slice(0, -1));
+  });
+
+  it('tells an agent that heard nothing for a while the revision when it heartbeats, and it counts as applied', async () => {
+    lab = await syncLab();
+    const a = lab.agent('host-a');
+    a.channel.on('revision', (m) => a.channel.reportApplied(m.revision));
+    await until(() => a.snapshots.length, 'snapshot');
+    const first = a.snapshots[0].revision;
+    expect((await lab.call(ALICE, 'POST', '/v2.0/networks', { network: { name: 'not-mine' } })).status).toBe(201);
+    const rev = lab.store.revision;
+    await until(() => a.revisions.some((m) => m.revision === rev), 'a revision message');
+    expect(a.changes).toEqual([]);
+    expect(a.revisions[0]).toEqual({ type: 'revision', since: first, revision: rev });
+    expect(a.channel.revision).toBe(rev);
+    await until(async () => (await agents(lab!))[0].applied_revision === rev, 'applied_revision');
+    // Once told, it is not told again until the next commit.
+    const told = a.revisions.length;
+    await new Promise((r) => setTimeout(r, 200)); // several heartbeats
+    expect(a.revisions).toHaveLength(told);
   });
 
   it('writes the agent document only when the host or its configuration changes', async () => {
@@ -145,13 +162,13 @@ describe('agent channel', () => {
     expect((await show(p1.id)).status).toBe('ACTIVE');
     expect((await show(p1.id)).revision_number).toBe(p1.revision_number + 1);
     expect((await show(other.id)).status).toBe('DOWN');
-    await until(async () => (await agents(lab!))[0].applied_revision === rev, 'applied_revision');
-    // The same report again writes nothing.
+    // In step with the status commit too: it changed nothing in host-a's view, so nothing was sent.
+    await until(async () => (await agents(lab!))[0].applied_revision === rev + 1, 'applied_revision');
+    // The same report again writes nothing (reports are handled in order: the next one's write is the only one).
     a.channel.reportApplied(rev + 1, { [p1.id]: 'up' });
-    await until(async () => (await agents(lab!))[0].applied_revision === rev + 1, 'applied_revision 2');
-    expect(lab.store.revision).toBe(rev + 1);
     a.channel.reportApplied(rev + 1, { [p1.id]: 'down' });
     await until(() => lab!.store.view().get('port', p1.id)?.status === 'DOWN', 'DOWN');
+    expect(lab.store.revision).toBe(rev + 2);
     expect((await show(p2.id)).status).toBe('ACTIVE');
   });
 
@@ -178,7 +195,7 @@ describe('agent channel', () => {
   it('closes connections that break the protocol', async () => {
     lab = await syncLab();
     const closes: number[] = [];
-    for (const bad of ['not json', JSON.stringify({ type: 'heartbeat' }), hello('h', { protocol: 2 }), JSON.stringify({ type: 'applied', revision: -1, ports: {} })]) {
+    for (const bad of ['not json', JSON.stringify({ type: 'heartbeat' }), hello('h', { protocol: 1 }), JSON.stringify({ type: 'applied', revision: -1, ports: {} })]) {
       const ws = await lab.raw();
       const closed = new Promise<number>((ok) => ws.once('close', (code) => ok(code)));
       ws.send(bad);

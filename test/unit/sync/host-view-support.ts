@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
 import type { Session, AgentLink } from '../../../controller/sync/session.ts';
-import { SyncHub } from '../../../controller/sync/hub.ts';
+import { SyncHub, type SyncHubOptions } from '../../../controller/sync/hub.ts';
 import type { Doc, ReadView, Store } from '../../../controller/store/types.ts';
-import { controllerMessage, type ChangeEntry } from '../../../schemas/agent/channel.ts';
+import { PROTOCOL_VERSION, controllerMessage, type ChangeEntry, type ControllerMessage, type ResumeState } from '../../../schemas/agent/channel.ts';
 import { VIEW_KINDS, pickView, type ViewKind } from '../../../schemas/agent/view.ts';
 
 // Per-host views without sockets: a SyncHub on a store, agents as in-memory links that fold what
@@ -71,15 +71,24 @@ export const idsOf = (held: Held, kind: ViewKind): string[] =>
 /** An agent on the other end of an in-memory link: checks the protocol and folds what it gets. */
 export class FoldingAgent implements AgentLink {
   readonly held: Held = new Map();
+  /** The revision of the last message of the stream (snapshot, changes, revision). */
   revision = -1;
+  agentId: string | undefined;
   snapshots = 0;
+  /** Changes messages that resumed the stream (the first after a welcome, instead of a snapshot). */
+  resumes = 0;
   /** Every changes message's entries, by revision. */
   readonly changes = new Map<number, ChangeEntry[]>();
+  /** Revision messages received. */
+  readonly revisions: number[] = [];
+  /** Every message of the stream (snapshot, changes, revision), in order: to replay into a dataplane. */
+  readonly stream: Array<Exclude<ControllerMessage, { type: 'welcome' }>> = [];
   bufferedAmount = 0;
   closed: { code: number; reason: string } | undefined;
   /** Protocol breaches seen (send() runs inside the store's commit listener, which swallows throws). */
   readonly errors: string[] = [];
   session!: Session;
+  private welcomed = false;
 
   constructor(readonly host: string) {}
 
@@ -93,19 +102,35 @@ export class FoldingAgent implements AgentLink {
 
   private receive(text: string): void {
     const msg = controllerMessage.parse(JSON.parse(text));
-    if (msg.type === 'welcome') return;
+    if (msg.type === 'welcome') {
+      this.agentId = msg.agentId;
+      this.welcomed = true;
+      return;
+    }
+    this.stream.push(msg);
     if (msg.type === 'snapshot') {
       this.held.clear();
       for (const kind of VIEW_KINDS) for (const d of msg.docs[kind] ?? []) this.held.set(key(kind, String(d.id)), d);
       this.revision = msg.revision;
       this.snapshots++;
+      this.welcomed = false;
       return;
     }
-    // Contiguous revisions, and every entry does something (no create of a held doc, no update or
-    // delete of one not held, no update that changes nothing).
-    expect(msg.revision, `${this.host}: revision after ${this.revision}`).toBe(this.revision + 1);
+    // Each message follows the one before; skipped revisions are commits outside the view.
+    expect(msg.since, `${this.host}: ${msg.type} since`).toBe(this.revision);
+    if (this.welcomed) {
+      expect(msg.type, `${this.host}: first message after the welcome`).toBe('changes');
+      this.resumes++;
+      this.welcomed = false;
+    }
     this.revision = msg.revision;
+    if (msg.type === 'revision') {
+      this.revisions.push(msg.revision);
+      return;
+    }
     this.changes.set(msg.revision, msg.changes);
+    // Every entry does something (no create of a held doc, no update or delete of one not held,
+    // no update that changes nothing).
     for (const c of msg.changes) {
       const k = key(c.kind, c.id);
       const had = this.held.get(k);
@@ -121,23 +146,34 @@ export class FoldingAgent implements AgentLink {
     this.closed = { code, reason };
   }
 
+  /** What this agent's hello offers to resume from. */
+  resumeState(): ResumeState {
+    const held: ResumeState['held'] = {};
+    for (const k of this.held.keys()) {
+      const [kind, id] = k.split('/') as [ViewKind, string];
+      (held[kind] ??= []).push(id);
+    }
+    return { agentId: this.agentId!, revision: this.revision, held };
+  }
+
   /** The agent's view equals the host's interest in the store's current model. */
-  expectInStep(store: Store, what = ''): void {
+  expectInStep(store: Store, what = '', snapshots = 1): void {
     expect(this.errors, `${this.host} ${what}: protocol`).toEqual([]);
     expect(this.closed, `${this.host} ${what}: closed`).toBeUndefined();
-    // A second snapshot would be the session starting over after an inconsistency.
-    expect(this.snapshots, `${this.host} ${what}: snapshots`).toBe(1);
-    expect(this.revision, `${this.host} ${what}: revision`).toBe(store.revision);
+    // Another snapshot would be the session starting over after an inconsistency.
+    expect(this.snapshots, `${this.host} ${what}: snapshots`).toBe(snapshots);
+    expect(this.revision, `${this.host} ${what}: revision`).toBe(this.session.sentRevision);
+    expect(this.revision, `${this.host} ${what}: revision`).toBeLessThanOrEqual(store.revision);
     expect(sorted(this.held), `${this.host} ${what}`).toEqual(sorted(referenceView(store.view(), this.host)));
   }
 }
 
-export const helloText = (host: string) =>
-  JSON.stringify({ type: 'hello', protocol: 1, host, tunnelIp: '192.0.2.1', bridgeMappings: {}, datapath: 'netdev' });
+export const helloText = (host: string, resume?: ResumeState) =>
+  JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, host, tunnelIp: '192.0.2.1', bridgeMappings: {}, datapath: 'netdev', ...(resume ? { resume } : {}) });
 
 /** A hub on `store` (closed by the caller) with nothing listening on a network. */
-export function hubOn(store: Store): SyncHub {
-  return new SyncHub({ store, heartbeatInterval: 60, downTime: 180, sendBufferLimit: 1 << 30 });
+export function hubOn(store: Store, options: Partial<SyncHubOptions> = {}): SyncHub {
+  return new SyncHub({ store, heartbeatInterval: 60, downTime: 180, sendBufferLimit: 1 << 30, ...options });
 }
 
 /** Connects an agent for `host` and waits for its snapshot. */
@@ -148,4 +184,18 @@ export async function connect(hub: SyncHub, host: string): Promise<FoldingAgent>
   for (let i = 0; i < 100 && agent.snapshots === 0; i++) await new Promise((r) => setImmediate(r));
   if (agent.snapshots === 0) throw new Error(`no snapshot for ${host}`);
   return agent;
+}
+
+/**
+ * Connects the same agent again (to `hub`, maybe another replica on the same store), offering what
+ * it holds; resolves once the first message of the new stream (resume or snapshot) is in.
+ */
+export async function reconnect(hub: SyncHub, agent: FoldingAgent, offer = agent.resumeState()): Promise<void> {
+  const before = agent.snapshots + agent.resumes;
+  agent.session.onClosed();
+  agent.closed = undefined; // a new connection
+  agent.session = hub.accept(agent);
+  agent.session.receive(helloText(agent.host, offer));
+  for (let i = 0; i < 1000 && agent.snapshots + agent.resumes === before; i++) await new Promise((r) => setTimeout(r, 1));
+  if (agent.snapshots + agent.resumes === before) throw new Error(`no snapshot or resume for ${agent.host}`);
 }

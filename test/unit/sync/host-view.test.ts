@@ -116,13 +116,20 @@ describe("a host's view", () => {
     b.expectInStep(api.store);
   });
 
-  it('a commit outside the view is an empty message: revisions stay contiguous', async () => {
+  it('a commit outside the view sends nothing; the next message names the revision it follows', async () => {
     const { api, a } = await setup();
     const net = await network();
     const before = a.revision;
-    await subnet(net, '10.5.0.0/24');
-    expect(a.revision).toBe(before + 1);
-    expect(a.changes.get(a.revision)).toEqual([]);
+    const messages = a.changes.size;
+    const sub = await subnet(net, '10.5.0.0/24');
+    expect(a.revision).toBe(before);
+    expect(api.store.revision).toBeGreaterThan(before);
+    a.expectInStep(api.store);
+    // A port on the network brings it in: one message, since the last one the agent got.
+    const mine = await port(net, 'host-a');
+    expect(a.revision).toBe(api.store.revision);
+    expect(a.changes.size).toBe(messages + 1);
+    expect(lastEntries(a)).toEqual([`create network ${net}`, `create port ${mine}`, `create subnet ${sub}`].sort());
     a.expectInStep(api.store);
   });
 });

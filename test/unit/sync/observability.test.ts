@@ -29,19 +29,24 @@ const post = async (l: SyncLab, path: string, body: unknown, headers: Record<str
   return { id: res.headers.get('x-openstack-request-id')!, body: (await res.json()) as any };
 };
 
+/** A port bound to `host` on `network`, through HTTP: a commit in that host's view. */
+const portOn = (l: SyncLab, network: string, host: string, headers: Record<string, string> = {}) =>
+  post(l, '/v2.0/ports', { port: { network_id: network, 'binding:host_id': host } }, headers);
+
 describe('request ids in the change stream', () => {
   it("sends each commit's request id with its changes message; commits no request made carry none", async () => {
     lab = await syncLab();
     const a = lab.agent('host-a');
     await until(() => a.snapshots.length, 'snapshot');
+    const net = (await post(lab, '/v2.0/networks', { network: { name: 'n1' } })).body.network.id as string;
 
-    const mine = await post(lab, '/v2.0/networks', { network: { name: 'n1' } }, { 'x-openstack-request-id': 'req-trace-me' });
+    const mine = await portOn(lab, net, 'host-a', { 'x-openstack-request-id': 'req-trace-me' });
     expect(mine.id).toBe('req-trace-me');
     const rev1 = lab.store.revision;
-    const generated = await post(lab, '/v2.0/networks', { network: { name: 'n2' } });
+    const generated = await portOn(lab, net, 'host-a');
     expect(generated.id).toMatch(/^req-[0-9a-f-]{36}$/);
     const rev2 = lab.store.revision;
-    // Another agent registering is a commit of the hub's own.
+    // Another agent registering is a commit of the hub's own (every agent is in every view).
     const b = lab.agent('host-b');
     await until(() => b.snapshots.length, 'host-b snapshot');
     const rev3 = lab.store.revision;
@@ -52,7 +57,7 @@ describe('request ids in the change stream', () => {
     expect(at(rev2).requestIds).toEqual([generated.id]);
     expect(at(rev3)).not.toHaveProperty('requestIds');
     // Through inject too (the tests' usual path).
-    const injected = await lab.call(ADMIN, 'POST', '/v2.0/networks', { network: { name: 'n3' } }, { 'x-request-id': 'trace-2' });
+    const injected = await lab.call(ADMIN, 'POST', '/v2.0/ports', { port: { network_id: net, 'binding:host_id': 'host-a' } }, { 'x-request-id': 'trace-2' });
     const rev4 = lab.store.revision;
     expect(injected.headers['x-openstack-request-id']).toBe('trace-2');
     await until(() => a.changes.some((m) => m.revision === rev4), 'the injected commit');
@@ -61,14 +66,15 @@ describe('request ids in the change stream', () => {
 });
 
 describe('sync metrics', () => {
-  it("shows agents alive and down, each one's applied revision and lag, and convergence once they applied", async () => {
+  it("shows agents alive and down, the revision each is in step at and its lag, and convergence of what it was sent", async () => {
     lab = await syncLab();
     const a = lab.agent('host-a');
     await until(() => a.snapshots.length, 'snapshot');
     expect(await metric(lab, 'weft_sync_agents{state="alive"}')).toBe(1);
     expect(await metric(lab, 'weft_sync_agent_applied_revision{host="host-a"}')).toBeUndefined(); // nothing reported yet
+    const net = (await post(lab, '/v2.0/networks', { network: { name: 'n' } })).body.network.id as string;
 
-    await post(lab, '/v2.0/networks', { network: { name: 'n' } });
+    await portOn(lab, net, 'host-a');
     const rev = lab.store.revision;
     await until(() => a.changes.some((m) => m.revision === rev), 'the change');
     expect(await metric(lab, 'weft_sync_convergence_seconds_count')).toBe(0);
@@ -79,53 +85,72 @@ describe('sync metrics', () => {
     expect(await metric(lab, 'weft_sync_convergence_seconds_count')).toBe(1);
     expect(await metric(lab, 'weft_sync_convergence_seconds_bucket{le="+Inf"}')).toBe(1);
 
-    // A commit the agent has not applied yet: it lags by one.
-    await post(lab, '/v2.0/networks', { network: { name: 'n2' } });
-    expect(await metric(lab, 'weft_sync_agent_lag_revisions{host="host-a"}')).toBe(1);
-    expect(await metric(lab, 'weft_model_revision')).toBe(rev + 1);
+    // A commit outside its view: nothing to apply, it is in step at once, and nothing is measured.
+    await post(lab, '/v2.0/networks', { network: { name: 'elsewhere' } });
+    expect(await metric(lab, 'weft_sync_agent_applied_revision{host="host-a"}')).toBe(rev + 1);
+    expect(await metric(lab, 'weft_sync_agent_lag_revisions{host="host-a"}')).toBe(0);
+    expect(await metric(lab, 'weft_sync_convergence_seconds_count')).toBe(1);
 
-    // Gone: down, its last applied revision kept.
+    // A commit in its view that it has not applied yet: it lags by one.
+    await portOn(lab, net, 'host-a');
+    expect(await metric(lab, 'weft_sync_agent_lag_revisions{host="host-a"}')).toBe(1);
+    expect(await metric(lab, 'weft_model_revision')).toBe(rev + 2);
+
+    // Gone: down, the revision it was in step at kept.
     await a.channel.close();
     await until(async () => (await metric(lab!, 'weft_sync_agents{state="down"}')) === 1, 'the agent down');
     expect(await metric(lab, 'weft_sync_agents{state="alive"}')).toBe(0);
-    expect(await metric(lab, 'weft_sync_agent_applied_revision{host="host-a"}')).toBe(rev);
+    expect(await metric(lab, 'weft_sync_agent_applied_revision{host="host-a"}')).toBe(rev + 1);
+    expect(await metric(lab, 'weft_sync_convergence_seconds_count')).toBe(1);
   });
 });
 
 describe('ConvergenceTracker', () => {
-  it('observes each commit once, when the lowest agent passes it, and forgets the oldest when full', () => {
+  it('observes each commit once, when the last agent it was sent to applies it', () => {
     let now = 0;
     const seen: number[] = [];
     const t = new ConvergenceTracker((s) => seen.push(s), 3, () => now);
-    t.committed(1);
+    t.committed(1, 2);
     now = 1000;
-    t.committed(2);
+    t.committed(2, 1);
     now = 1500;
-    t.passed(0);
-    expect(seen).toEqual([]);
-    t.passed(1);
-    expect(seen).toEqual([1.5]);
-    t.passed(1); // already observed
-    expect(seen).toEqual([1.5]);
+    t.applied(2); // commits complete in any order: they reach different agents
+    expect(seen).toEqual([0.5]);
+    t.applied(1);
+    expect(seen).toEqual([0.5]); // one of its two agents
     now = 2000;
-    t.committed(3);
-    t.committed(4);
-    t.committed(5); // full (3): revision 2 is dropped unmeasured
+    t.applied(1);
+    expect(seen).toEqual([0.5, 2]);
+    t.applied(1); // already observed
+    expect(seen).toEqual([0.5, 2]);
+    expect(t.pending).toBe(0);
+    // A commit that reached no agent is not measured.
+    t.committed(3, 0);
+    expect(t.pending).toBe(0);
+  });
+
+  it('stops waiting for an agent that goes away, and forgets the oldest when full', () => {
+    let now = 0;
+    const seen: number[] = [];
+    const t = new ConvergenceTracker((s) => seen.push(s), 3, () => now);
+    t.committed(1, 2);
+    now = 400;
+    t.applied(1);
+    now = 9000;
+    t.abandoned(1); // measured at the last agent that applied it
+    expect(seen).toEqual([0.4]);
+    t.committed(2, 1);
+    t.abandoned(2); // nobody applied it: not measured
+    expect(seen).toEqual([0.4]);
+    expect(t.pending).toBe(0);
+    for (const r of [3, 4, 5, 6]) t.committed(r, 1); // full (3): revision 3 is dropped unmeasured
     expect(t.dropped).toBe(1);
     expect(t.pending).toBe(3);
-    now = 3000;
-    t.passed(4); // a report may pass several revisions at once
-    expect(seen).toEqual([1.5, 1, 1]);
-    expect(t.pending).toBe(1);
-    t.clear();
-    t.passed(10);
-    expect(seen).toHaveLength(3);
-    // Wraps around the ring.
-    for (let r = 11; r < 20; r++) {
-      t.committed(r);
-      t.passed(r);
-    }
-    expect(seen).toHaveLength(12);
-    expect(t.pending).toBe(0);
+    t.applied(3);
+    expect(seen).toEqual([0.4]);
+    now = 10_000;
+    t.applied(6);
+    expect(seen).toEqual([0.4, 1]);
+    expect(t.pending).toBe(2);
   });
 });

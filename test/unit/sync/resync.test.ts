@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN } from '../../helpers/api.ts';
 import { collect, hello, syncLab, until, type SyncLab } from './support.ts';
 
-// An agent that falls behind gets a fresh snapshot; a controller restart ends in a reconnect and
-// a snapshot.
+// An agent that falls behind gets a fresh snapshot; a controller restart ends in a reconnect that
+// resumes from what the agent holds.
 
 let lab: SyncLab | undefined;
 
@@ -52,38 +52,48 @@ describe('resync', () => {
     expect(before.length).toBeLessThan(commits);
     expect(before).toEqual(before.map((_, i) => first + 1 + i));
     // Streaming resumes after the fresh snapshot.
-    expect((await lab.call(ADMIN, 'POST', '/v2.0/networks', { network: {} })).status).toBe(201);
-    await until(() => got.some((m) => m.type === 'changes' && m.revision === last + 1), 'change after the snapshot');
+    await lab.store.transact((tx) => tx.put('port', port('after', 'net-slow', 'other-host')));
+    await until(() => got.some((m) => m.type === 'changes' && m.revision === last + 1 && m.since === last), 'change after the snapshot');
   });
 
-  it('reconnects after a controller restart and gets a snapshot', async () => {
+  it('reconnects after a controller restart and resumes: only what changed while it was away', async () => {
     lab = await syncLab();
+    await lab.store.transact((tx) => {
+      tx.put('network', network('net-home'));
+      tx.put('port', port('home', 'net-home', 'host-a'));
+      tx.put('port', port('leaves', 'net-home', 'host-b'));
+    });
     const a = lab.agent('host-a');
     await until(() => a.snapshots.length, 'snapshot');
     const id = a.channel.agentId;
+    const held = a.channel.revision!;
     await lab.stopApp();
     await until(() => a.log.some((m) => m.type === 'disconnected'), 'disconnected');
     expect(a.channel.connected).toBe(false);
     // Down for a while: several refused attempts.
     await new Promise((r) => setTimeout(r, 300));
-    // The model moves on while the agent is away: a port is bound to its host.
+    // The model moves on while the agent is away: a port is bound to its host, another goes.
     await lab.store.transact((tx) => {
       tx.put('network', network('net-away'));
       tx.put('port', port('while-away', 'net-away', 'host-a'));
+      tx.remove('port', 'leaves');
     });
+    await lab.store.transact((tx) => tx.put('network', { ...network('net-elsewhere') }));
     await lab.restart();
-    await until(() => a.snapshots.length === 2, 'second snapshot');
-    expect(a.welcomes).toHaveLength(2);
+    await until(() => a.welcomes.length === 2 && a.changes.length, 'the resume');
+    expect(a.snapshots).toHaveLength(1);
     expect(a.channel.agentId).toBe(id);
-    expect(a.snapshots[1].revision).toBe(lab.store.revision);
-    expect(a.snapshots[1].docs.port.map((p) => p.id)).toEqual(['while-away']);
-    expect(a.snapshots[1].docs.network.map((n) => n.id)).toEqual(['net-away']);
+    const resume = a.changes[0];
+    expect([resume.since, resume.revision]).toEqual([held, lab.store.revision]);
+    expect(resume.changes.map((c) => `${c.op} ${c.kind} ${c.id}`).sort()).toEqual([
+      'create network net-away', 'create port while-away', 'delete port leaves',
+    ]);
     const agents = (await lab.call(ADMIN, 'GET', '/v2.0/agents')).body.agents;
     expect(agents).toHaveLength(1);
     expect(agents[0]).toMatchObject({ id, alive: true });
     // And streams again.
-    expect((await lab.call(ADMIN, 'POST', '/v2.0/networks', { network: {} })).status).toBe(201);
-    await until(() => a.changes.some((m) => m.revision === a.snapshots[1].revision + 1), 'a change after the restart');
+    await lab.store.transact((tx) => tx.put('port', port('later', 'net-away', 'host-c')));
+    await until(() => a.changes.some((m) => m.since === resume.revision && m.revision === resume.revision + 1), 'a change after the restart');
   });
 
   it('leaves no timers behind: close() while the controller is down', async () => {

@@ -7,7 +7,9 @@ import { noAuth } from '../../../controller/auth/noauth.ts';
 import { testConfig, type Config } from '../../../controller/config.ts';
 import { openStore } from '../../../controller/store/open.ts';
 import type { Store } from '../../../controller/store/types.ts';
-import { CHANNEL_PATH, type ChangesMessage, type SnapshotMessage, type WelcomeMessage } from '../../../schemas/agent/channel.ts';
+import {
+  CHANNEL_PATH, PROTOCOL_VERSION, type ChangesMessage, type RevisionMessage, type SnapshotMessage, type WelcomeMessage,
+} from '../../../schemas/agent/channel.ts';
 import type { Caller } from '../../helpers/api.ts';
 
 // A listening in-memory controller plus real channel clients, all closed by close().
@@ -17,8 +19,9 @@ export interface Recorded {
   welcomes: WelcomeMessage[];
   snapshots: SnapshotMessage[];
   changes: ChangesMessage[];
+  revisions: RevisionMessage[];
   /** Every message in arrival order. */
-  log: Array<WelcomeMessage | SnapshotMessage | ChangesMessage | { type: 'connected' } | { type: 'disconnected' }>;
+  log: Array<WelcomeMessage | SnapshotMessage | ChangesMessage | RevisionMessage | { type: 'connected' } | { type: 'disconnected' }>;
 }
 
 export interface SyncLab {
@@ -43,9 +46,13 @@ export interface SyncLab {
   close(): Promise<void>;
 }
 
-export async function syncLab(overrides: Partial<Config> = {}, authenticator: Authenticator = noAuth()): Promise<SyncLab> {
+/**
+ * `store`: another lab's, to play a second controller replica on the same store (the store is then
+ * closed by the lab that made it).
+ */
+export async function syncLab(overrides: Partial<Config> = {}, authenticator: Authenticator = noAuth(), shared?: Store): Promise<SyncLab> {
   const config = testConfig({ agentHeartbeatInterval: 0.05, agentDownTime: 0.5, ...overrides });
-  const store = openStore(':memory:');
+  const store = shared ?? openStore(':memory:');
   const clients: ControllerChannel[] = [];
   const raws: WebSocket[] = [];
   let app: FastifyInstance | undefined;
@@ -85,19 +92,20 @@ export async function syncLab(overrides: Partial<Config> = {}, authenticator: Au
     agent(host, options = {}) {
       const { tunnelIp, ...rest } = options;
       const channel = new ControllerChannel({
-        url: lab.url,
+        urls: [lab.url],
         token: 'unused-with-noauth',
         hello: { host, tunnelIp: tunnelIp === undefined ? '192.0.2.10' : tunnelIp, bridgeMappings: { physnet1: 'br-ex' }, datapath: 'netdev' },
         minBackoffMs: 20,
         maxBackoffMs: 200,
         ...rest,
       });
-      const rec: Recorded = { channel, welcomes: [], snapshots: [], changes: [], log: [] };
+      const rec: Recorded = { channel, welcomes: [], snapshots: [], changes: [], revisions: [], log: [] };
       channel.on('connected', () => rec.log.push({ type: 'connected' }));
       channel.on('disconnected', () => rec.log.push({ type: 'disconnected' }));
       channel.on('welcome', (m) => (rec.welcomes.push(m), rec.log.push(m)));
       channel.on('snapshot', (m) => (rec.snapshots.push(m), rec.log.push(m)));
       channel.on('changes', (m) => (rec.changes.push(m), rec.log.push(m)));
+      channel.on('revision', (m) => (rec.revisions.push(m), rec.log.push(m)));
       clients.push(channel);
       channel.start();
       return rec;
@@ -125,7 +133,7 @@ export async function syncLab(overrides: Partial<Config> = {}, authenticator: Au
       await Promise.all(clients.map((c) => c.close()));
       for (const ws of raws) ws.terminate();
       await lab.stopApp();
-      await store.close();
+      if (!shared) await store.close();
     },
   };
   return lab;
@@ -150,4 +158,4 @@ export function collect(ws: WebSocket): any[] {
 }
 
 export const hello = (host: string, extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ type: 'hello', protocol: 1, host, tunnelIp: '192.0.2.99', bridgeMappings: {}, datapath: 'system', ...extra });
+  JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, host, tunnelIp: '192.0.2.99', bridgeMappings: {}, datapath: 'system', ...extra });

@@ -34,29 +34,41 @@ describe('wait for the dataplane', () => {
     const a = lab.agent('host-a');
     const b = lab.agent('host-b');
     const ra = reporting(a, 'host-a');
-    reporting(b, 'host-b');
+    const rb = reporting(b, 'host-b');
     await until(() => a.snapshots.length && b.snapshots.length, 'snapshots');
 
-    const ok = await lab.call(ALICE, 'POST', '/v2.0/networks', { network: { name: 'w' } }, { [WAIT]: '5' });
+    const ok = await lab.call(ADMIN, 'POST', '/v2.0/networks', { network: { name: 'w' } }, { [WAIT]: '5' });
     expect(ok.status).toBe(201);
     expect(ok.headers['x-weft-dataplane']).toBe('applied');
+    const net = ok.body.network.id;
+    const bound = await lab.call(ADMIN, 'POST', '/v2.0/ports', { port: { network_id: net, 'binding:host_id': 'host-a' } }, { [WAIT]: '5' });
+    expect(bound.headers['x-weft-dataplane']).toBe('applied');
 
+    // host-b stops reporting: a change in host-a's view only does not wait for it (nothing was sent to it).
+    rb.enabled = false;
+    const mine = await lab.call(ADMIN, 'POST', '/v2.0/subnets', { subnet: { network_id: net, cidr: '10.2.0.0/24', ip_version: 4 } }, { [WAIT]: '5' });
+    expect(mine.headers['x-weft-dataplane']).toBe('applied');
+    expect(b.changes.map((m) => m.revision)).not.toContain(lab.store.revision);
+
+    // host-a stops reporting too: a change in its view times out.
     ra.enabled = false;
     const started = Date.now();
-    const late = await lab.call(ALICE, 'POST', '/v2.0/networks?wait_for_dataplane=0.3', { network: { name: 'w2' } });
+    const late = await lab.call(ADMIN, 'POST', '/v2.0/subnets?wait_for_dataplane=0.3', { subnet: { network_id: net, cidr: '10.3.0.0/24', ip_version: 4 } });
     expect(late.status).toBe(201);
     expect(late.headers['x-weft-dataplane']).toBe('timeout');
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    const elsewhere = await lab.call(ALICE, 'POST', '/v2.0/networks', { network: { name: 'w2' } });
 
     // The query form works for updates and deletes too, and is not a list filter.
     ra.enabled = true;
     a.channel.reportApplied(lab.store.revision, {});
-    const id = ok.body.network.id;
+    const id = elsewhere.body.network.id;
     const put = await lab.call(ALICE, 'PUT', `/v2.0/networks/${id}?wait_for_dataplane=5`, { network: { name: 'w3' } });
     expect(put.headers['x-weft-dataplane']).toBe('applied');
     const del = await lab.call(ALICE, 'DELETE', `/v2.0/networks/${id}?wait_for_dataplane=5`);
     expect(del.status).toBe(204);
     expect(del.headers['x-weft-dataplane']).toBe('applied');
+    await lab.call(ALICE, 'POST', '/v2.0/networks', { network: { name: 'w2' } });
     const list = await lab.call(ALICE, 'GET', '/v2.0/networks?wait_for_dataplane=5&name=w2');
     expect(list.status).toBe(200);
     expect(list.body.networks.map((n: any) => n.name)).toEqual(['w2']);
@@ -66,6 +78,28 @@ describe('wait for the dataplane', () => {
     expect(paged.status).toBe(200);
     expect(paged.body.networks_links).toHaveLength(2) // next and previous, as Neutron links a full first page;
     expect(JSON.stringify(paged.body.networks_links)).not.toContain('wait_for_dataplane');
+  });
+
+  it('an agent is in step at a revision when everything sent to it up to there is applied, whatever came after', async () => {
+    lab = await syncLab();
+    const a = lab.agent('host-a');
+    const ra = reporting(a, 'host-a');
+    await until(() => a.snapshots.length, 'snapshot');
+    const net = (await lab.call(ADMIN, 'POST', '/v2.0/networks', { network: {} })).body.network.id;
+    const port = await lab.call(ADMIN, 'POST', '/v2.0/ports', { port: { network_id: net, 'binding:host_id': 'host-a' } }, { [WAIT]: '5' });
+    expect(port.headers['x-weft-dataplane']).toBe('applied');
+    // It stops reporting; a change in its view is sent and stays unapplied.
+    ra.enabled = false;
+    await lab.call(ADMIN, 'POST', '/v2.0/subnets', { subnet: { network_id: net, cidr: '10.4.0.0/24', ip_version: 4 } });
+    const unapplied = lab.store.revision;
+    // A later change elsewhere waits for it too: the agent is not in step at any revision after the one it has not applied.
+    const behind = await lab.call(ALICE, 'POST', '/v2.0/networks?wait_for_dataplane=0.2', { network: {} });
+    expect(behind.headers['x-weft-dataplane']).toBe('timeout');
+    // It applies the subnet: in step at every revision since, though it never heard of them.
+    const pending = lab.call(ALICE, 'POST', '/v2.0/networks?wait_for_dataplane=5', { network: {} });
+    a.channel.reportApplied(unapplied, {});
+    expect((await pending).headers['x-weft-dataplane']).toBe('applied');
+    expect(a.changes.map((m) => m.revision)).not.toContain(lab.store.revision);
   });
 
   it('without the header nothing waits, and a bad value is a 400 that changes nothing', async () => {
