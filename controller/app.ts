@@ -11,6 +11,8 @@ import { versionRoutes } from './api/versions.ts';
 import { metricsRoutes } from './api/metrics.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { REQUEST_ID_HEADER, requestIdOf, runAsRequest } from './request-context.ts';
+import { sharedStateOf } from './store/open.ts';
+import type { SharedState } from './store/shared-state.ts';
 import type { Store } from './store/types.ts';
 import { registerSync } from './sync/index.ts';
 
@@ -18,6 +20,8 @@ export interface AppDeps {
   config: Config;
   store: Store;
   authenticator: Authenticator;
+  /** State shared by the replicas outside the model (tickets); by default the store's (open.ts). */
+  shared?: SharedState;
 }
 
 /**
@@ -99,6 +103,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const sync = registerSync(app, { ...deps, metrics });
 
   versionRoutes(app);
-  for (const plugin of apiPlugins) plugin(app, { store: deps.store, config: deps.config, sync });
+  const shared = deps.shared ?? sharedStateOf(deps.store);
+  for (const plugin of apiPlugins) plugin(app, { store: deps.store, config: deps.config, shared, sync });
   return app;
 }

@@ -1,12 +1,14 @@
-// The controller as a running server: opens the store, builds the app, listens (the API and, on the
-// same port, the agent channel). Used by controller/main.ts and by the all-in-one start.
+// The controller as a running server: opens the store, agrees on tokens with the other replicas,
+// builds the app, listens (the API and, on the same port, the agent channel). Used by
+// controller/main.ts and by the all-in-one start.
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { buildApp } from './app.ts';
 import { authenticatorFor } from './auth/index.ts';
+import { adoptSharedTokens } from './auth/shared-tokens.ts';
 import type { Config } from './config.ts';
-import { openConfiguredStore } from './store/open.ts';
+import { openConfiguredStore, sharedStateOf } from './store/open.ts';
 import { CHANNEL_PATH } from '../schemas/agent/channel.ts';
 
 export interface ControllerServer {
@@ -20,8 +22,13 @@ export interface ControllerServer {
 export async function startControllerServer(config: Config): Promise<ControllerServer> {
   mkdirSync(config.dataDir, { recursive: true });
   const store = await openConfiguredStore(config, { warn: (obj, msg) => console.warn(`weft store: ${msg}`, obj) });
-  const authenticator = authenticatorFor(config);
-  const app = await buildApp({ config, store, authenticator });
+  const shared = sharedStateOf(store);
+  // Replicas agree on their tokens before any of them reads its own (auth/shared-tokens.ts).
+  const authenticator = await adoptSharedTokens(config, shared).then(() => authenticatorFor(config)).catch(async (e) => {
+    await store.close();
+    throw e;
+  });
+  const app = await buildApp({ config, store, shared, authenticator });
   const [host, port] = splitListen(config.listen);
   await app.listen({ host, port });
   const socket = config.listenSocket ? await listenOnSocket(app.server, config.listenSocket).catch(async (e) => {

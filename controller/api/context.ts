@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RequestContext } from '../auth/context.ts';
 import type { Config } from '../config.ts';
+import type { SharedState } from '../store/shared-state.ts';
 import type { Store } from '../store/types.ts';
 import type { SyncHub } from '../sync/hub.ts';
 
@@ -15,6 +16,8 @@ declare module 'fastify' {
 export interface ApiDeps {
   readonly store: Store;
   readonly config: Config;
+  /** State the controller replicas share outside the model (the dashboard's tickets). */
+  readonly shared: SharedState;
   /** Controller<->agent sync (agents' runtime state); absent in an app built without it. */
   readonly sync?: SyncHub;
 }

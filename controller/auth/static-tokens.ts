@@ -8,7 +8,8 @@ import { header, makeContext, type Authenticator, type RequestContext } from './
 
 // Static tokens: a JSON file mapping tokens to a project and roles. On first start the
 // file is created with an admin token, also written alone to $dataDir/admin-token, and an
-// agent token in $dataDir/agent-token.
+// agent token in $dataDir/agent-token. Replicas on one etcd cluster share the first replica's
+// (shared-tokens.ts writes them here before these functions read them).
 
 const TokensFile = z.object({
   tokens: z.record(
@@ -18,7 +19,7 @@ const TokensFile = z.object({
 });
 export type TokensFile = z.infer<typeof TokensFile>;
 
-const newToken = () => randomBytes(24).toString('hex');
+export const newToken = () => randomBytes(24).toString('hex');
 /** Keystone-style project id: 32 hex digits. */
 export const newProjectId = () => randomBytes(16).toString('hex');
 
@@ -28,39 +29,68 @@ export interface StaticTokenOptions {
   agentToken?: string;
 }
 
-function writePrivate(path: string, content: string): void {
+export function writePrivate(path: string, content: string): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, content, { mode: 0o600 });
 }
 
-/** Read the tokens file, creating it (and admin-token, agent-token) on first start. */
-export function ensureTokens(options: StaticTokenOptions): TokensFile {
-  const path = options.tokensFile ?? join(options.dataDir, 'tokens.json');
-  if (!existsSync(path)) {
-    const admin = newToken();
-    const agent = options.agentToken ?? newToken();
-    const file: TokensFile = {
+/** A tokens file and, when known, which of its tokens are the admin's and the agents'. */
+export interface TokenSet {
+  file: TokensFile;
+  adminToken?: string;
+  agentToken?: string;
+}
+
+/** The tokens of a first start: an admin token (of a new project) and an agent token. */
+export function newTokenSet(agentToken?: string): Required<TokenSet> {
+  const admin = newToken();
+  const agent = agentToken ?? newToken();
+  return {
+    file: {
       tokens: {
         [admin]: { project_id: newProjectId(), roles: ['admin', 'member'], user_id: 'admin' },
         [agent]: { project_id: 'weft-agents', roles: ['weft-agent'], user_id: 'weft-agent' },
       },
-    };
-    writePrivate(path, `${JSON.stringify(file, null, 2)}\n`);
-    writePrivate(join(options.dataDir, 'admin-token'), `${admin}\n`);
-    writePrivate(join(options.dataDir, 'agent-token'), `${agent}\n`);
-  }
+    },
+    adminToken: admin,
+    agentToken: agent,
+  };
+}
+
+/** Writes the tokens file, and admin-token and agent-token in dataDir when the set names them. */
+export function writeTokenSet(dataDir: string, path: string, set: TokenSet): void {
+  writePrivate(path, `${JSON.stringify(set.file, null, 2)}\n`);
+  if (set.adminToken) writePrivate(join(dataDir, 'admin-token'), `${set.adminToken}\n`);
+  if (set.agentToken) writePrivate(join(dataDir, 'agent-token'), `${set.agentToken}\n`);
+}
+
+export const tokensPath = (options: StaticTokenOptions) => options.tokensFile ?? join(options.dataDir, 'tokens.json');
+
+/** Read the tokens file, creating it (and admin-token, agent-token) on first start. */
+export function ensureTokens(options: StaticTokenOptions): TokensFile {
+  const path = tokensPath(options);
+  if (!existsSync(path)) writeTokenSet(options.dataDir, path, newTokenSet(options.agentToken));
+  return readTokensFile(path);
+}
+
+export function readTokensFile(path: string): TokensFile {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new ConfigError(`cannot read tokens file ${path}: ${(err as Error).message}`);
   }
+  return parseTokensFile(raw, `tokens file ${path}`);
+}
+
+/** A tokens file's content, checked; `what` names it in the error. */
+export function parseTokensFile(raw: unknown, what: string): TokensFile {
   const parsed = TokensFile.safeParse(raw);
   if (!parsed.success) {
     // Name entries by their last four characters: error messages end up in logs.
     const where = (keys: PropertyKey[]) => keys.map((p, n) => (n === 1 && keys[0] === 'tokens' ? `<...${String(p).slice(-4)}>` : String(p))).join('.');
     const lines = parsed.error.issues.map((i) => `  ${where(i.path) || '(root)'}: ${i.message}`);
-    throw new ConfigError(`invalid tokens file ${path}:\n${lines.join('\n')}`);
+    throw new ConfigError(`invalid ${what}:\n${lines.join('\n')}`);
   }
   return parsed.data;
 }

@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import type { Config } from '../config.ts';
 import { MODEL_INDEXES } from '../domain/indexes.ts';
 import { currentRequestId, runAsRequests } from '../request-context.ts';
-import { openEtcdStore } from './etcd/etcd-store.ts';
+import { EtcdSharedState } from './etcd/etcd-shared-state.ts';
+import { EtcdStore, openEtcdStore } from './etcd/etcd-store.ts';
+import { MemorySharedState, type SharedState } from './shared-state.ts';
 import { SqliteStore } from './sqlite/sqlite-store.ts';
 import type { Store } from './types.ts';
 
@@ -24,4 +26,13 @@ export async function openConfiguredStore(config: Config, log?: { warn(obj: obje
     notifyAs: runAsRequests,
     log,
   });
+}
+
+/**
+ * The state shared by the replicas of a store: in etcd beside the model (on the store's client,
+ * so it lives and closes with the store); for any other store, which one controller owns, memory.
+ */
+export function sharedStateOf(store: Store): SharedState {
+  if (store instanceof EtcdStore) return new EtcdSharedState(store.client, store.keys.shared);
+  return new MemorySharedState();
 }

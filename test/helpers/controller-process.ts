@@ -29,6 +29,11 @@ export interface ControllerOptions {
   keepDataDir?: boolean;
   /** Tokens added to $dataDir/tokens.json before the first start. */
   tokens?: ExtraToken[];
+  /**
+   * Leave the data directory's tokens to the controller (replicas on etcd take the shared ones,
+   * auth/shared-tokens.ts); adminToken is then read once it has started. Not with `tokens`.
+   */
+  controllerMakesTokens?: boolean;
   /** Extra WEFT_* (or other) environment for the process. */
   env?: Record<string, string>;
   /** Milliseconds to wait for GET / after spawning (default 30 s). */
@@ -100,9 +105,10 @@ export async function startController(options: ControllerOptions = {}): Promise<
   const socketPath = join(dataDir, 'controller.sock');
 
   // Create tokens.json/admin-token exactly as the controller would, then add ours.
-  ensureTokens({ dataDir });
+  if (!options.controllerMakesTokens) ensureTokens({ dataDir });
   if (options.tokens?.length) writeTokens(dataDir, options.tokens);
-  const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+  const readAdminToken = () => readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+  let adminToken = options.controllerMakesTokens ? '' : readAdminToken();
 
   async function spawnAndWait(): Promise<void> {
     const env: Record<string, string> = {
@@ -184,7 +190,9 @@ export async function startController(options: ControllerOptions = {}): Promise<
 
   try {
     await startOnFreePort();
+    if (!adminToken) adminToken = readAdminToken();
   } catch (err) {
+    await stopHard();
     if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
@@ -198,7 +206,9 @@ export async function startController(options: ControllerOptions = {}): Promise<
     },
     dataDir,
     socketPath,
-    adminToken,
+    get adminToken() {
+      return adminToken;
+    },
     get pid() {
       return isRunning() ? child!.pid : undefined;
     },

@@ -20,21 +20,21 @@ export const MAX_STREAMS_PER_USER = 16;
 const noTicket = () => new NeutronError(401, 'HTTPUnauthorized',
   `Authentication required: a valid ticket is needed (POST ${TOPOLOGY_PREFIX}/tickets with X-Auth-Token; a ticket works once, within 30 s).`);
 
-export const topologyApi: ApiPlugin = (app, { store }) => {
-  const tickets = new TicketBook();
+export const topologyApi: ApiPlugin = (app, { store, shared }) => {
+  const tickets = new TicketBook(shared);
   const open = new Map<TopologyStream, ServerResponse>();
   const perUser = new Map<string, number>();
   const docs = (summary: string) => ({ schema: { tags: ['weft'], summary } });
 
   app.post(`${TOPOLOGY_PREFIX}/tickets`, docs('A one-time ticket (30 s) to open the topology event stream'), async (req, reply) => {
-    const ticket = tickets.issue(req.ctx);
+    const ticket = await tickets.issue(req.ctx);
     reply.code(201).header('cache-control', 'no-store');
     return { ticket: { id: ticket.id, expires_at: new Date(ticket.expiresAt).toISOString() } };
   });
 
   app.get(TOPOLOGY_EVENTS_PATH, docs('Server-sent events: the visible topology, then every change to it'), async (req, reply) => {
     const { ticket } = req.query as { ticket?: unknown };
-    const ctx = typeof ticket === 'string' ? tickets.redeem(ticket) : undefined;
+    const ctx = typeof ticket === 'string' ? await tickets.redeem(ticket) : undefined;
     if (!ctx) throw noTicket();
     const user = `${ctx.projectId}\u0000${ctx.userId}`;
     const streams = perUser.get(user) ?? 0;

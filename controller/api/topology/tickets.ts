@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { RequestContext } from '../../auth/context.ts';
+import { makeContext, type RequestContext } from '../../auth/context.ts';
+import type { SharedState } from '../../store/shared-state.ts';
 
 // Tickets for the topology event stream. A browser's EventSource cannot send X-Auth-Token, so the
 // page first asks for a ticket with its token (an ordinary authenticated POST) and opens the
@@ -8,48 +9,46 @@ import type { RequestContext } from '../../auth/context.ts';
 // and proxies; a ticket is good for one stream, only for TICKET_TTL_MS, and only for the
 // topology stream, so a ticket read from a log is worthless. It carries the caller as the
 // authenticator saw them when it was issued.
+//
+// Tickets live in the replicas' shared state (store/shared-state.ts): behind a load balancer the
+// POST and the GET may reach different replicas, and a ticket still works once across all of them
+// (the redeeming replica takes it, which no other replica can then do). The expiry is checked
+// against the issuer's clock reading written in the ticket; the shared state's own time to live
+// only clears tickets nobody redeemed.
 
 export const TICKET_TTL_MS = 30_000;
-/** Tickets held at most; beyond it the oldest are forgotten (memory stays bounded whoever asks). */
-const MAX_TICKETS = 10_000;
+/** 32 random bytes, base64url: anything else cannot be a ticket and is not looked up. */
+const TICKET_ID = /^[A-Za-z0-9_-]{43}$/;
 
 interface Issued {
-  ctx: RequestContext;
+  projectId: string;
+  userId: string;
+  roles: string[];
   expiresAt: number;
 }
 
 export class TicketBook {
-  private readonly tickets = new Map<string, Issued>();
+  constructor(
+    private readonly shared: SharedState,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  constructor(private readonly now: () => number = Date.now) {}
-
-  issue(ctx: RequestContext): { id: string; expiresAt: number } {
-    this.forgetExpired();
-    while (this.tickets.size >= MAX_TICKETS) this.tickets.delete(this.tickets.keys().next().value!);
+  async issue(ctx: RequestContext): Promise<{ id: string; expiresAt: number }> {
     const id = randomBytes(32).toString('base64url');
     const expiresAt = this.now() + TICKET_TTL_MS;
-    this.tickets.set(id, { ctx, expiresAt });
+    const issued: Issued = { projectId: ctx.projectId, userId: ctx.userId, roles: [...ctx.roles], expiresAt };
+    await this.shared.put(ticketKey(id), JSON.stringify(issued), { ttlMs: TICKET_TTL_MS });
     return { id, expiresAt };
   }
 
   /** The caller a ticket was issued to; a ticket works once. */
-  redeem(id: string): RequestContext | undefined {
-    const issued = this.tickets.get(id);
-    if (!issued) return undefined;
-    this.tickets.delete(id);
-    return issued.expiresAt > this.now() ? issued.ctx : undefined;
-  }
-
-  get size(): number {
-    return this.tickets.size;
-  }
-
-  /** Map order is issue order, and every ticket lives equally long: expired ones are at the front. */
-  private forgetExpired(): void {
-    const now = this.now();
-    for (const [id, issued] of this.tickets) {
-      if (issued.expiresAt > now) break;
-      this.tickets.delete(id);
-    }
+  async redeem(id: string): Promise<RequestContext | undefined> {
+    if (!TICKET_ID.test(id)) return undefined;
+    const raw = await this.shared.take(ticketKey(id));
+    if (raw === undefined) return undefined;
+    const issued = JSON.parse(raw) as Issued;
+    return issued.expiresAt > this.now() ? makeContext(issued.projectId, issued.roles, issued.userId) : undefined;
   }
 }
+
+const ticketKey = (id: string) => `tickets/${id}`;

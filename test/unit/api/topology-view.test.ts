@@ -3,6 +3,8 @@ import { makeContext } from '../../../controller/auth/context.ts';
 import { TopologyStream } from '../../../controller/api/topology/stream.ts';
 import { TICKET_TTL_MS, TicketBook } from '../../../controller/api/topology/tickets.ts';
 import { TOPOLOGY_KINDS, TopologyView, type TopologyChange } from '../../../controller/api/topology/view.ts';
+import { sharedStateOf } from '../../../controller/store/open.ts';
+import { MemorySharedState } from '../../../controller/store/shared-state.ts';
 import type { Store } from '../../../controller/store/types.ts';
 import { ADMIN, ALICE, BOB, testApi, type Caller, type TestApi } from '../../helpers/api.ts';
 
@@ -198,24 +200,32 @@ describe('topology stream', () => {
 });
 
 describe('tickets', () => {
-  it('work once, only within their time, and stay bounded in number', () => {
-    let now = 1_000;
-    const book = new TicketBook(() => now);
+  it("work once and only within their time, on the store's shared state", async () => {
+    let now = Date.now();
+    const book = new TicketBook(sharedStateOf(api.store), () => now);
     const ctx = ctxOf(ALICE);
-    const a = book.issue(ctx);
+    const a = await book.issue(ctx);
     expect(a.id).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(book.redeem(a.id)).toBe(ctx);
-    expect(book.redeem(a.id)).toBeUndefined();
-    const b = book.issue(ctx);
+    expect(await book.redeem(a.id)).toEqual(ctx);
+    expect(await book.redeem(a.id)).toBeUndefined();
+    const b = await book.issue(ctx);
     now += TICKET_TTL_MS;
-    expect(book.redeem(b.id)).toBeUndefined();
-    expect(book.redeem('made-up')).toBeUndefined();
-    const first = book.issue(ctx);
-    for (let i = 0; i < 10_000; i++) book.issue(ctx);
-    expect(book.size).toBe(10_000);
-    expect(book.redeem(first.id)).toBeUndefined();
+    expect(await book.redeem(b.id)).toBeUndefined();
+    expect(await book.redeem('made-up')).toBeUndefined();
+    expect(await book.redeem('../../m/head')).toBeUndefined();
+  });
+
+  it("stay bounded in number in one controller's memory", async () => {
+    let now = 1_000;
+    const shared = new MemorySharedState({ now: () => now });
+    const book = new TicketBook(shared, () => now);
+    const ctx = ctxOf(ALICE);
+    const first = await book.issue(ctx);
+    for (let i = 0; i < 10_000; i++) await book.issue(ctx);
+    expect(shared.size).toBe(10_000);
+    expect(await book.redeem(first.id)).toBeUndefined();
     now += TICKET_TTL_MS;
-    book.issue(ctx);
-    expect(book.size).toBe(1);
+    await book.issue(ctx);
+    expect(shared.size).toBe(1);
   });
 });
