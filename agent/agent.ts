@@ -98,6 +98,8 @@ export class WeftAgent {
     });
     const channel = this.channel;
     channel.on('welcome', (m) => {
+      // Logged: when an agent moved to another replica can be read off (tests measure it).
+      this.log.info({ agentId: m.agentId, controller: channel.url }, 'welcomed by the controller');
       if (m.dhcp) this.dhcpSettings = m.dhcp;
       dataplane.forgetReported();
     });

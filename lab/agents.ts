@@ -24,6 +24,8 @@ import { spawnDetached, until } from './lab-process.ts';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TSX = pathToFileURL(createRequire(join(REPO, 'package.json')).resolve('tsx')).href;
 const RELAY = join(REPO, 'lab/relay.mjs');
+/** In a host namespace, the first replica's relay port (replicaSockets). */
+const REPLICA_PORT = 9701;
 /** Extra node flags for agents (e.g. --cpu-prof), as for the test controller. */
 const nodeArgs = () => process.env.WEFT_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 
@@ -97,6 +99,11 @@ export interface LabAgentsOptions {
   controller: () => { host: string; port: number };
   /** The controller's unix socket, if it has one: agents connect there, and no relays are started. */
   controllerSocket?: string;
+  /**
+   * Several controller replicas, each with its unix socket: in each host a relay per replica
+   * (127.0.0.1:9701, 9702, ...), and the agent is given their URLs as a list to fail over along.
+   */
+  replicaSockets?: readonly string[];
   /** The agent token (<controller data dir>/agent-token). */
   agentToken: string;
   /** Hosts and liveness of the agents the controller knows (admin GET /v2.0/agents). */
@@ -164,12 +171,20 @@ export async function startLabAgents(o: LabAgentsOptions): Promise<LabAgents> {
   };
   try {
     const { port } = o.controller();
-    if (!o.controllerSocket) await startRelays(port);
-    const inHostUrl = `http://127.0.0.1:${port}`;
+    const replicas = o.replicaSockets ?? [];
+    if (replicas.length) {
+      for (const name of lab.hosts) {
+        for (const [i, socket] of replicas.entries()) {
+          const relay = lab.host(name).spawn([process.execPath, RELAY, 'tcp-to-unix', String(REPLICA_PORT + i), socket]);
+          await until(`relay to replica ${i} in ${name}`, () => /listening/.test(relay.output()), 10_000);
+        }
+      }
+    } else if (!o.controllerSocket) await startRelays(port);
+    const inHostUrl = replicas.length ? replicas.map((_, i) => `http://127.0.0.1:${REPLICA_PORT + i}`).join(',') : `http://127.0.0.1:${port}`;
     for (const name of lab.hosts) {
       const h = lab.host(name);
       const env: Record<string, string> = { ...h.agentEnv(inHostUrl, o.agentToken), WEFT_LOG_LEVEL: o.logLevel ?? 'info' };
-      if (o.controllerSocket) env.WEFT_CONTROLLER_SOCKET = o.controllerSocket;
+      if (o.controllerSocket && !replicas.length) env.WEFT_CONTROLLER_SOCKET = o.controllerSocket;
       if (o.existingOvs?.includes(name)) {
         const { ovs } = await ownOpenvswitch({ runDir: h.runDir, netns: h.netns });
         Object.assign(env, { WEFT_OVSDB: ovs.dbTarget, WEFT_DATAPATH: 'netdev' });

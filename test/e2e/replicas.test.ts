@@ -1,7 +1,7 @@
-import { Etcd3, type IWatchResponse } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcdCluster, type EtcdCluster } from '../../lab/etcd.ts';
 import { startController, type ControllerProcess } from '../helpers/controller-process.ts';
+import { committedRevisions } from '../helpers/etcd-history.ts';
 
 // Two controller replicas (real processes) on one 3-member etcd cluster (real etcd processes):
 // parallel writes through both are serialized (no address or MAC handed out twice), a write
@@ -52,27 +52,6 @@ async function networkWithSubnet(replica: ControllerProcess, cidr: string): Prom
 }
 
 const addressesOf = (ports: any[]) => ports.flatMap((p) => p.fixed_ips.map((f: any) => f.ip_address as string));
-
-/** Every revision the head key took, in etcd's history: Weft's revisions as committed. */
-async function committedRevisions(): Promise<number[]> {
-  const client = new Etcd3({ hosts: cluster.endpoints.filter((_, i) => cluster.members[i].running) });
-  try {
-    const head = await client.get(`${prefix}m/head`).exec();
-    const last = Number(head.kvs[0].mod_revision);
-    const watcher = await client.watch().key(`${prefix}m/head`).startRevision('1').create();
-    const revisions: number[] = [];
-    await new Promise<void>((done) => {
-      watcher.on('data', (res: IWatchResponse) => {
-        for (const e of res.events) revisions.push(JSON.parse(e.kv.value.toString()).revision);
-        if (res.events.some((e) => Number(e.kv.mod_revision) >= last)) done();
-      });
-    });
-    await watcher.cancel();
-    return revisions;
-  } finally {
-    client.close();
-  }
-}
 
 describe('two controller replicas on a 3-member etcd cluster', () => {
   it('hands out exactly the free addresses of a /24 to 300 parallel port creates split across both', async () => {
@@ -153,7 +132,7 @@ describe('two controller replicas on a 3-member etcd cluster', () => {
     const all = [...byId.values()];
     expect(new Set(addressesOf(all)).size).toBe(addressesOf(all).length);
     expect(new Set(all.map((p) => p.mac_address)).size).toBe(all.length);
-    const revisions = await committedRevisions();
+    const revisions = await committedRevisions(cluster, prefix);
     expect(revisions, 'one commit per revision, none skipped').toEqual(Array.from({ length: revisions.length }, (_, i) => i + 1));
     // The killed replica comes back and serves the same model.
     await a.restart();

@@ -12,7 +12,10 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const PROBE = join(REPO, 'test/helpers/probe.mjs');
 
 export interface Fabric {
+  /** The first replica (the only controller unless `replicas` asked for more). */
   readonly controller: ControllerProcess;
+  /** Every controller replica; agents fail over along them in this order. */
+  readonly replicas: readonly ControllerProcess[];
   readonly lab: Lab;
   readonly agents: Map<string, AgentProcess>;
   /** Admin API call; throws on a non-2xx answer with the body in the message. */
@@ -31,12 +34,27 @@ export interface FabricOptions extends LabOptions {
   existingOvs?: string[];
   /** The admin's token, when the controller does not take its static one (keystone mode). */
   adminToken?: () => Promise<string>;
+  /**
+   * Controller replicas sharing one store (default 1). With more than one, controllerEnv must name a
+   * shared store (WEFT_STORE=etcd ...); the replicas share their tokens through it, every agent is
+   * given every replica (lab/agents.ts replicaSockets), and api() goes to the first replica running.
+   */
+  replicas?: number;
 }
 
 export async function createFabric(opts: FabricOptions): Promise<Fabric> {
-  const controller = await startController({
-    env: { WEFT_VLAN_RANGES: 'physnet1:100:199', WEFT_FLAT_NETWORKS: 'physnet1', WEFT_LOG_LEVEL: 'warn', ...opts.controllerEnv },
-  });
+  const env = { WEFT_VLAN_RANGES: 'physnet1:100:199', WEFT_FLAT_NETWORKS: 'physnet1', WEFT_LOG_LEVEL: 'warn', ...opts.controllerEnv };
+  const count = opts.replicas ?? 1;
+  const replicas: ControllerProcess[] = [];
+  try {
+    // One after another: the first puts the shared tokens in the store, the others take them.
+    for (let i = 0; i < count; i++) replicas.push(await startController({ env, ...(count > 1 ? { controllerMakesTokens: true } : {}) }));
+  } catch (e) {
+    await Promise.all(replicas.map((r) => r.cleanup()));
+    throw e;
+  }
+  const controller = replicas[0];
+  const serving = () => replicas.find((r) => r.running) ?? controller;
   let lab: Lab | undefined;
   let labAgents: LabAgents | undefined;
   const agents = new Map<string, AgentProcess>();
@@ -44,10 +62,10 @@ export async function createFabric(opts: FabricOptions): Promise<Fabric> {
     for (const a of agents.values()) await a.kill('SIGKILL').catch(() => undefined);
     await labAgents?.stop().catch(() => undefined);
     await lab?.destroy().catch(() => undefined);
-    await controller.cleanup();
+    await Promise.all(replicas.map((r) => r.cleanup()));
   };
   const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${controller.url}${path}`, {
+    const res = await fetch(`${serving().url}${path}`, {
       method,
       headers: { 'x-auth-token': opts.adminToken ? await opts.adminToken() : controller.adminToken, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
       body: body ? JSON.stringify(body) : undefined,
@@ -77,12 +95,13 @@ export async function createFabric(opts: FabricOptions): Promise<Fabric> {
       lab,
       controller: () => ({ host: '127.0.0.1', port: controller.port }),
       controllerSocket: controller.socketPath,
+      ...(count > 1 ? { replicaSockets: replicas.map((r) => r.socketPath) } : {}),
       agentToken: readFileSync(join(controller.dataDir, 'agent-token'), 'utf8').trim(),
       listAgents: async () => (await api('GET', '/v2.0/agents')).agents,
       ...(opts.existingOvs ? { existingOvs: opts.existingOvs } : {}),
     });
     for (const [h, a] of labAgents.agents) agents.set(h, a);
-    return { controller, lab, agents, api, until, destroy };
+    return { controller, replicas, lab, agents, api, until, destroy };
   } catch (e) {
     await destroy();
     throw e;
