@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Etcd3, type IKeyValue, type ITxnRequest, type ITxnResponse, type IWatchResponse, type Watcher } from 'etcd3';
 import { NeutronError } from '../../errors.ts';
-import { ModelCache, Transaction } from '../model-cache.ts';
+import { ModelCache } from '../model-cache.ts';
 import type { Change, ChangeListener, Committed, Doc, IndexSpec, ReadView, Store, Tx } from '../types.ts';
 import { EtcdHistory } from './history.ts';
+import { afterCommitSafely, diffCaches, runBodies, settle, txnRequest, type Pending } from './group-commit.ts';
 import { EtcdKeys, parseHead, prefixEnd, type HeadValue } from './keys.ts';
 import { RevisionMap } from './revision-map.ts';
 
@@ -35,20 +36,6 @@ export interface EtcdStoreOptions {
   /** How long a commit may wait for etcd before it fails (default 30 s). */
   commitTimeoutMs?: number;
   log?: { warn(obj: object, msg: string): void };
-}
-
-interface Pending {
-  body: (tx: Tx) => unknown;
-  origin: string | undefined;
-  resolve(c: Committed<unknown>): void;
-  reject(err: unknown): void;
-}
-
-interface Outcome {
-  item: Pending;
-  ok: boolean;
-  value: unknown;
-  hooks: Array<(revision: number) => void>;
 }
 
 /** etcd did not answer in time: the API says 503, as Neutron does when its database is gone. */
@@ -277,10 +264,10 @@ export class EtcdStore implements Store {
   private async commitBatch(batch: Pending[]): Promise<Pending[]> {
     const deadline = Date.now() + this.commitTimeoutMs;
     for (;;) {
-      const { group, outcomes, rest } = this.runBodies(batch);
+      const { group, outcomes, rest } = runBodies(this.cache, batch, this.maxTxnOps);
       const base = this.cache.revision;
       if (group.isEmpty()) {
-        this.settle(outcomes, base, []);
+        settle(outcomes, base, []);
         return rest;
       }
       const revision = base + 1;
@@ -290,7 +277,7 @@ export class EtcdStore implements Store {
       this.txnInFlight = true;
       let res: ITxnResponse;
       try {
-        res = await this.sendTxn(this.txnRequest(group, { revision, commit, requests: requestIds }), deadline);
+        res = await this.sendTxn(txnRequest(this.keys, this.cache, this.headModRevision, group, { revision, commit, requests: requestIds }), deadline);
       } catch (err) {
         this.txnInFlight = false;
         this.releaseHeld();
@@ -304,7 +291,7 @@ export class EtcdStore implements Store {
         this.revisions.add(revision, etcdRevision, commit);
         this.notify(changes, revision, requestIds);
         this.wakeCatchUp();
-        this.settle(outcomes, revision, changes);
+        settle(outcomes, revision, changes);
         this.compactNow(revision);
         this.releaseHeld();
         return rest;
@@ -315,76 +302,10 @@ export class EtcdStore implements Store {
       const headKv = res.responses[0]?.response_range?.kvs?.[0];
       await withDeadline(this.caughtUp(headKv ? Number(headKv.mod_revision) : 0), deadline);
       if (this.revisions.commitAt(revision) === commit) {
-        this.settle(outcomes, revision, changes);
+        settle(outcomes, revision, changes);
         return rest;
       }
     }
-  }
-
-  /** Runs each body on top of the ones before it; a body that throws leaves no write. */
-  private runBodies(batch: Pending[]): { group: Transaction; outcomes: Outcome[]; rest: Pending[] } {
-    const group = new Transaction(this.cache);
-    const outcomes: Outcome[] = [];
-    let writes = 0;
-    let taken = 0;
-    for (const item of batch) {
-      const tx = new Transaction(group);
-      let outcome: Outcome;
-      try {
-        outcome = { item, ok: true, value: item.body(tx), hooks: tx.commitHooks };
-      } catch (err) {
-        outcome = { item, ok: false, value: err, hooks: [] };
-      }
-      const count = outcome.ok ? tx.writeCount() : 0;
-      if (taken && writes + count > this.maxTxnOps) break;
-      if (outcome.ok) tx.mergeInto(group);
-      writes += count;
-      taken++;
-      outcomes.push(outcome);
-    }
-    return { group, outcomes, rest: batch.slice(taken) };
-  }
-
-  /** Answers the bodies of a committed group; a body's error is given only now (its reads were committed state). */
-  private settle(outcomes: Outcome[], revision: number, changes: readonly Change[]): void {
-    for (const o of outcomes) {
-      if (!o.ok) {
-        o.item.reject(o.value);
-        continue;
-      }
-      for (const hook of o.hooks) afterCommitSafely(() => hook(revision));
-      o.item.resolve({ result: o.value, revision, changes });
-    }
-  }
-
-  private txnRequest(group: Transaction, head: HeadValue): ITxnRequest {
-    const compare: NonNullable<ITxnRequest['compare']> = [
-      { key: Buffer.from(this.keys.head), target: 'Mod', result: 'Equal', mod_revision: this.headModRevision },
-    ];
-    const success: NonNullable<ITxnRequest['success']> = [
-      { request_put: { key: Buffer.from(this.keys.head), value: Buffer.from(JSON.stringify(head)) } },
-    ];
-    for (const [kind, written] of group.writes.docs) {
-      for (const [id, doc] of written) {
-        const key = Buffer.from(this.keys.doc(kind, id));
-        if (doc) success.push({ request_put: { key, value: Buffer.from(JSON.stringify(doc)) } });
-        else if (this.cache.get(kind, id)) success.push({ request_delete_range: { key } });
-      }
-    }
-    for (const [scope, written] of group.writes.claims) {
-      for (const [claimKey, owner] of written) {
-        const key = Buffer.from(this.keys.claim(scope, claimKey));
-        const held = this.cache.claimOwner(scope, claimKey) !== undefined;
-        if (owner === null) {
-          if (held) success.push({ request_delete_range: { key } });
-          continue;
-        }
-        // A claim is a key: a new one must not exist in etcd, whatever this replica's cache says.
-        if (!held) compare.push({ key, target: 'Create', result: 'Equal', create_revision: 0 });
-        success.push({ request_put: { key, value: Buffer.from(owner) } });
-      }
-    }
-    return { compare, success, failure: [{ request_range: { key: Buffer.from(this.keys.head) } }] };
   }
 
   /** Sends a txn; after an error whose outcome is unknown, sends the same txn again (its guard makes that safe). */
@@ -447,26 +368,4 @@ function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
     timer = setTimeout(() => reject(new StoreUnavailableError('the watch did not catch up')), Math.max(0, deadline - Date.now()));
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** What turns cache `a` into cache `b`, as changes at `revision`. */
-function diffCaches(a: ModelCache, b: ModelCache, revision: number): Change[] {
-  const out: Change[] = [];
-  for (const kind of new Set([...a.kinds(), ...b.kinds()])) {
-    for (const prev of a.list(kind)) {
-      const doc = b.get(kind, prev.id) ?? null;
-      if (!doc) out.push({ revision, kind, id: prev.id, op: 'delete', doc, prev });
-      else if (JSON.stringify(doc) !== JSON.stringify(prev)) out.push({ revision, kind, id: prev.id, op: 'update', doc, prev });
-    }
-    for (const doc of b.list(kind)) if (!a.get(kind, doc.id)) out.push({ revision, kind, id: doc.id, op: 'create', doc, prev: null });
-  }
-  return out;
-}
-
-function afterCommitSafely(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    console.error('weft store: an after-commit callback failed', err);
-  }
 }
