@@ -103,7 +103,11 @@ export class WeftAgent {
       if (m.dhcp) this.dhcpSettings = m.dhcp;
       dataplane.forgetReported();
     });
-    channel.on('snapshot', (m) => dataplane.snapshot(m.revision, m.docs));
+    channel.on('snapshot', (m) => {
+      // Logged: a reconnection that resumed from what the agent holds shows none.
+      this.log.info({ revision: m.revision }, 'snapshot from the controller');
+      dataplane.snapshot(m.revision, m.docs);
+    });
     channel.on('changes', (m) => dataplane.changes(m.revision, m.changes, m.requestIds));
     // Nothing for this host up to the revision: the model is at it once what is queued before has run.
     channel.on('revision', (m) => dataplane.changes(m.revision, []));

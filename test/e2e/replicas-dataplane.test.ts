@@ -8,7 +8,8 @@ import { expectPing, network, plug, port, subnet, type Port } from '../helpers/f
 // The whole fabric on two controller replicas and a 3-member etcd cluster, with real Open vSwitch
 // hosts whose agents are given both replicas. Under a write load through both replicas and a ping
 // every 10 ms between two VMs on different hosts: replica 0 (where the agents are) is killed with
-// SIGKILL, then an etcd member. The agents move to the other replica within 2 s, the ping loses
+// SIGKILL, then an etcd member. The agents move to the other replica within 2 s (resuming from the
+// revision they hold, without a snapshot), the ping loses
 // no probe, every acknowledged write is there, no address or MAC is handed out twice, and the
 // revisions have no gap. The fabric then still takes changes, through the surviving replica.
 
@@ -107,6 +108,9 @@ describe('two replicas under a dataplane: a replica and an etcd member die', () 
       expect(after.length, `${host} was welcomed again after the kill`).toBeGreaterThan(0);
       expect(after[0].time - killedAt, `${host}: ms from the kill to the next welcome`).toBeLessThan(2000);
       moved.push(`${host} ${after[0].time - killedAt} ms`);
+      // It resumed from the revision it held: no snapshot since the kill.
+      const snapshots = agent.output().split('\n').filter((l) => l.includes('snapshot from the controller') && JSON.parse(l).time >= killedAt);
+      expect(snapshots, `${host} took a snapshot after moving`).toEqual([]);
     }
     console.log(`replicas: agents welcomed by the survivor after the kill: ${moved.join(', ')}; ping ${received}/${sent}; ${acknowledged.length} writes acknowledged`);
 
