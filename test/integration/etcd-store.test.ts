@@ -138,6 +138,31 @@ describe('the etcd store', () => {
     expect(await fresh.changesSince(4)).toEqual([]);
   });
 
+  it('reloads, and hands its listeners the difference, when its watch falls behind compacted history', async () => {
+    const { stores: [a, b] } = await replicas(2);
+    await a.transact((tx) => tx.put('thing', { id: 'kept', colour: 'red' }));
+    await a.transact((tx) => tx.put('thing', { id: 'gone', colour: 'red' }));
+    await until('b to hold both', () => b.revision === 2);
+    // Cut b off (its watch stops), move on without it, compact, then let b follow from where it was.
+    const internals = b as unknown as { watcher: { cancel(): Promise<void> }; headModRevision: number; follow(after: number): Promise<void> };
+    const stale = internals.headModRevision;
+    await internals.watcher.cancel();
+    await a.transact((tx) => tx.remove('thing', 'gone'));
+    await a.transact((tx) => tx.put('thing', { id: 'kept', colour: 'blue' }));
+    await a.transact((tx) => tx.put('thing', { id: 'new', colour: 'red' }));
+    const now = Number((await a.client.kv.range({ key: Buffer.from(a.keys.head) })).header.revision);
+    await a.client.kv.compact({ revision: now });
+    const seen: Array<[number, string[]]> = [];
+    b.subscribe((changes, revision) => seen.push([revision, changes.map((c) => `${c.op}:${c.id}`).sort()]));
+    await internals.follow(stale);
+    await until('b to reload', () => b.revision === 5);
+    expect(seen).toEqual([[5, ['create:new', 'delete:gone', 'update:kept']]]);
+    expect(b.view().get('thing', 'kept')?.colour).toBe('blue');
+    // And it follows again afterwards.
+    await a.transact((tx) => tx.put('thing', { id: 'after', colour: 'red' }));
+    await until('b to follow again', () => b.revision === 6);
+  });
+
   it('goes on committing when an etcd member is killed, and the member rejoins', async () => {
     const { stores: [a, b] } = await replicas(2);
     await a.transact((tx) => takeFree(tx, 'before', 64));

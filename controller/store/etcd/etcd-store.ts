@@ -3,7 +3,7 @@ import { Etcd3, type IKeyValue, type ITxnRequest, type ITxnResponse, type IWatch
 import { NeutronError } from '../../errors.ts';
 import { ModelCache } from '../model-cache.ts';
 import type { Change, ChangeListener, Committed, Doc, IndexSpec, ReadView, Store, Tx } from '../types.ts';
-import { EtcdHistory } from './history.ts';
+import { cancelQuietly, EtcdHistory, isCompacted } from './history.ts';
 import { afterCommitSafely, diffCaches, runBodies, settle, txnRequest, type Pending } from './group-commit.ts';
 import { EtcdKeys, parseHead, prefixEnd, type HeadValue } from './keys.ts';
 import { RevisionMap } from './revision-map.ts';
@@ -131,15 +131,24 @@ export class EtcdStore implements Store {
   }
 
   private async follow(afterRevision: number): Promise<void> {
-    const watcher = await this.client.watch().prefix(this.keys.model).startRevision(String(afterRevision + 1)).create();
+    let watcher: Watcher;
+    try {
+      watcher = await this.client.watch().prefix(this.keys.model).startRevision(String(afterRevision + 1)).create();
+    } catch (err) {
+      if (!isCompacted(err) || this.isClosed) throw err;
+      return this.historyLost(err);
+    }
     this.watcher = watcher;
     watcher.on('data', (res: IWatchResponse) => this.onWatch(res));
     watcher.on('error', (err) => {
-      // The history this replica needs is compacted away (it was cut off for long): load afresh.
-      if (this.isClosed || watcher !== this.watcher) return;
-      this.options.log?.warn({ err: String(err) }, 'etcd watch cancelled; reloading the model');
-      void this.reload();
+      if (!this.isClosed && watcher === this.watcher) void this.historyLost(err);
     });
+  }
+
+  /** The history this replica needs is compacted away (it was cut off for long): load afresh. */
+  private async historyLost(err: unknown): Promise<void> {
+    this.options.log?.warn({ err: String(err) }, 'etcd watch cancelled; reloading the model');
+    await this.reload();
   }
 
   // --- commits of other replicas (and our own, which the cache already holds) ---
@@ -197,7 +206,8 @@ export class EtcdStore implements Store {
 
   /** After a cancelled watch: the current model, and what differs from the cache as one commit. */
   private async reload(): Promise<void> {
-    await this.watcher?.cancel().catch(() => {});
+    await cancelQuietly(this.watcher);
+    this.watcher = undefined;
     const loaded = await this.loadCache();
     const changes = diffCaches(this.cache, loaded.cache, loaded.cache.revision);
     this.cache = loaded.cache;
@@ -355,7 +365,7 @@ export class EtcdStore implements Store {
     this.isClosed = true;
     this.listeners.clear();
     for (const w of this.catchUpWaiters.splice(0)) w.done();
-    await this.watcher?.cancel().catch(() => {});
+    await cancelQuietly(this.watcher);
     this.client.close();
   }
 }

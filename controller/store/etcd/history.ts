@@ -1,4 +1,4 @@
-import type { Etcd3, IEvent, IWatchResponse } from 'etcd3';
+import type { Etcd3, IEvent, IWatchResponse, Watcher } from 'etcd3';
 import type { Change, Doc } from '../types.ts';
 import { parseHead, type EtcdKeys } from './keys.ts';
 import type { RevisionMap } from './revision-map.ts';
@@ -56,7 +56,13 @@ export class EtcdHistory {
 
   /** Events on the model's keys from etcd revision `from` through `to`. */
   private async read(from: number, to: number): Promise<IEvent[] | 'compacted'> {
-    const watcher = await this.client.watch().prefix(this.keys.model).startRevision(String(from)).withPreviousKV().create();
+    let watcher;
+    try {
+      watcher = await this.client.watch().prefix(this.keys.model).startRevision(String(from)).withPreviousKV().create();
+    } catch (err) {
+      if (isCompacted(err)) return 'compacted';
+      throw err;
+    }
     try {
       return await new Promise<IEvent[] | 'compacted'>((resolve, reject) => {
         const events: IEvent[] = [];
@@ -75,7 +81,7 @@ export class EtcdHistory {
         });
       });
     } finally {
-      await watcher.cancel().catch(() => {});
+      await cancelQuietly(watcher);
     }
   }
 
@@ -106,6 +112,18 @@ export class EtcdHistory {
   }
 }
 
-function isCompacted(err: unknown): boolean {
-  return /compact/i.test(String((err as Error)?.message ?? err));
+/** Cancels a watch; one etcd cancelled already never answers a cancel, so the wait is bounded. */
+export async function cancelQuietly(watcher: Watcher | undefined): Promise<void> {
+  if (!watcher) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([watcher.cancel().catch(() => {}), new Promise((r) => (timer = setTimeout(r, 1000)))]);
+  clearTimeout(timer);
+}
+
+/**
+ * etcd cancels a watch whose start is compacted away with no reason given (etcd3 reports "Watcher
+ * canceled: "): a cancelled history watch counts as compacted, whose remedy (a snapshot) is safe.
+ */
+export function isCompacted(err: unknown): boolean {
+  return /compact|watcher canceled/i.test(String((err as Error)?.message ?? err));
 }
