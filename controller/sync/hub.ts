@@ -25,12 +25,11 @@ import { DataplaneWaiters, type DataplaneOutcome } from './waiters.ts';
 //
 // Runtime state (heartbeats, applied revisions, reported port states) lives here, in memory, per
 // replica: an agent that moves to another replica resumes from what it holds, not from anything
-// remembered here. When replicas share state, each publishes its agents' presence and learns the
-// others' (replica-presence.ts), so that every replica lists every agent alive or not, with the
-// revision it is in step at, and waits for agents connected elsewhere (liveness.ts). The store is
-// written only when an agent registers with a new host or configuration (routers waiting for a
-// gateway host are placed in the same transaction), and when reported port, router and floating
-// IP states change their status (statuses.ts).
+// remembered here. Replicas publish their agents' presence to each other (replica-presence.ts):
+// each lists and waits for the agents connected to any of them (liveness.ts). The store is written
+// only when an agent registers with a new host or configuration (routers waiting for a gateway
+// host are placed in the same transaction), and when reported port, router and floating IP states
+// change their status (statuses.ts).
 
 export type { DataplaneOutcome } from './waiters.ts';
 
@@ -119,7 +118,10 @@ export class SyncHub implements SessionHost {
       downMs: this.downMs,
       local: () => this.agents.published(),
       revision: () => this.store.revision,
-      onRemoteChange: () => this.waiters.check(),
+      onRemoteChange: () => {
+        this.agents.remoteChanged();
+        this.waiters.check();
+      },
       now: this.now,
       log: this.log,
     }) : undefined;
@@ -177,11 +179,10 @@ export class SyncHub implements SessionHost {
       return;
     }
     if (session.closed || this.isClosed) return;
-    const previous = this.agents.runtimes.get(doc.id);
+    const previous = this.agents.get(doc.id);
     if (previous?.session && previous.session !== session) previous.session.close(CLOSE.replaced, 'replaced by a newer connection from the same host');
     const runtime: AgentRuntime = { agentId: doc.id, host: doc.host, session, startedAt: now, heartbeatAt: now, applied: null, ports: new Map() };
-    this.agents.runtimes.set(doc.id, runtime);
-    this.agents.byHost.set(doc.host, runtime);
+    this.agents.add(runtime);
     session.runtime = runtime;
     this.presence?.changed();
     session.sendControl(JSON.stringify({
@@ -242,7 +243,7 @@ export class SyncHub implements SessionHost {
       // Kept for the API: how far it got on this connection.
       runtime.applied = this.appliedRevision(runtime);
       runtime.session = undefined;
-      if (this.agents.byHost.get(runtime.host) === runtime) this.agents.byHost.delete(runtime.host);
+      this.agents.disconnected(runtime);
       this.presence?.changed();
       this.log.info({ host: runtime.host, agent: runtime.agentId }, 'agent disconnected');
     }
@@ -281,10 +282,16 @@ export class SyncHub implements SessionHost {
 
   /**
    * Settled agents here are now in step at the new revision (the others may wait for that); a port
-   * status another replica's agent reported may be what a waiter here needs; a deleted agent is forgotten.
+   * status another replica's agent reported may be what a waiter here needs. An agent deleted
+   * through another replica is forgotten, and disconnected if it is connected here.
    */
   private presenceCommit(changes: readonly Change[]): void {
-    for (const c of changes) if (c.kind === AGENT_KIND && c.op === 'delete') this.presence!.remote.forget(c.id);
+    for (const c of changes) {
+      if (c.kind !== AGENT_KIND || c.op !== 'delete') continue;
+      this.presence!.remote.forget(c.id);
+      this.agents.remoteChanged();
+      this.agents.remove(c.id)?.session?.close(CLOSE.deleted, 'agent deleted');
+    }
     this.presence!.progressed();
     this.waiters.check();
   }
@@ -337,9 +344,7 @@ export class SyncHub implements SessionHost {
   /** Delete the agent's record; a connected agent is disconnected and registers afresh when it reconnects. */
   async deleteAgent(id: string): Promise<void> {
     await this.store.transact((tx) => removeAgent(tx, id));
-    const runtime = this.agents.runtimes.get(id);
-    this.agents.runtimes.delete(id);
-    runtime?.session?.close(CLOSE.deleted, 'agent deleted');
+    this.agents.remove(id)?.session?.close(CLOSE.deleted, 'agent deleted');
     this.presence?.changed();
   }
 
@@ -363,8 +368,6 @@ export class SyncHub implements SessionHost {
    * alive agent was reported up; 'timeout' otherwise.
    */
   waitForDataplane(revision: number, portIds: readonly string[], timeoutMs: number): Promise<DataplaneOutcome> {
-    // Agents connected elsewhere: their replicas publish their progress promptly while this one waits.
-    if (this.presence && this.agents.remoteLagging(revision)) this.presence.want(revision);
     return this.waiters.wait(revision, portIds, timeoutMs);
   }
 
@@ -377,15 +380,12 @@ export class SyncHub implements SessionHost {
       if (runtime?.session !== s || !this.agents.isAlive(runtime, now) || !this.agents.counts(runtime)) continue;
       if (s.caughtUpTo(this.routedRevision) < revision) return false;
     }
-    if (this.agents.remoteLagging(revision)) return false;
-    if (!portIds.length) return true;
-    const view = this.store.view();
-    for (const id of portIds) {
-      const host = view.get('port', id)?.['binding:host_id'];
-      if (typeof host !== 'string' || !host) continue;
-      if (this.agents.portPending(view, host, id, now)) return false;
+    if (this.agents.remoteLagging(revision)) {
+      // Agents connected elsewhere: their replicas publish their progress promptly while this one waits.
+      this.presence?.want(revision);
+      return false;
     }
-    return true;
+    return !portIds.length || !this.agents.portsPending(this.store.view(), portIds, now);
   }
 
   /** Stop: no more streaming, waiters answer 'timeout', every connection is closed. */

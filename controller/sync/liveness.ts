@@ -41,13 +41,45 @@ const stamp = (runtime: AgentRuntime) => ({ startedAt: runtime.startedAt, connec
 
 export class AgentDirectory {
   /** Agents registered here, by id (kept after a disconnect, for heartbeat_timestamp and applied_revision). */
-  readonly runtimes = new Map<string, AgentRuntime>();
+  private readonly runtimes = new Map<string, AgentRuntime>();
   /** The agent connected here for each host. */
-  readonly byHost = new Map<string, AgentRuntime>();
+  private readonly byHost = new Map<string, AgentRuntime>();
   private readonly remote: RemotePresence | undefined;
+  /** The lowest revision the alive agents that count elsewhere are in step at (undefined: to be worked out again). */
+  private remoteFloor: number | undefined;
 
   constructor(private readonly o: AgentDirectoryOptions) {
     this.remote = o.remote;
+  }
+
+  get(agentId: string): AgentRuntime | undefined {
+    return this.runtimes.get(agentId);
+  }
+
+  /** A session here registered the agent. */
+  add(runtime: AgentRuntime): void {
+    this.runtimes.set(runtime.agentId, runtime);
+    this.byHost.set(runtime.host, runtime);
+    this.remoteFloor = undefined;
+  }
+
+  /** The agent's session here closed (the runtime is kept). */
+  disconnected(runtime: AgentRuntime): void {
+    if (this.byHost.get(runtime.host) === runtime) this.byHost.delete(runtime.host);
+    this.remoteFloor = undefined;
+  }
+
+  /** The agent was deleted. */
+  remove(agentId: string): AgentRuntime | undefined {
+    const runtime = this.runtimes.get(agentId);
+    this.runtimes.delete(agentId);
+    if (runtime) this.disconnected(runtime);
+    return runtime;
+  }
+
+  /** Another replica's record changed. */
+  remoteChanged(): void {
+    this.remoteFloor = undefined;
   }
 
   /** A session here: open and heartbeating. */
@@ -123,8 +155,21 @@ export class AgentDirectory {
   /** Whether an alive agent whose newest session is on another replica is not in step at `revision`. */
   remoteLagging(revision: number): boolean {
     if (!this.remote) return false;
-    for (const e of this.remote.entries()) {
-      if (remoteAlive(e) && (e.inStepAt ?? -1) < revision && this.remoteCounting(e.agentId) === e) return true;
+    // Waiters ask on every report of every agent: worked out again only when something changed.
+    if (this.remoteFloor === undefined) {
+      this.remoteFloor = Infinity;
+      for (const e of this.remote.entries()) {
+        if (remoteAlive(e) && this.remoteCounting(e.agentId) === e) this.remoteFloor = Math.min(this.remoteFloor, e.inStepAt ?? -1);
+      }
+    }
+    return this.remoteFloor < revision;
+  }
+
+  /** Whether a wait must go on for some of `portIds`: bound to a host with an alive agent, and not up (portPending). */
+  portsPending(view: ReadView, portIds: readonly string[], now = this.o.now()): boolean {
+    for (const id of portIds) {
+      const host = view.get('port', id)?.['binding:host_id'];
+      if (typeof host === 'string' && host && this.portPending(view, host, id, now)) return true;
     }
     return false;
   }

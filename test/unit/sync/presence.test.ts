@@ -116,8 +116,7 @@ describe('AgentDirectory', () => {
   it('with one controller, shows its sessions as the hub always did', () => {
     const d = directory();
     const r = runtime();
-    d.runtimes.set(r.agentId, r);
-    d.byHost.set(r.host, r);
+    d.add(r);
     expect(d.liveness('agent-1')).toEqual({ connected: true, alive: true, startedAt: 5000, heartbeatAt: 9_800, applied: 3 });
     now = 11_000;
     expect(d.liveness('agent-1')?.alive).toBe(false);
@@ -135,16 +134,18 @@ describe('AgentDirectory', () => {
     const remote = new RemotePresence();
     const d = directory(remote);
     const here = runtime({ startedAt: 5000, session: undefined });
-    d.runtimes.set(here.agentId, here);
+    d.add(here);
+    d.disconnected(here);
     // The agent moved to r2 after its session here: r2's state is what every replica shows.
     remote.apply('r2', record('r2', [entry({ startedAt: 6000, heartbeatAt: 9_900, inStepAt: 8 })]));
+    d.remoteChanged();
+    expect(d.remoteLagging(9)).toBe(true);
     expect(d.liveness('agent-1')).toEqual({ connected: true, alive: true, startedAt: 6000, heartbeatAt: 9_900, applied: 8 });
     expect(d.counts(here)).toBe(false);
     expect(d.published()).toEqual([]);
     // It comes back here, later: this session counts again, and is published.
     const back = runtime({ startedAt: 7000 });
-    d.runtimes.set(back.agentId, back);
-    d.byHost.set(back.host, back);
+    d.add(back);
     expect(d.liveness('agent-1')).toMatchObject({ startedAt: 7000, alive: true, applied: 3 });
     expect(d.published()).toEqual([{ agentId: 'agent-1', host: 'host-1', startedAt: 7000, heartbeatAt: 9_800, connected: true, alive: true, inStepAt: 3 }]);
     expect(d.remoteLagging(100)).toBe(false);
@@ -164,6 +165,7 @@ describe('AgentDirectory', () => {
     expect(d.portPending(view(20, { p2: 'DOWN' }), 'host-2', 'p2')).toBe(false);
     // Gone from its replica: last known, not alive, not waited for.
     remote.apply('r2', undefined);
+    d.remoteChanged();
     expect(d.remoteLagging(9)).toBe(false);
     expect(d.liveness('agent-1')).toMatchObject({ alive: false, connected: false, applied: 8, heartbeatAt: 1500 });
   });

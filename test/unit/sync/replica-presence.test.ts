@@ -5,7 +5,7 @@
 // and an agent that goes, or moves, is seen so on both.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../../controller/config.ts';
-import { MemorySharedState } from '../../../controller/store/shared-state.ts';
+import { MemorySharedState, type SharedLease } from '../../../controller/store/shared-state.ts';
 import { ADMIN } from '../../helpers/api.ts';
 import { collect, hello, reporting, syncLab, until, type SyncLab } from './support.ts';
 
@@ -15,9 +15,23 @@ afterEach(async () => {
   for (const l of labs.splice(0).reverse()) await l.close();
 });
 
+/** A replicated memory state that counts the writes of presence records. */
+class CountingState extends MemorySharedState {
+  recordWrites = 0;
+  override lease(ttlMs: number): SharedLease {
+    const lease = super.lease(ttlMs);
+    return {
+      put: async (key, value) => {
+        if (key.startsWith('presence/agents/')) this.recordWrites++;
+        await lease.put(key, value);
+      },
+      release: () => lease.release(),
+    };
+  }
+}
+
 /** Two replicas on one store, sharing one state. */
-async function replicas(overrides: Partial<Config> = {}): Promise<[SyncLab, SyncLab]> {
-  const shared = new MemorySharedState({ replicated: true });
+async function replicas(overrides: Partial<Config> = {}, shared = new MemorySharedState({ replicated: true })): Promise<[SyncLab, SyncLab]> {
   const a = await syncLab(overrides, undefined, undefined, shared);
   labs.push(a);
   const b = await syncLab(overrides, undefined, a.store, shared);
@@ -85,6 +99,38 @@ describe('agent presence across replicas', () => {
     ws.close();
     await until(async () => (await agents(one))[0].alive === false, 'closed, on its replica');
     await until(async () => (await agents(two))[0].alive === false, 'closed, on the other');
+  });
+
+  it("writes a quiet agent's record about once per down time, not once per heartbeat", async () => {
+    const shared = new CountingState({ replicated: true });
+    const [one, two] = await replicas({ agentHeartbeatInterval: 0.02, agentDownTime: 0.5 }, shared);
+    const ws = await one.raw();
+    const got = collect(ws);
+    ws.send(hello('quiet-host'));
+    await until(() => got.some((m) => m.type === 'snapshot'), 'snapshot');
+    await until(async () => (await agents(two))[0]?.alive === true, 'alive on the other replica');
+    const before = shared.recordWrites;
+    for (let i = 0; i < 50; i++) {
+      ws.send(JSON.stringify({ type: 'heartbeat' }));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await agents(two))[0].alive).toBe(true);
+    // 50 heartbeats in a second or more: a refresh per half second, with room for a slow machine.
+    expect(shared.recordWrites - before).toBeLessThan(15);
+    expect(shared.recordWrites - before).toBeGreaterThan(0);
+  });
+
+  it('disconnects an agent deleted through the other replica; it registers afresh', async () => {
+    const [one, two] = await replicas();
+    const a = one.agent('host-a', { urls: [one.url] });
+    await until(async () => (await agents(two))[0]?.alive === true, 'alive on the other replica');
+    const id = (await agents(two))[0].id;
+    expect((await two.call(ADMIN, 'DELETE', `/v2.0/agents/${id}`)).status).toBe(204);
+    await until(() => a.welcomes.length === 2, 'registered again');
+    await until(async () => (await agents(two))[0]?.alive === true, 'the new agent alive on the other replica');
+    const list = await agents(two);
+    expect(list).toHaveLength(1);
+    expect(list[0].id).not.toBe(id);
   });
 
   it('lists an agent that moves to the other replica once, and never as not alive', async () => {
