@@ -20,7 +20,7 @@ export interface AppDeps {
   config: Config;
   store: Store;
   authenticator: Authenticator;
-  /** State shared by the replicas outside the model (tickets); by default the store's (open.ts). */
+  /** State shared by the replicas outside the model (tickets, agent presence); by default the store's (open.ts). */
   shared?: SharedState;
 }
 
@@ -99,11 +99,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.code(404).send(err.toBody());
   });
 
-  // Agents: the channel on this app's server (once it listens) and the wait-for-dataplane hooks.
-  const sync = registerSync(app, { ...deps, metrics });
+  // Agents: the channel on this app's server (once it listens), the wait-for-dataplane hooks, presence.
+  const shared = deps.shared ?? sharedStateOf(deps.store);
+  const sync = await registerSync(app, { ...deps, metrics, shared });
 
   versionRoutes(app);
-  const shared = deps.shared ?? sharedStateOf(deps.store);
   for (const plugin of apiPlugins) plugin(app, { store: deps.store, config: deps.config, shared, sync });
   return app;
 }

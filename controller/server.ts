@@ -28,7 +28,11 @@ export async function startControllerServer(config: Config): Promise<ControllerS
     await store.close();
     throw e;
   });
-  const app = await buildApp({ config, store, shared, authenticator });
+  // Building the app reads the other replicas' agent presence, which can fail like any etcd call.
+  const app = await buildApp({ config, store, shared, authenticator }).catch(async (e) => {
+    await store.close();
+    throw e;
+  });
   const [host, port] = splitListen(config.listen);
   await app.listen({ host, port });
   const socket = config.listenSocket ? await listenOnSocket(app.server, config.listenSocket).catch(async (e) => {

@@ -1,10 +1,13 @@
 import { PROTOCOL_VERSION, type AppliedMessage, type HelloMessage, type ResumeState } from '../../schemas/agent/channel.ts';
 import type { AgentUpdate } from '../../schemas/api/agent.ts';
 import { scheduleUnplacedRouters } from '../domain/l3-scheduler.ts';
+import type { SharedState } from '../store/shared-state.ts';
 import type { Change, ReadView, Store } from '../store/types.ts';
-import { AGENT_KIND, agentTime, presentAgent, registerAgent, removeAgent, updateAgent, type AgentDoc } from './agents.ts';
+import { AGENT_KIND, registerAgent, removeAgent, updateAgent, type AgentDoc } from './agents.ts';
 import { ConvergenceTracker } from './convergence.ts';
 import { viewCommit } from './interest.ts';
+import { AgentDirectory, type AgentState } from './liveness.ts';
+import { ReplicaPresence } from './replica-presence.ts';
 import { resumeBase, type ResumeBase } from './resume.ts';
 import { CommitRouter } from './routing.ts';
 import { CLOSE, Session, type AgentLink, type AgentRuntime, type SessionHost } from './session.ts';
@@ -22,9 +25,11 @@ import { DataplaneWaiters, type DataplaneOutcome } from './waiters.ts';
 //
 // Runtime state (heartbeats, applied revisions, reported port states) lives here, in memory, per
 // replica: an agent that moves to another replica resumes from what it holds, not from anything
-// remembered here. The store is written only when an agent registers with a new host or
-// configuration (routers waiting for a gateway host are placed in the same transaction), and when
-// reported port, router and floating IP states change their status (statuses.ts).
+// remembered here. Replicas publish their agents' presence to each other (replica-presence.ts):
+// each lists and waits for the agents connected to any of them (liveness.ts). The store is written
+// only when an agent registers with a new host or configuration (routers waiting for a gateway
+// host are placed in the same transaction), and when reported port, router and floating IP states
+// change their status (statuses.ts).
 
 export type { DataplaneOutcome } from './waiters.ts';
 
@@ -57,15 +62,11 @@ export interface SyncHubOptions {
   commitRequestIds?: () => readonly string[] | undefined;
   /** Seconds from a streamed commit until every agent it was sent to has applied it (see convergence.ts). */
   observeConvergence?: (seconds: number) => void;
+  /** State shared with other replicas: when it is replicated, agent presence is shared through it (start()). */
+  shared?: SharedState;
 }
 
-/** One agent as metrics show it. */
-export interface AgentState {
-  host: string;
-  alive: boolean;
-  /** The revision it is in step at (see SyncHub.appliedRevision); null before its first report. */
-  applied: number | null;
-}
+export type { AgentState } from './liveness.ts';
 
 const quiet: SyncLogger = { info() {}, warn() {}, error() {} };
 
@@ -86,10 +87,10 @@ export class SyncHub implements SessionHost {
   private readonly sessions = new Set<Session>();
   /** Sessions with messages not yet applied, or not streaming: the only ones a waiter can wait on. */
   private readonly unsettled = new Set<Session>();
-  /** Registered agents by id (kept after a disconnect, for heartbeat_timestamp and applied_revision). */
-  private readonly runtimes = new Map<string, AgentRuntime>();
-  /** The connected agent of each host. */
-  private readonly byHost = new Map<string, AgentRuntime>();
+  /** The agents registered here, merged with other replicas' presence. */
+  private readonly agents: AgentDirectory;
+  /** Agent presence shared with the other replicas (absent with one controller). */
+  private readonly presence: ReplicaPresence | undefined;
   private readonly waiters: DataplaneWaiters;
   /** The last commit routed to the sessions: every streaming session was sent what concerned it up to here. */
   private routedRevision: number;
@@ -112,11 +113,36 @@ export class SyncHub implements SessionHost {
     // While someone waits, re-check now and then: an agent that stops heartbeating stops counting.
     const tickMs = Math.min(250, Math.max(10, Math.min(this.downMs, this.heartbeatMs) / 4));
     this.waiters = new DataplaneWaiters((revision, portIds) => this.satisfied(revision, portIds), tickMs);
+    this.presence = options.shared?.replicated ? new ReplicaPresence({
+      shared: options.shared,
+      downMs: this.downMs,
+      local: () => this.agents.published(),
+      revision: () => this.store.revision,
+      onRemoteChange: () => {
+        this.agents.remoteChanged();
+        this.waiters.check();
+      },
+      now: this.now,
+      log: this.log,
+    }) : undefined;
+    this.agents = new AgentDirectory({
+      downMs: this.downMs, now: this.now, remote: this.presence?.remote, inStep: (runtime) => this.appliedRevision(runtime),
+    });
     this.unsubscribe = this.store.subscribe((changes, revision) => this.onCommit(changes, revision));
   }
 
   get closed(): boolean {
     return this.isClosed;
+  }
+
+  /** Learn the other replicas' agents (a no-op with one controller). */
+  async start(): Promise<void> {
+    await this.presence?.start();
+  }
+
+  /** Stop publishing this replica's agents, before its connections close: see replica-presence.ts. */
+  async stopPresence(): Promise<void> {
+    await this.presence?.close();
   }
 
   /** A new connection (already authenticated). */
@@ -153,12 +179,12 @@ export class SyncHub implements SessionHost {
       return;
     }
     if (session.closed || this.isClosed) return;
-    const previous = this.runtimes.get(doc.id);
+    const previous = this.agents.get(doc.id);
     if (previous?.session && previous.session !== session) previous.session.close(CLOSE.replaced, 'replaced by a newer connection from the same host');
     const runtime: AgentRuntime = { agentId: doc.id, host: doc.host, session, startedAt: now, heartbeatAt: now, applied: null, ports: new Map() };
-    this.runtimes.set(doc.id, runtime);
-    this.byHost.set(doc.host, runtime);
+    this.agents.add(runtime);
     session.runtime = runtime;
+    this.presence?.changed();
     session.sendControl(JSON.stringify({
       type: 'welcome', agentId: doc.id, heartbeatInterval: this.heartbeatMs / 1000, ...(this.dhcp ? { dhcp: this.dhcp } : {}),
     }));
@@ -172,7 +198,9 @@ export class SyncHub implements SessionHost {
 
   heartbeat(session: Session): void {
     if (!session.runtime) return;
-    session.runtime.heartbeatAt = this.now();
+    const now = this.now();
+    if (this.presence && !this.agents.isAlive(session.runtime, now)) this.presence.changed();
+    session.runtime.heartbeatAt = now;
     // Nothing for this agent since some commits: it learns their revision, and reports it applied.
     session.sendRevision(this.routedRevision);
   }
@@ -189,12 +217,14 @@ export class SyncHub implements SessionHost {
     runtime.applied = message.revision;
     for (const [id, state] of Object.entries(message.ports)) runtime.ports.set(id, state);
     session.acknowledge(message.revision);
+    this.presence?.progressed();
     this.waiters.check();
   }
 
   progressed(session: Session): void {
     if (session.settled || session.closed) this.unsettled.delete(session);
     else this.unsettled.add(session);
+    this.presence?.progressed();
   }
 
   commitApplied(revision: number): void {
@@ -213,7 +243,8 @@ export class SyncHub implements SessionHost {
       // Kept for the API: how far it got on this connection.
       runtime.applied = this.appliedRevision(runtime);
       runtime.session = undefined;
-      if (this.byHost.get(runtime.host) === runtime) this.byHost.delete(runtime.host);
+      this.agents.disconnected(runtime);
+      this.presence?.changed();
       this.log.info({ host: runtime.host, agent: runtime.agentId }, 'agent disconnected');
     }
     this.waiters.check();
@@ -227,6 +258,11 @@ export class SyncHub implements SessionHost {
 
   private onCommit(changes: readonly Change[], revision: number): void {
     this.routedRevision = Math.max(this.routedRevision, revision);
+    this.route(changes, revision);
+    if (this.presence) this.presenceCommit(changes);
+  }
+
+  private route(changes: readonly Change[], revision: number): void {
     if (!this.router.size) return;
     // Trimmed to the view once; only the sessions it can concern look at it.
     const commit = viewCommit(changes, revision);
@@ -242,6 +278,22 @@ export class SyncHub implements SessionHost {
       sent++;
     }
     this.convergence?.committed(revision, sent);
+  }
+
+  /**
+   * Settled agents here are now in step at the new revision (the others may wait for that); a port
+   * status another replica's agent reported may be what a waiter here needs. An agent deleted
+   * through another replica is forgotten, and disconnected if it is connected here.
+   */
+  private presenceCommit(changes: readonly Change[]): void {
+    for (const c of changes) {
+      if (c.kind !== AGENT_KIND || c.op !== 'delete') continue;
+      this.presence!.remote.forget(c.id);
+      this.agents.remoteChanged();
+      this.agents.remove(c.id)?.session?.close(CLOSE.deleted, 'agent deleted');
+    }
+    this.presence!.progressed();
+    this.waiters.check();
   }
 
   /** Send the difference from what the agent holds, or a snapshot when the store cannot tell it. */
@@ -266,10 +318,6 @@ export class SyncHub implements SessionHost {
 
   // --- agents as the API sees them ---
 
-  isAlive(runtime: AgentRuntime | undefined, now = this.now()): boolean {
-    return !!runtime?.session && now - runtime.heartbeatAt <= this.downMs;
-  }
-
   /**
    * The revision an agent is in step at: what it last reported applied, or later when every
    * message sent to it since is applied (commits that did not concern it need no report).
@@ -282,22 +330,11 @@ export class SyncHub implements SessionHost {
 
   /** Every registered agent: alive or not, and the revision it is in step at (null before its first report). */
   agentStates(): AgentState[] {
-    const now = this.now();
-    return this.store.view().list<AgentDoc>(AGENT_KIND).map((doc) => {
-      const runtime = this.runtimes.get(doc.id);
-      return { host: doc.host, alive: this.isAlive(runtime, now), applied: runtime ? this.appliedRevision(runtime) : null };
-    });
+    return this.agents.states(this.store.view());
   }
 
   present(view: ReadView, doc: AgentDoc): Record<string, unknown> {
-    const runtime = this.runtimes.get(doc.id);
-    return presentAgent(view, doc, {
-      connected: !!runtime?.session,
-      alive: this.isAlive(runtime),
-      startedAt: runtime ? agentTime(runtime.startedAt) : undefined,
-      heartbeatAt: runtime ? agentTime(runtime.heartbeatAt) : undefined,
-      applied: runtime ? this.appliedRevision(runtime) : null,
-    });
+    return this.agents.present(view, doc);
   }
 
   async updateAgent(id: string, input: AgentUpdate): Promise<AgentDoc> {
@@ -307,9 +344,8 @@ export class SyncHub implements SessionHost {
   /** Delete the agent's record; a connected agent is disconnected and registers afresh when it reconnects. */
   async deleteAgent(id: string): Promise<void> {
     await this.store.transact((tx) => removeAgent(tx, id));
-    const runtime = this.runtimes.get(id);
-    this.runtimes.delete(id);
-    runtime?.session?.close(CLOSE.deleted, 'agent deleted');
+    this.agents.remove(id)?.session?.close(CLOSE.deleted, 'agent deleted');
+    this.presence?.changed();
   }
 
   /** Connected, registered sessions (for tests and diagnostics). */
@@ -341,24 +377,22 @@ export class SyncHub implements SessionHost {
     const now = this.now();
     for (const s of this.unsettled) {
       const runtime = s.runtime;
-      if (runtime?.session === s && this.isAlive(runtime, now) && s.caughtUpTo(this.routedRevision) < revision) return false;
+      if (runtime?.session !== s || !this.agents.isAlive(runtime, now) || !this.agents.counts(runtime)) continue;
+      if (s.caughtUpTo(this.routedRevision) < revision) return false;
     }
-    if (!portIds.length) return true;
-    const view = this.store.view();
-    for (const id of portIds) {
-      const host = view.get('port', id)?.['binding:host_id'];
-      if (typeof host !== 'string' || !host) continue;
-      const runtime = this.byHost.get(host);
-      if (!runtime || !this.isAlive(runtime, now)) continue;
-      if (runtime.ports.get(id) !== 'up') return false;
+    if (this.agents.remoteLagging(revision)) {
+      // Agents connected elsewhere: their replicas publish their progress promptly while this one waits.
+      this.presence?.want(revision);
+      return false;
     }
-    return true;
+    return !portIds.length || !this.agents.portsPending(this.store.view(), portIds, now);
   }
 
   /** Stop: no more streaming, waiters answer 'timeout', every connection is closed. */
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    void this.presence?.close();
     this.unsubscribe();
     this.waiters.close();
     for (const s of [...this.sessions]) s.close(CLOSE.goingAway, 'controller shutting down');

@@ -88,6 +88,44 @@ describe('the shared state on etcd', () => {
     expect(await b.shared.get('lasting')).toBe('y');
   });
 
+  it("tells a watcher of either replica's writes under a prefix, from what is there when it starts", async () => {
+    const [a, b] = await replicas();
+    await b.shared.put('w/before', '0');
+    const heard: Array<[string, string | undefined]> = [];
+    const watch = await a.shared.watch('w/', (key, value) => heard.push([key, value]));
+    expect(heard).toEqual([['w/before', '0']]);
+    await b.shared.put('w/x', '1');
+    await b.shared.put('elsewhere', 'not heard');
+    await a.shared.put('w/x', '2');
+    await b.shared.take('w/before');
+    await until('the changes', async () => heard.length === 4);
+    expect(heard).toEqual([['w/before', '0'], ['w/x', '1'], ['w/x', '2'], ['w/before', undefined]]);
+    await watch.stop();
+  });
+
+  it("keeps a lease's keys while the replica lives, writes them again when etcd loses the lease, and lets them go after release", async () => {
+    const [a, b] = await replicas();
+    const heard: Array<[string, string | undefined]> = [];
+    const watch = await b.shared.watch('held/', (key, value) => heard.push([key, value]));
+    const lease = a.shared.lease(1000);
+    await lease.put('held/me', 'here');
+    // Longer than the time to live: the client keeps the lease alive.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await b.shared.get('held/me')).toBe('here');
+    // etcd loses the lease (as after a long partition): the key goes, then comes back on a new one.
+    const leaseOf = async () => (await b.store.client.kv.range({ key: Buffer.from(`${b.store.keys.shared}held/me`) })).kvs[0]?.lease;
+    const first = await leaseOf();
+    await b.store.client.leaseClient.leaseRevoke({ ID: first! });
+    await until('the key to come back on a new lease', async () => {
+      const now = await leaseOf();
+      return now !== undefined && now !== first;
+    });
+    await lease.release();
+    await until('the key to go after release', async () => (await b.shared.get('held/me')) === undefined);
+    expect(heard.map(([, v]) => v)).toEqual(['here', undefined, 'here', undefined]);
+    await watch.stop();
+  });
+
   it('is no part of the model: no revision, no change for listeners', async () => {
     const [a, b] = await replicas();
     const seen: number[] = [];

@@ -3,7 +3,8 @@
 //                        every commit is guarded by its mod_revision, so commits are serialized
 //   m/d/<kind>/<id>      a document (JSON)
 //   m/c/<scope>/<key>    a uniqueness claim (IP in a subnet, MAC in a network, VNI, ...): its owner
-//   s/...                state shared by the replicas outside the model (../shared-state.ts): tickets, tokens
+//   s/...                state shared by the replicas outside the model (../shared-state.ts): tickets, tokens,
+//                        agent presence (s/presence/, ../../sync/replica-presence.ts)
 // Kinds, ids, scopes and claim keys are URI-encoded, so that a '/' in a CIDR cannot shift a field.
 
 export type ModelKey =

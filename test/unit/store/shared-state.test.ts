@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MemorySharedState } from '../../../controller/store/shared-state.ts';
 import { openStore, sharedStateOf } from '../../../controller/store/open.ts';
 
@@ -49,6 +49,53 @@ describe('MemorySharedState', () => {
     await shared.put('e', 'e', { ttlMs: 50 });
     expect(shared.size).toBe(2);
     expect(await shared.get('lasting')).toBe('x');
+  });
+
+  it('tells a watcher the keys under its prefix, then their changes in order, until it stops', async () => {
+    const shared = new MemorySharedState();
+    await shared.put('p/a', '1');
+    await shared.put('q/x', 'other prefix');
+    const heard: Array<[string, string | undefined]> = [];
+    const watch = await shared.watch('p/', (key, value) => heard.push([key, value]));
+    expect(heard).toEqual([['p/a', '1']]);
+    await shared.put('p/b', '2');
+    await shared.put('p/a', '3');
+    await shared.take('p/b');
+    await shared.take('p/missing');
+    await shared.put('q/y', 'not heard');
+    await Promise.resolve();
+    expect(heard).toEqual([['p/a', '1'], ['p/b', '2'], ['p/a', '3'], ['p/b', undefined]]);
+    await watch.stop();
+    await shared.put('p/c', 'after stop');
+    await Promise.resolve();
+    expect(heard).toHaveLength(4);
+  });
+
+  it("keeps a lease's keys until it is released, then for its time to live, and tells watchers when they go", async () => {
+    vi.useFakeTimers();
+    try {
+      const shared = new MemorySharedState({ replicated: true });
+      expect(shared.replicated).toBe(true);
+      expect(new MemorySharedState().replicated).toBe(false);
+      const heard: Array<[string, string | undefined]> = [];
+      await shared.watch('held/', (key, value) => heard.push([key, value]));
+      const lease = shared.lease(500);
+      await lease.put('held/a', 'x');
+      await lease.put('held/b', 'y');
+      await shared.put('held/b', 'taken over by a plain put');
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(await shared.get('held/a')).toBe('x');
+      await lease.release();
+      await expect(lease.put('held/c', 'z')).rejects.toThrow(/released/);
+      await vi.advanceTimersByTimeAsync(499);
+      expect(await shared.get('held/a')).toBe('x');
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await shared.get('held/a')).toBeUndefined();
+      expect(await shared.get('held/b')).toBe('taken over by a plain put');
+      expect(heard).toEqual([['held/a', 'x'], ['held/b', 'y'], ['held/b', 'taken over by a plain put'], ['held/a', undefined]]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('refuses empty and absolute keys', async () => {

@@ -6,9 +6,10 @@ import type { Authenticator } from '../../../controller/auth/context.ts';
 import { noAuth } from '../../../controller/auth/noauth.ts';
 import { testConfig, type Config } from '../../../controller/config.ts';
 import { openStore } from '../../../controller/store/open.ts';
+import type { SharedState } from '../../../controller/store/shared-state.ts';
 import type { Store } from '../../../controller/store/types.ts';
 import {
-  CHANNEL_PATH, PROTOCOL_VERSION, type ChangesMessage, type RevisionMessage, type SnapshotMessage, type WelcomeMessage,
+  CHANNEL_PATH, PROTOCOL_VERSION, type ChangesMessage, type PortState, type RevisionMessage, type SnapshotMessage, type WelcomeMessage,
 } from '../../../schemas/agent/channel.ts';
 import type { Caller } from '../../helpers/api.ts';
 
@@ -48,9 +49,12 @@ export interface SyncLab {
 
 /**
  * `store`: another lab's, to play a second controller replica on the same store (the store is then
- * closed by the lab that made it).
+ * closed by the lab that made it). `sharedState`: the state replicas share (default: the store's,
+ * which for SQLite is each app's own memory).
  */
-export async function syncLab(overrides: Partial<Config> = {}, authenticator: Authenticator = noAuth(), shared?: Store): Promise<SyncLab> {
+export async function syncLab(
+  overrides: Partial<Config> = {}, authenticator: Authenticator = noAuth(), shared?: Store, sharedState?: SharedState,
+): Promise<SyncLab> {
   const config = testConfig({ agentHeartbeatInterval: 0.05, agentDownTime: 0.5, ...overrides });
   const store = shared ?? openStore(':memory:');
   const clients: ControllerChannel[] = [];
@@ -60,7 +64,7 @@ export async function syncLab(overrides: Partial<Config> = {}, authenticator: Au
   let appClosed = false;
 
   const start = async () => {
-    app = await buildApp({ config, store, authenticator });
+    app = await buildApp({ config, store, authenticator, ...(sharedState ? { shared: sharedState } : {}) });
     await app.listen({ host: '127.0.0.1', port });
     const addr = app.server.address();
     port = typeof addr === 'object' && addr ? addr.port : port;
@@ -159,3 +163,17 @@ export function collect(ws: WebSocket): any[] {
 
 export const hello = (host: string, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, host, tunnelIp: '192.0.2.99', bridgeMappings: {}, datapath: 'system', ...extra });
+
+/** An agent that reports every revision it gets, with the ports of its host that `plugged` allows as up. */
+export function reporting(a: Recorded, host: string, plugged: (portId: string) => boolean = () => true): { enabled: boolean } {
+  const state = { enabled: true };
+  const report = (revision: number, ports: Array<Record<string, unknown>>) => {
+    if (!state.enabled) return;
+    const states: Record<string, PortState> = {};
+    for (const p of ports) if (p['binding:host_id'] === host && plugged(p.id as string)) states[p.id as string] = 'up';
+    a.channel.reportApplied(revision, states);
+  };
+  a.channel.on('snapshot', (m: SnapshotMessage) => report(m.revision, m.docs.port));
+  a.channel.on('changes', (m: ChangesMessage) => report(m.revision, m.changes.flatMap((c) => (c.kind === 'port' && c.doc ? [c.doc] : []))));
+  return state;
+}

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChangesMessage, PortState, SnapshotMessage } from '../../../schemas/agent/channel.ts';
 import { ADMIN, ALICE } from '../../helpers/api.ts';
-import { collect, hello, syncLab, until, type Recorded, type SyncLab } from './support.ts';
+import { collect, hello, reporting, syncLab, until, type SyncLab } from './support.ts';
 
 // X-Weft-Wait-Dataplane / ?wait_for_dataplane=: answered once every alive agent applied the
 // request's revision (and a port bound to a host with an alive agent is up), or on timeout.
@@ -11,20 +10,6 @@ afterEach(async () => {
   await lab?.close();
   lab = undefined;
 });
-
-/** An agent that reports every revision it gets, with the ports of its host that `plugged` allows as up. */
-function reporting(a: Recorded, host: string, plugged: (portId: string) => boolean = () => true) {
-  const state = { enabled: true };
-  const report = (revision: number, ports: Array<Record<string, unknown>>) => {
-    if (!state.enabled) return;
-    const states: Record<string, PortState> = {};
-    for (const p of ports) if (p['binding:host_id'] === host && plugged(p.id as string)) states[p.id as string] = 'up';
-    a.channel.reportApplied(revision, states);
-  };
-  a.channel.on('snapshot', (m: SnapshotMessage) => report(m.revision, m.docs.port));
-  a.channel.on('changes', (m: ChangesMessage) => report(m.revision, m.changes.flatMap((c) => (c.kind === 'port' && c.doc ? [c.doc] : []))));
-  return state;
-}
 
 const WAIT = 'x-weft-wait-dataplane';
 
