@@ -46,6 +46,7 @@ export interface ScaleModelOptions {
   hosts: readonly string[];
   /** Ports in all (default 10,000). */
   ports?: number;
+  /** Default: one per 4 hosts, at most 24. */
   tenants?: number;
   routers?: number;
   soloPortsPerHost?: number;
@@ -59,13 +60,12 @@ const hostsFrom = (hosts: readonly string[], start: number, count: number) =>
 
 export async function buildScaleModel(api: ApiCall, o: ScaleModelOptions): Promise<ScaleModel> {
   const hosts = o.hosts;
-  const tenantCount = o.tenants ?? 24;
+  const tenantCount = o.tenants ?? Math.max(1, Math.min(24, Math.floor(hosts.length / 4)));
   const routerCount = o.routers ?? 5;
   const soloPerHost = o.soloPortsPerHost ?? 4;
   const bulk = o.bulk ?? 200;
   const tenantPorts = (o.ports ?? 10_000) - hosts.length * (1 + soloPerHost) - 2 * routerCount;
   if (tenantPorts < 2 * tenantCount) throw new Error('scale model: too few ports for the tenants');
-  if (tenantCount * 4 > hosts.length * 2) throw new Error('scale model: too many tenants for the hosts');
   const ports: ScalePort[] = [];
 
   const createPorts = async (items: Record<string, unknown>[]): Promise<ScalePort[]> => {
