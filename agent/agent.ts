@@ -13,6 +13,7 @@ import { OvsdbConnection } from './ovsdb/connection.ts';
 import { watchInterfaces, type InterfaceWatcher, type PortBinding } from './ovsdb/interface-watch.ts';
 import { FlowReconciler } from './reconcile/index.ts';
 import { ControllerChannel } from './sync/channel-client.ts';
+import { feedDataplane } from './sync/dataplane-feed.ts';
 import { respondDhcp } from './dhcp/responder.ts';
 import { PacketInService } from './punt/packet-in.ts';
 import { L3Manager, routersTouched, type L3Status } from './l3/manager.ts';
@@ -101,21 +102,14 @@ export class WeftAgent {
       // Logged: when an agent moved to another replica can be read off (tests measure it).
       this.log.info({ agentId: m.agentId, controller: channel.url }, 'welcomed by the controller');
       if (m.dhcp) this.dhcpSettings = m.dhcp;
-      dataplane.forgetReported();
     });
-    channel.on('snapshot', (m) => {
-      // Logged: a reconnection that resumed from what the agent holds shows none.
-      this.log.info({ revision: m.revision }, 'snapshot from the controller');
-      dataplane.snapshot(m.revision, m.docs);
-    });
-    channel.on('changes', (m) => dataplane.changes(m.revision, m.changes, m.requestIds));
-    // Nothing for this host up to the revision: the model is at it once what is queued before has run.
-    channel.on('revision', (m) => dataplane.changes(m.revision, []));
+    // Logged: a reconnection that resumed from what the agent holds shows none.
+    channel.on('snapshot', (m) => this.log.info({ revision: m.revision }, 'snapshot from the controller'));
     // Names the API requests behind what was applied: one request can be followed from the controller's log to each agent's.
     dataplane.on('applied', (r) => {
       if (r.requestIds) this.log.info({ revision: r.revision, requestIds: r.requestIds, ms: Math.round(dataplane.lastBatchMs) }, 'changes applied');
     });
-    dataplane.on('applied', (r) => channel.reportApplied(r.revision, r.ports));
+    feedDataplane(channel, dataplane);
 
     // L3: router namespaces on this host, brought in line as soon as the model takes in a batch
     // (they need the model only, not the flows; a floating IP remap does not wait for a bundle) and

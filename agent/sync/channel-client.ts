@@ -83,6 +83,8 @@ export interface ControllerChannelEvents {
   changes: [ChangesMessage];
   /** Nothing changed in the view up to this revision: the model is at this revision. */
   revision: [RevisionMessage];
+  /** A heartbeat went to the controller (a `revision` message may answer it). */
+  heartbeat: [];
   /** A connection that had opened is gone; a reconnect is scheduled unless close() was called. */
   disconnected: [DisconnectInfo];
 }
@@ -303,7 +305,7 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
         this.log.warn({ url: this.url, silentMs: deadAfter }, 'no word from the controller; reconnecting');
         return void ws.terminate();
       }
-      this.send({ type: 'heartbeat' });
+      if (this.send({ type: 'heartbeat' })) this.emit('heartbeat');
       ws.ping();
     }, every);
   }
