@@ -52,6 +52,27 @@ function takeFree(tx: Tx, owner: string, size: number): number {
   throw new Error('pool exhausted');
 }
 
+/** Which member leads, as each member says over etcd's JSON gateway. */
+async function leaderIndex(): Promise<number> {
+  for (const [i, m] of cluster.members.entries()) {
+    if (!m.running) continue;
+    const res = await fetch(`${m.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}' }).catch(() => undefined);
+    const status = (await res?.json().catch(() => undefined)) as { header?: { member_id?: string }; leader?: string } | undefined;
+    if (status?.leader && status.leader !== '0' && status.header?.member_id === status.leader) return i;
+  }
+  return -1;
+}
+
+/** Txns each member has answered (its gRPC server's own count); undefined for a member not running. */
+async function txnsAnswered(): Promise<Array<number | undefined>> {
+  return Promise.all(cluster.members.map(async (m) => {
+    if (!m.running) return undefined;
+    const text = await (await fetch(`${m.clientUrl}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('grpc_server_handled_total{grpc_code="OK",grpc_method="Txn"'));
+    return Number(line?.split(' ').at(-1) ?? 0);
+  }));
+}
+
 describe('the etcd store', () => {
   it("streams one replica's commits to the other in revision order, with the same revisions", async () => {
     const { stores: [a, b] } = await replicas(2);
@@ -162,6 +183,37 @@ describe('the etcd store', () => {
     await a.transact((tx) => tx.put('thing', { id: 'after', colour: 'red' }));
     await until('b to follow again', () => b.revision === 6);
   });
+
+  it('sends its commits to the raft leader, and through the other members while the leader is gone', async () => {
+    const { stores: [a] } = await replicas(1);
+    const commit = (name: string) => a.transact((tx) => tx.put('thing', { id: name, colour: 'red' }));
+    // Where 20 commits went, once the store has had a commit's time to look the leader up.
+    const sentTo = async (label: string) => {
+      await commit(`${label}-first`);
+      await new Promise((r) => setTimeout(r, 300));
+      const before = await txnsAnswered();
+      for (let i = 0; i < 20; i++) await commit(`${label}-${i}`);
+      const after = await txnsAnswered();
+      return after.map((n, i) => (n === undefined ? undefined : n - (before[i] ?? 0)));
+    };
+    const leader = await leaderIndex();
+    expect(leader).toBeGreaterThanOrEqual(0);
+    const expected = cluster.members.map((_, i) => (i === leader ? 20 : 0));
+    expect(await sentTo('steady')).toEqual(expected);
+
+    await cluster.kill(leader);
+    try {
+      // The commit that meets the dead leader goes through another member; then the new leader takes them.
+      await commit('leader-gone');
+      let next = -1;
+      for (const end = Date.now() + 10_000; next < 0 && Date.now() < end; await new Promise((r) => setTimeout(r, 100))) next = await leaderIndex();
+      expect(next).not.toBe(leader);
+      expect(await sentTo('new-leader')).toEqual(cluster.members.map((_, i) => (i === leader ? undefined : i === next ? 20 : 0)));
+    } finally {
+      await cluster.restart(leader);
+    }
+    expect(a.view().list('thing')).toHaveLength(43);
+  }, 60_000);
 
   it('goes on committing when an etcd member is killed, and the member rejoins', async () => {
     const { stores: [a, b] } = await replicas(2);

@@ -6,6 +6,7 @@ import type { Change, ChangeListener, Committed, Doc, IndexSpec, ReadView, Store
 import { cancelQuietly, EtcdHistory, isCompacted } from './history.ts';
 import { afterCommitSafely, diffCaches, runBodies, settle, txnRequest, type Pending } from './group-commit.ts';
 import { EtcdKeys, parseHead, prefixEnd, type HeadValue } from './keys.ts';
+import { LeaderClient } from './leader-client.ts';
 import { RevisionMap } from './revision-map.ts';
 
 // The store on etcd, for several controller replicas. Every replica holds the whole model in
@@ -58,6 +59,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 
 export class EtcdStore implements Store {
   readonly client: Etcd3;
+  private readonly leader: LeaderClient;
   readonly keys: EtcdKeys;
   private cache: ModelCache;
   /** The etcd revision of the last commit in the cache (the head's mod_revision; 0 before the first). */
@@ -76,11 +78,10 @@ export class EtcdStore implements Store {
   private readonly commitTimeoutMs: number;
 
   constructor(private readonly options: EtcdStoreOptions) {
-    this.client = new Etcd3({
-      hosts: [...options.endpoints],
-      // Snapshots of a big model and big watch responses exceed gRPC's 4 MiB default.
-      grpcOptions: { 'grpc.max_receive_message_length': 512 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 },
-    });
+    // Snapshots of a big model and big watch responses exceed gRPC's 4 MiB default.
+    const grpcOptions = { 'grpc.max_receive_message_length': 512 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 };
+    this.client = new Etcd3({ hosts: [...options.endpoints], grpcOptions });
+    this.leader = new LeaderClient(this.client, options.endpoints, { grpcOptions });
     this.keys = new EtcdKeys(options.prefix);
     this.cache = new ModelCache(options.indexes);
     this.maxTxnOps = options.maxTxnOps ?? 8192;
@@ -322,9 +323,11 @@ export class EtcdStore implements Store {
   private async sendTxn(req: ITxnRequest, deadline: number): Promise<ITxnResponse> {
     let delay = 50;
     for (;;) {
+      const client = this.leader.current();
       try {
-        return await this.client.kv.txn(req, { deadline: Math.min(deadline, Date.now() + 5000) });
+        return await client.kv.txn(req, { deadline: Math.min(deadline, Date.now() + 5000) });
       } catch (err) {
+        if (this.leader.failed(client) && !this.isClosed) continue;
         if (this.isClosed || Date.now() + delay >= deadline) throw new StoreUnavailableError(err);
         this.options.log?.warn({ err: String(err) }, 'etcd txn failed; retrying');
         await new Promise((r) => setTimeout(r, delay));
@@ -345,7 +348,11 @@ export class EtcdStore implements Store {
 
   /** A quorum read of the head, then wait until the watch has brought the cache that far. */
   async readBarrier(): Promise<void> {
-    const res = await this.client.kv.range({ key: Buffer.from(this.keys.head), keys_only: true });
+    const client = this.leader.current();
+    const res = await client.kv.range({ key: Buffer.from(this.keys.head), keys_only: true }).catch((err) => {
+      if (!this.leader.failed(client)) throw err;
+      return this.client.kv.range({ key: Buffer.from(this.keys.head), keys_only: true });
+    });
     const modRevision = Number(res.kvs[0]?.mod_revision ?? 0);
     if (modRevision > this.headModRevision) await withDeadline(this.caughtUp(modRevision), Date.now() + this.commitTimeoutMs);
   }
@@ -366,6 +373,7 @@ export class EtcdStore implements Store {
     this.listeners.clear();
     for (const w of this.catchUpWaiters.splice(0)) w.done();
     await cancelQuietly(this.watcher);
+    this.leader.close();
     this.client.close();
   }
 }

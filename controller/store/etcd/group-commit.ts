@@ -87,8 +87,8 @@ export function txnRequest(keys: EtcdKeys, cache: ModelCache, headModRevision: n
   return { compare, success, failure: [{ request_range: { key: Buffer.from(keys.head) } }] };
 }
 
-export /** What turns cache `a` into cache `b`, as changes at `revision`. */
-function diffCaches(a: ModelCache, b: ModelCache, revision: number): Change[] {
+/** What turns cache `a` into cache `b`, as changes at `revision`. */
+export function diffCaches(a: ModelCache, b: ModelCache, revision: number): Change[] {
   const out: Change[] = [];
   for (const kind of new Set([...a.kinds(), ...b.kinds()])) {
     for (const prev of a.list(kind)) {
@@ -100,7 +100,6 @@ function diffCaches(a: ModelCache, b: ModelCache, revision: number): Change[] {
   }
   return out;
 }
-
 
 export function afterCommitSafely(fn: () => void): void {
   try {
