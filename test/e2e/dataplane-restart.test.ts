@@ -5,6 +5,7 @@ import { generationOf } from '../../agent/pipeline/fields.ts';
 import { createFabric, type Fabric } from '../helpers/fabric.ts';
 import { expectPing, network, plug, port, portStatus, subnet, type Port } from '../helpers/fabric-model.ts';
 import type { LabVm } from '../../lab/lab.ts';
+import { pingLosses } from '../helpers/ping.ts';
 
 const P = 'project-r';
 let f: Fabric;
@@ -61,10 +62,10 @@ describe('restarts', () => {
     await f.until('restarted agent applied the model', () => agentApplied('h1', revision), 60_000);
     await new Promise((r) => setTimeout(r, 1000));
     await probe.stop('SIGINT');
-    const stats = /(\d+) packets transmitted, (\d+) received/.exec(probe.output());
-    expect(stats, probe.output()).not.toBeNull();
-    expect(Number(stats![1])).toBeGreaterThan(20);
-    expect(Number(stats![2])).toBe(Number(stats![1]));
+    const count = pingLosses(probe.output());
+    expect(count, probe.output()).not.toBeNull();
+    expect(count!.sent).toBeGreaterThan(20);
+    expect(count!.lost, probe.output()).toEqual([]);
 
     const after = await dumpFlows('h1');
     const generations = new Set(cookies(after).map(generationOf));
