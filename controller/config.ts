@@ -34,9 +34,11 @@ export const ConfigSchema = z
         prefix: z.string().regex(/^\/.*\/$/, "expected a key prefix that starts and ends with '/'").default('/weft/'),
         /** Most keys one commit writes; etcd must allow as many (--max-txn-ops). */
         maxTxnOps: z.number().int().min(16).default(8192),
+        /** etcd history older than this is compacted away (an agent away longer resyncs from a snapshot). */
+        historyMinutes: z.number().positive().default(60),
       })
       .strict()
-      .default({ endpoints: ['http://127.0.0.1:2379'], prefix: '/weft/', maxTxnOps: 8192 }),
+      .default({ endpoints: ['http://127.0.0.1:2379'], prefix: '/weft/', maxTxnOps: 8192, historyMinutes: 60 }),
     auth: z.enum(['keystone', 'token', 'noauth']).default('token'),
     keystone: z
       .object({
@@ -113,6 +115,7 @@ function fromEnv(env: Env): Record<string, unknown> {
     ['WEFT_ETCD_ENDPOINTS', ['etcd', 'endpoints'], list],
     ['WEFT_ETCD_PREFIX', ['etcd', 'prefix'], String],
     ['WEFT_ETCD_MAX_TXN_OPS', ['etcd', 'maxTxnOps'], Number],
+    ['WEFT_ETCD_HISTORY_MINUTES', ['etcd', 'historyMinutes'], Number],
     ['WEFT_AUTH', ['auth'], String],
     ['WEFT_KEYSTONE_URL', ['keystone', 'url'], String],
     ['WEFT_KEYSTONE_USERNAME', ['keystone', 'username'], String],

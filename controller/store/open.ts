@@ -21,6 +21,7 @@ export async function openConfiguredStore(config: Config, log?: { warn(obj: obje
     endpoints: config.etcd.endpoints,
     prefix: config.etcd.prefix,
     maxTxnOps: config.etcd.maxTxnOps,
+    keepHistoryMs: config.etcd.historyMinutes * 60_000,
     indexes: MODEL_INDEXES,
     origin: currentRequestId,
     notifyAs: runAsRequests,

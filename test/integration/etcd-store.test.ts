@@ -20,14 +20,14 @@ afterEach(async () => {
   await Promise.all(opened.splice(0).map((s) => s.close()));
 });
 
-async function replicas(n: number, o: { keepRevisions?: number } = {}): Promise<{ prefix: string; stores: EtcdStore[] }> {
+async function replicas(n: number, o: { keepRevisions?: number; keepHistoryMs?: number } = {}): Promise<{ prefix: string; stores: EtcdStore[] }> {
   const prefix = `/test-${process.pid}-${++prefixes}/`;
   const stores: EtcdStore[] = [];
   for (let i = 0; i < n; i++) stores.push(await open(prefix, o));
   return { prefix, stores };
 }
 
-async function open(prefix: string, o: { keepRevisions?: number } = {}): Promise<EtcdStore> {
+async function open(prefix: string, o: { keepRevisions?: number; keepHistoryMs?: number } = {}): Promise<EtcdStore> {
   const store = await openEtcdStore({ endpoints: cluster.endpoints, prefix, indexes: INDEXES, ...o });
   opened.push(store);
   return store;
@@ -158,6 +158,29 @@ describe('the etcd store', () => {
     expect(await fresh.changesSince(1)).toBe('compacted');
     expect(await fresh.changesSince(4)).toEqual([]);
   });
+
+  it('compacts history older than keepHistoryMs while the model is quiet and the shared state writes', async () => {
+    const { prefix, stores: [a] } = await replicas(1, { keepHistoryMs: 2000 });
+    await a.transact((tx) => tx.put('thing', { id: 't0', colour: 'red' }));
+    await a.transact((tx) => tx.put('thing', { id: 't1', colour: 'red' }));
+    // Writes outside the model and no commit, as agent presence goes on in a quiet fabric.
+    const writes = setInterval(() => void a.client.put(`${prefix}s/presence`).value(String(Date.now())).catch(() => undefined), 20);
+    try {
+      const fresh = await open(prefix);
+      expect(await fresh.changesSince(1)).toHaveLength(1);
+      let answer: unknown;
+      for (const end = Date.now() + 15_000; answer !== 'compacted' && Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+        answer = await fresh.changesSince(1);
+      }
+      expect(answer).toBe('compacted');
+    } finally {
+      clearInterval(writes);
+    }
+    await a.transact((tx) => tx.put('thing', { id: 't2', colour: 'red' }));
+    const later = await open(prefix);
+    expect(later.revision).toBe(3);
+    expect(later.view().list('thing').map((d) => d.id).sort()).toEqual(['t0', 't1', 't2']);
+  }, 30_000);
 
   it('reloads, and hands its listeners the difference, when its watch falls behind compacted history', async () => {
     const { stores: [a, b] } = await replicas(2);

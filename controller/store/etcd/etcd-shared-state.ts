@@ -2,6 +2,7 @@ import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
 import { validKey, type SharedChangeListener, type SharedLease, type SharedState, type SharedWatch } from '../shared-state.ts';
 import { StoreUnavailableError } from './etcd-store.ts';
 import { prefixEnd } from './keys.ts';
+import { cancelQuietly } from './watches.ts';
 
 // The replicas' shared state in etcd, under the prefix's `s/` (keys.ts), on the etcd store's own
 // client. Outside the model's keys, so the store's watch never sees it: no revision, no agent.
@@ -175,7 +176,7 @@ class PrefixFollower implements SharedWatch {
       this.onChange(key, undefined);
     }
     const watcher = await this.client.watch().prefix(full).startRevision(String(Number(res.header.revision) + 1)).create();
-    if (this.stopped) return void (await watcher.cancel().catch(() => {}));
+    if (this.stopped) return void (await cancelQuietly(watcher));
     this.watcher = watcher;
     watcher.on('put', (kv) => {
       const key = this.name(kv);
@@ -189,15 +190,14 @@ class PrefixFollower implements SharedWatch {
     });
     watcher.on('error', () => {
       if (this.stopped || watcher !== this.watcher) return;
-      this.watcher = undefined;
-      void watcher.cancel().catch(() => {});
+      this.watcher = undefined; // etcd cancelled it: nothing to cancel
       void this.restart();
     });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.watcher?.cancel().catch(() => {});
+    await cancelQuietly(this.watcher);
     this.watcher = undefined;
   }
 

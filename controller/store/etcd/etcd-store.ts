@@ -3,7 +3,9 @@ import { Etcd3, type IKeyValue, type ITxnRequest, type ITxnResponse, type IWatch
 import { NeutronError } from '../../errors.ts';
 import { ModelCache } from '../model-cache.ts';
 import type { Change, ChangeListener, Committed, Doc, IndexSpec, ReadView, Store, Tx } from '../types.ts';
-import { cancelQuietly, EtcdHistory, isCompacted } from './history.ts';
+import { EtcdHistory, isCompacted } from './history.ts';
+import { cancelQuietly } from './watches.ts';
+import { EtcdCompactor } from './compactor.ts';
 import { afterCommitSafely, diffCaches, runBodies, settle, txnRequest, type Pending } from './group-commit.ts';
 import { EtcdKeys, parseHead, prefixEnd, type HeadValue } from './keys.ts';
 import { LeaderClient } from './leader-client.ts';
@@ -30,6 +32,8 @@ export interface EtcdStoreOptions {
   maxTxnOps?: number;
   /** Revisions of history kept: older ones are compacted away in etcd (default 100,000). */
   keepRevisions?: number;
+  /** History older than this is compacted away too, however few commits it holds (default 1 hour). */
+  keepHistoryMs?: number;
   /** The API request a transaction is made for (kept in the head, so every replica's listeners know it). */
   origin?: () => string | undefined;
   /** Run a commit's listeners as the requests that made it. */
@@ -66,6 +70,7 @@ export class EtcdStore implements Store {
   private headModRevision = 0;
   private readonly revisions: RevisionMap;
   private readonly history: EtcdHistory;
+  private readonly compactor: EtcdCompactor;
   private readonly listeners = new Set<ChangeListener>();
   private readonly queue: Pending[] = [];
   private draining = false;
@@ -88,6 +93,11 @@ export class EtcdStore implements Store {
     this.commitTimeoutMs = options.commitTimeoutMs ?? 30_000;
     this.revisions = new RevisionMap(options.keepRevisions ?? 100_000);
     this.history = new EtcdHistory(this.client, this.keys, this.revisions);
+    this.compactor = new EtcdCompactor(this.client, this.revisions, {
+      keepHistoryMs: options.keepHistoryMs ?? 3_600_000,
+      currentRevision: async () => Number((await this.client.kv.range({ key: Buffer.from(this.keys.head), keys_only: true, serializable: true })).header.revision),
+      log: options.log,
+    });
   }
 
   get revision(): number {
@@ -105,6 +115,7 @@ export class EtcdStore implements Store {
     this.headModRevision = loaded.headModRevision;
     if (loaded.headModRevision) this.revisions.add(this.cache.revision, loaded.headModRevision);
     await this.follow(loaded.at);
+    this.compactor.start();
   }
 
   private async loadCache(): Promise<{ cache: ModelCache; headModRevision: number; at: number }> {
@@ -303,7 +314,7 @@ export class EtcdStore implements Store {
         this.notify(changes, revision, requestIds);
         this.wakeCatchUp();
         settle(outcomes, revision, changes);
-        this.compactNow(revision);
+        this.compactor.committed(revision);
         this.releaseHeld();
         return rest;
       }
@@ -336,16 +347,6 @@ export class EtcdStore implements Store {
     }
   }
 
-  /** Every 1,000 revisions: etcd drops history older than keepRevisions. */
-  private compactNow(revision: number): void {
-    const etcdRevision = this.revisions.compactionPoint(revision);
-    if (etcdRevision === undefined) return;
-    this.client.kv.compact({ revision: etcdRevision }).catch((err) => {
-      // Another replica compacted first, or etcd compacts by itself: either is fine.
-      if (!/compacted/.test(String(err))) this.options.log?.warn({ err: String(err) }, 'etcd compaction failed');
-    });
-  }
-
   /** A quorum read of the head, then wait until the watch has brought the cache that far. */
   async readBarrier(): Promise<void> {
     const client = this.leader.current();
@@ -370,6 +371,7 @@ export class EtcdStore implements Store {
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.compactor.stop();
     this.listeners.clear();
     for (const w of this.catchUpWaiters.splice(0)) w.done();
     await cancelQuietly(this.watcher);

@@ -1,6 +1,7 @@
 import type { Etcd3, IEvent, IWatchResponse, Watcher } from 'etcd3';
 import type { Change, Doc } from '../types.ts';
 import { parseHead, type EtcdKeys } from './keys.ts';
+import { cancelQuietly } from './watches.ts';
 import type { RevisionMap } from './revision-map.ts';
 
 // The change log of the etcd store is etcd's own history: the changes after Weft revision W are the
@@ -110,14 +111,6 @@ export class EtcdHistory {
     flush();
     return out;
   }
-}
-
-/** Cancels a watch; one etcd cancelled already never answers a cancel, so the wait is bounded. */
-export async function cancelQuietly(watcher: Watcher | undefined): Promise<void> {
-  if (!watcher) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([watcher.cancel().catch(() => {}), new Promise((r) => (timer = setTimeout(r, 1000)))]);
-  clearTimeout(timer);
 }
 
 /**
