@@ -1,6 +1,7 @@
 import { PROTOCOL_VERSION, type AppliedMessage, type HelloMessage, type ResumeState } from '../../schemas/agent/channel.ts';
 import type { AgentUpdate } from '../../schemas/api/agent.ts';
-import { scheduleUnplacedRouters } from '../domain/l3-scheduler.ts';
+import { AGENT_CREDENTIAL_KIND, revokeCredential } from '../auth/agent-credentials.ts';
+import { evacuateGatewayHost, scheduleUnplacedRouters } from '../domain/l3-scheduler.ts';
 import type { SharedState } from '../store/shared-state.ts';
 import type { Change, ReadView, Store } from '../store/types.ts';
 import { AGENT_KIND, registerAgent, removeAgent, updateAgent, type AgentDoc } from './agents.ts';
@@ -10,7 +11,7 @@ import { AgentDirectory, type AgentState } from './liveness.ts';
 import { ReplicaPresence } from './replica-presence.ts';
 import { resumeBase, type ResumeBase } from './resume.ts';
 import { CommitRouter } from './routing.ts';
-import { CLOSE, Session, type AgentLink, type AgentRuntime, type SessionHost } from './session.ts';
+import { CLOSE, Session, type AgentLink, type AgentRuntime, type ChannelIdentity, type SessionHost } from './session.ts';
 import { writeReportedStatuses } from './statuses.ts';
 import { DataplaneWaiters, type DataplaneOutcome } from './waiters.ts';
 
@@ -145,9 +146,9 @@ export class SyncHub implements SessionHost {
     await this.presence?.close();
   }
 
-  /** A new connection (already authenticated). */
-  accept(link: AgentLink): Session {
-    const session = new Session(link, this, this.helloTimeoutMs);
+  /** A new connection (already authenticated as `identity`). */
+  accept(link: AgentLink, identity: ChannelIdentity = { kind: 'admin' }): Session {
+    const session = new Session(link, this, this.helloTimeoutMs, identity);
     if (this.isClosed) {
       session.close(CLOSE.goingAway, 'controller shutting down');
       return session;
@@ -259,7 +260,23 @@ export class SyncHub implements SessionHost {
   private onCommit(changes: readonly Change[], revision: number): void {
     this.routedRevision = Math.max(this.routedRevision, revision);
     this.route(changes, revision);
+    this.closeRevoked(changes);
     if (this.presence) this.presenceCommit(changes);
+  }
+
+  /**
+   * Connections whose credential was revoked or replaced (through any replica: every replica sees
+   * every commit) are closed; they cannot connect again with it.
+   */
+  private closeRevoked(changes: readonly Change[]): void {
+    let revoked: Set<string> | undefined;
+    for (const c of changes) if (c.kind === AGENT_CREDENTIAL_KIND && c.op === 'delete') (revoked ??= new Set()).add(c.id);
+    if (!revoked) return;
+    for (const s of [...this.sessions]) {
+      if (s.identity.kind !== 'host' || !revoked.has(s.identity.credentialId)) continue;
+      this.log.info({ host: s.identity.host }, 'agent credential revoked; closing its connection');
+      s.close(CLOSE.revoked, `the credential of host ${s.identity.host} was revoked`);
+    }
   }
 
   private route(changes: readonly Change[], revision: number): void {
@@ -337,13 +354,30 @@ export class SyncHub implements SessionHost {
     return this.agents.present(view, doc);
   }
 
+  /**
+   * An agent set admin-down hands the routers it is the gateway of to other gateway hosts (same
+   * transaction); one set admin-up takes routers that found no host meanwhile.
+   */
   async updateAgent(id: string, input: AgentUpdate): Promise<AgentDoc> {
-    return (await this.store.transact((tx) => updateAgent(tx, id, input))).result;
+    return (await this.store.transact((tx) => {
+      const before = tx.get<AgentDoc>(AGENT_KIND, id);
+      const doc = updateAgent(tx, id, input);
+      if (before?.admin_state_up && !doc.admin_state_up) evacuateGatewayHost(tx, doc.host);
+      if (before && !before.admin_state_up && doc.admin_state_up) scheduleUnplacedRouters(tx);
+      return doc;
+    })).result;
   }
 
-  /** Delete the agent's record; a connected agent is disconnected and registers afresh when it reconnects. */
+  /**
+   * Delete the agent's record and revoke its host's credential: a connected agent with that
+   * credential is disconnected and cannot come back without a new enrolment (one on an admin token
+   * registers afresh when it reconnects).
+   */
   async deleteAgent(id: string): Promise<void> {
-    await this.store.transact((tx) => removeAgent(tx, id));
+    await this.store.transact((tx) => {
+      const doc = removeAgent(tx, id);
+      revokeCredential(tx, doc.host);
+    });
     this.agents.remove(id)?.session?.close(CLOSE.deleted, 'agent deleted');
     this.presence?.changed();
   }
