@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -9,7 +10,9 @@ import { ENROL_PATH } from '../../schemas/api/agent-identity.ts';
 // it stored when it enrolled (<stateDir>/credential, mode 0600), or a new one for which it redeems
 // its one-time enrolment token (WEFT_ENROLMENT_TOKEN) and which it stores before using it. So an
 // agent is started once with the enrolment token and restarts with what it stored; the token,
-// still in its environment, is never sent again.
+// still in its environment, is never sent again. The stored credential remembers (as a hash) the
+// token it came from: another token in the environment is a new enrolment (after a revocation,
+// say), redeemed in its place.
 
 export class AgentIdentityError extends Error {}
 
@@ -28,12 +31,16 @@ export interface IdentityOptions {
 interface StoredCredential {
   host: string;
   credential: string;
+  /** SHA-256 of the enrolment token it was issued for (absent when it was given). */
+  enrolment?: string;
 }
+
+const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export const credentialPath = (stateDir: string) => join(stateDir, 'credential');
 
 /** The stored credential for `host`, if there is one (one stored for another host is not it). */
-export function readStoredCredential(stateDir: string, host: string): string | undefined {
+export function readStoredCredential(stateDir: string, host: string): StoredCredential | undefined {
   let stored: Partial<StoredCredential>;
   try {
     stored = JSON.parse(readFileSync(credentialPath(stateDir), 'utf8')) as Partial<StoredCredential>;
@@ -42,15 +49,16 @@ export function readStoredCredential(stateDir: string, host: string): string | u
     throw new AgentIdentityError(`cannot read the stored credential ${credentialPath(stateDir)}: ${(e as Error).message}`);
   }
   if (stored.host !== host || typeof stored.credential !== 'string') return undefined;
-  return stored.credential;
+  return stored as StoredCredential;
 }
 
 /** Stores the credential readable by this user only, replacing the file in one step. */
-export function storeCredential(stateDir: string, host: string, credential: string): void {
+export function storeCredential(stateDir: string, host: string, credential: string, enrolmentToken?: string): void {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const path = credentialPath(stateDir);
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ host, credential } satisfies StoredCredential)}\n`, { mode: 0o600 });
+  const stored: StoredCredential = { host, credential, ...(enrolmentToken ? { enrolment: tokenHash(enrolmentToken) } : {}) };
+  writeFileSync(tmp, `${JSON.stringify(stored)}\n`, { mode: 0o600 });
   renameSync(tmp, path);
 }
 
@@ -58,16 +66,17 @@ export function storeCredential(stateDir: string, host: string, credential: stri
 export async function obtainCredential(o: IdentityOptions): Promise<string> {
   if (o.credential) return o.credential;
   const stored = readStoredCredential(o.stateDir, o.host);
-  if (stored) {
+  const newEnrolment = o.enrolmentToken !== undefined && stored?.enrolment !== tokenHash(o.enrolmentToken);
+  if (stored && !newEnrolment) {
     o.log.info({ path: credentialPath(o.stateDir) }, 'using the stored agent credential');
-    return stored;
+    return stored.credential;
   }
   if (!o.enrolmentToken) {
     throw new AgentIdentityError(`no credential for host ${o.host}: none stored in ${credentialPath(o.stateDir)}; start the agent with `
       + 'WEFT_ENROLMENT_TOKEN set to a one-time enrolment token for this host (`weft agent enrol HOST` on the controller), or give WEFT_AGENT_CREDENTIAL');
   }
   const credential = await enrol(o, o.enrolmentToken);
-  storeCredential(o.stateDir, o.host, credential);
+  storeCredential(o.stateDir, o.host, credential, o.enrolmentToken);
   o.log.info({ path: credentialPath(o.stateDir) }, 'enrolled: the agent credential is stored');
   return credential;
 }

@@ -47,10 +47,17 @@ describe('obtainCredential', () => {
     expect(await obtainCredential(options())).toBe('weft-host-issued');
     expect(requests).toEqual([{ token: 'weft-enrol-once', body: { agent_credential: { host: 'h1' } } }]);
     expect(statSync(credentialPath(join(dir, 'state'))).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(readFileSync(credentialPath(join(dir, 'state')), 'utf8'))).toEqual({ host: 'h1', credential: 'weft-host-issued' });
-    // A restart with the same environment: the enrolment token is not sent again.
+    expect(JSON.parse(readFileSync(credentialPath(join(dir, 'state')), 'utf8'))).toMatchObject({ host: 'h1', credential: 'weft-host-issued' });
+    expect(readFileSync(credentialPath(join(dir, 'state')), 'utf8')).not.toContain('weft-enrol-once');
+    // A restart with the same environment, or with none: the enrolment token is not sent again.
     expect(await obtainCredential(options())).toBe('weft-host-issued');
+    expect(await obtainCredential(options({ enrolmentToken: undefined }))).toBe('weft-host-issued');
     expect(requests).toHaveLength(1);
+    // Another enrolment token (the host enrolled again, say after a revocation) replaces it.
+    answer = { status: 201, body: { agent_credential: { host: 'h1', credential: 'weft-host-second' } } };
+    expect(await obtainCredential(options({ enrolmentToken: 'weft-enrol-twice' }))).toBe('weft-host-second');
+    expect(await obtainCredential(options({ enrolmentToken: 'weft-enrol-twice' }))).toBe('weft-host-second');
+    expect(requests.map((r) => r.token)).toEqual(['weft-enrol-once', 'weft-enrol-twice']);
   });
 
   it('prefers a given credential, and ignores a stored one of another host', async () => {
