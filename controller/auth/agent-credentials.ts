@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { newId } from '../domain/standard-attrs.ts';
 import { NeutronError } from '../errors.ts';
-import type { Doc, ReadView, Tx } from '../store/types.ts';
+import type { Change, Doc, ReadView, Tx } from '../store/types.ts';
 
 // Who an agent is. Each host's agent holds its own credential, bound to its host name: the channel
 // lets it say hello as that host only (sync/session.ts), so its view, its registration and its
@@ -102,6 +102,13 @@ export function redeemEnrolment(tx: Tx, token: string, host: string, now: number
   if (enrolment.host !== host) throw enrolmentRefused(403, `The enrolment token for host ${enrolment.host} cannot enrol host ${host}.`);
   tx.put(AGENT_ENROLMENT_KIND, { ...enrolment, used_at: isoTime(now) });
   return issueCredential(tx, host, now, enrolment.id);
+}
+
+/** The credentials a commit removed (revoked, replaced, or their host's agent deleted), if any. */
+export function revokedCredentials(changes: readonly Change[]): Set<string> | undefined {
+  let out: Set<string> | undefined;
+  for (const c of changes) if (c.kind === AGENT_CREDENTIAL_KIND && c.op === 'delete') (out ??= new Set()).add(c.id);
+  return out;
 }
 
 /** What an admin sees of a credential (never its hash). */
