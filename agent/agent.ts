@@ -14,6 +14,7 @@ import { watchInterfaces, type InterfaceWatcher, type PortBinding } from './ovsd
 import { FlowReconciler } from './reconcile/index.ts';
 import { ControllerChannel } from './sync/channel-client.ts';
 import { feedDataplane } from './sync/dataplane-feed.ts';
+import { obtainCredential } from './sync/identity.ts';
 import { respondDhcp } from './dhcp/responder.ts';
 import { PacketInService } from './punt/packet-in.ts';
 import { L3Manager, routersTouched, type L3Status } from './l3/manager.ts';
@@ -43,6 +44,11 @@ export class WeftAgent {
 
   async start(): Promise<void> {
     const c = this.config;
+    // Who this agent is, before anything else: without a credential it has nothing to do.
+    const credential = await obtainCredential({
+      host: c.host, credential: c.credential, enrolmentToken: c.enrolmentToken, stateDir: c.stateDir,
+      controllerUrls: c.controllerUrls, controllerSocket: c.controllerSocket, log: this.log,
+    });
     let ovsdbTarget = c.ovsdb;
     if (!ovsdbTarget) {
       const own = await ownOpenvswitch({ runDir: c.runDir, datapath: c.datapath });
@@ -93,7 +99,7 @@ export class WeftAgent {
     this.channel = new ControllerChannel({
       urls: c.controllerUrls,
       ...(c.controllerSocket ? { socketPath: c.controllerSocket } : {}),
-      token: c.token,
+      token: credential,
       hello: { host: c.host, tunnelIp: c.tunnelIp, bridgeMappings: c.bridgeMappings, datapath: c.datapath },
       logger: this.log,
     });

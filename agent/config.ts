@@ -49,6 +49,9 @@ const AgentEnv = z.object({
   WEFT_CONTROLLER_URL: controllerUrls.default(['http://127.0.0.1:9696']),
   WEFT_CONTROLLER_SOCKET: z.string().max(107, 'a unix socket path has at most 107 bytes').optional(),
   WEFT_AGENT_TOKEN: z.string().min(1).optional(),
+  WEFT_AGENT_CREDENTIAL: z.string().min(1).optional(),
+  WEFT_ENROLMENT_TOKEN: z.string().min(1).optional(),
+  WEFT_STATE_DIR: z.string().min(1).default('/var/lib/weft-agent'),
   WEFT_HOST: z.string().min(1).max(255).default(hostname()),
   WEFT_OVSDB: z.string().regex(/^(unix|tcp):/, 'must be unix:PATH or tcp:HOST:PORT').optional(),
   WEFT_OPENFLOW: z.string().regex(/^unix:/, 'must be unix:PATH').optional(),
@@ -66,8 +69,12 @@ export interface AgentConfig {
   controllerUrls: string[];
   /** The controller's unix socket (its WEFT_LISTEN_SOCKET): connect there instead of to the URL's host and port (one URL only). */
   controllerSocket: string | undefined;
-  /** Token for the controller; read from WEFT_AGENT_TOKEN. */
-  token: string;
+  /** This host's agent credential, when given directly (WEFT_AGENT_CREDENTIAL); else the stored one, or enrolment. */
+  credential: string | undefined;
+  /** A one-time enrolment token (WEFT_ENROLMENT_TOKEN), redeemed for the credential when none is stored. */
+  enrolmentToken: string | undefined;
+  /** Where the credential is kept once enrolled (WEFT_STATE_DIR). */
+  stateDir: string;
   host: string;
   /** OVSDB target of an existing Open vSwitch; undefined = start and own one in runDir. */
   ovsdb: string | undefined;
@@ -98,14 +105,19 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
   if (e.WEFT_CONTROLLER_SOCKET && e.WEFT_CONTROLLER_URL[0].startsWith('https:')) {
     throw new AgentConfigError('WEFT_CONTROLLER_SOCKET: a unix socket is spoken to in plain http; WEFT_CONTROLLER_URL must be http://');
   }
-  if (!e.WEFT_AGENT_TOKEN) throw new AgentConfigError('WEFT_AGENT_TOKEN is required (the controller writes it to <dataDir>/agent-token)');
+  if (e.WEFT_AGENT_TOKEN) {
+    throw new AgentConfigError('WEFT_AGENT_TOKEN is gone: the shared agent token let its holder act as any host. Each host\'s agent has its own '
+      + 'credential now: start it once with WEFT_ENROLMENT_TOKEN (from `weft agent enrol HOST` on the controller) and it keeps the credential in WEFT_STATE_DIR');
+  }
   const runDir = e.WEFT_RUN_DIR ?? join(tmpdir(), `weft-${e.WEFT_HOST}`.slice(0, 40));
   // The mgmt socket sits beside the database socket for a system Open vSwitch too.
   const dbDir = e.WEFT_OVSDB?.startsWith('unix:') ? e.WEFT_OVSDB.slice(5).replace(/\/[^/]*$/, '') : runDir;
   return {
     controllerUrls: e.WEFT_CONTROLLER_URL,
     controllerSocket: e.WEFT_CONTROLLER_SOCKET,
-    token: e.WEFT_AGENT_TOKEN,
+    credential: e.WEFT_AGENT_CREDENTIAL,
+    enrolmentToken: e.WEFT_ENROLMENT_TOKEN,
+    stateDir: e.WEFT_STATE_DIR,
     host: e.WEFT_HOST,
     ovsdb: e.WEFT_OVSDB,
     runDir,

@@ -2,6 +2,7 @@
 // weft-agent: reads the WEFT_* environment (README, "Agent configuration") and runs until SIGTERM.
 import { AgentConfigError, loadAgentConfig } from './config.ts';
 import { WeftAgent } from './agent.ts';
+import { AgentIdentityError } from './sync/identity.ts';
 
 async function main(): Promise<void> {
   const agent = new WeftAgent(loadAgentConfig());
@@ -15,6 +16,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error(err instanceof AgentConfigError ? `weft-agent: ${err.message}` : err);
+  console.error(err instanceof AgentConfigError || err instanceof AgentIdentityError ? `weft-agent: ${err.message}` : err);
   process.exit(1);
 });

@@ -32,18 +32,18 @@ export function agentUnavailable(where: { env: NodeJS.ProcessEnv; platform: stri
 /**
  * The local agent's configuration: its own Open vSwitch in `<dataDir>/agent`, the public network
  * mapped to br-ex, VXLAN on loopback (one host: no peers, but tenant VXLAN networks work), and any
- * WEFT_* agent variable the user set on top.
+ * WEFT_* agent variable the user set on top. Its credential the all-in-one mints (main.ts).
  */
-export function localAgentConfig(opts: { controllerUrl: string; agentToken: string; dataDir: string; env: NodeJS.ProcessEnv; publicNet: PublicNetwork }): AgentConfig {
+export function localAgentConfig(opts: { controllerUrl: string; dataDir: string; env: NodeJS.ProcessEnv; publicNet: PublicNetwork }): AgentConfig {
   return loadAgentConfig({
     WEFT_HOST: hostname(),
     WEFT_RUN_DIR: join(opts.dataDir, 'agent'),
+    WEFT_STATE_DIR: join(opts.dataDir, 'agent'),
     WEFT_TUNNEL_IP: '127.0.0.1',
     WEFT_BRIDGE_MAPPINGS: `${opts.publicNet.physnet}:${opts.publicNet.bridge}`,
     WEFT_DATAPATH: 'netdev',
-    ...Object.fromEntries(Object.entries(opts.env).filter(([k]) => k.startsWith('WEFT_') && !['WEFT_LISTEN', 'WEFT_DATA_DIR'].includes(k))),
+    ...Object.fromEntries(Object.entries(opts.env).filter(([k]) => k.startsWith('WEFT_') && !['WEFT_LISTEN', 'WEFT_DATA_DIR', 'WEFT_ENROLMENT_TOKEN'].includes(k))),
     WEFT_CONTROLLER_URL: opts.controllerUrl,
-    WEFT_AGENT_TOKEN: opts.agentToken,
   });
 }
 

@@ -1,20 +1,12 @@
 // `npm start`: the controller with its embedded store and, on Linux as root, a local agent with its
 // own Open vSwitch and a host port on the public network, so that one machine is a whole fabric.
 // Without root (or with WEFT_ALL_IN_ONE=0) the controller runs alone, and says why.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { WeftAgent } from '../agent/agent.ts';
 import { AgentConfigError } from '../agent/config.ts';
 import { AGENT_TOOLS, ensureCommandsInstalled, ensureOpenvswitchInstalled } from '../agent/host/packages.ts';
-import { ConfigError, loadConfig, type Config } from '../controller/config.ts';
+import { ConfigError, loadConfig } from '../controller/config.ts';
 import { startControllerServer } from '../controller/server.ts';
 import { agentUnavailable, attachHostToPublic, DEFAULT_PUBLIC, localAgentConfig, stopLocalOvs } from './local-host.ts';
-
-function agentToken(config: Config): string {
-  if (config.agentToken) return config.agentToken;
-  if (config.auth === 'token') return readFileSync(join(config.dataDir, 'agent-token'), 'utf8').trim();
-  throw new ConfigError(`auth=${config.auth}: set WEFT_AGENT_TOKEN (a token the controller accepts for agents) for the local agent`);
-}
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -36,7 +28,10 @@ async function main(): Promise<void> {
   await ensureOpenvswitchInstalled();
   await ensureCommandsInstalled(AGENT_TOOLS);
   const publicNet = DEFAULT_PUBLIC;
-  const agentConfig = localAgentConfig({ controllerUrl: server.url, agentToken: agentToken(config), dataDir: config.dataDir, env: process.env, publicNet });
+  const local = localAgentConfig({ controllerUrl: server.url, dataDir: config.dataDir, env: process.env, publicNet });
+  // The local agent needs no enrolment: this process is the controller, and mints its credential
+  // (a fresh one each start, which retires the last one).
+  const agentConfig = { ...local, credential: await server.issueAgentCredential(local.host) };
   const agent = new WeftAgent(agentConfig);
   await agent.start();
   stops.push(async () => {

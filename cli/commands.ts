@@ -74,14 +74,25 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: 'external', type: 'string', placeholder: 'CIDR', help: 'with --provider: an "outside" namespace <prefix>-ext on physnet1 with this address' },
       { name: 'prefix', type: 'string', placeholder: 'PREFIX', help: "namespace prefix (default wl + 4 hex)" },
       { name: 'lab-dir', type: 'string', placeholder: 'DIR', help: 'state, logs and run folders (env WEFT_LAB_DIR; default /tmp/weft-lab)' },
-      { name: 'agent-token', type: 'string', placeholder: 'TOKEN', help: 'the agent token (env WEFT_AGENT_TOKEN; default ./data/agent-token)' },
     ],
-    summary: 'a lab of hosts (namespaces with Open vSwitch and a weft-agent each) connected to the controller',
+    summary: 'a lab of hosts (namespaces with Open vSwitch and a weft-agent each, each enrolled) connected to the controller',
   },
   {
     words: ['lab', 'down'],
     args: [],
     options: [{ name: 'lab-dir', type: 'string', placeholder: 'DIR', help: 'folder of the lab (env WEFT_LAB_DIR; default /tmp/weft-lab)' }],
     summary: 'remove everything `weft lab up` made: agents, switches, namespaces, run folders',
+  },
+  {
+    words: ['agent', 'enrol'],
+    args: [{ name: 'HOST' }],
+    options: [{ name: 'expires', type: 'int', min: 1, max: 30 * 24 * 3600, placeholder: 'SECONDS', help: 'how long the token stays good (default a day)' }],
+    summary: "a one-time enrolment token for HOST's agent (WEFT_ENROLMENT_TOKEN), which redeems it for its own credential",
+  },
+  {
+    words: ['agent', 'revoke'],
+    args: [{ name: 'HOST' }],
+    options: [],
+    summary: "revoke HOST's agent credential: its agent is disconnected until the host is enrolled again",
   },
 ];

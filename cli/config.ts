@@ -1,6 +1,5 @@
 // Where the CLI's settings come from, flag first, then environment, then a default: the controller
-// (--url, WEFT_URL), the admin token (--token, OS_TOKEN, data/admin-token), the agent token for
-// `lab up`, the lab folder, and the Open vSwitch that plug/unplug/trace work on (the agent's rules:
+// (--url, WEFT_URL), the admin token (--token, OS_TOKEN, data/admin-token), the lab folder, and the Open vSwitch that plug/unplug/trace work on (the agent's rules:
 // WEFT_OVSDB, else the private switch in WEFT_RUN_DIR, or a lab host's).
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -35,12 +34,6 @@ export function controllerUrl(o: Options, env: Env): string {
 
 export function adminToken(o: Options, env: Env, cwd = process.cwd()): string | undefined {
   return str(o, 'token') ?? nonEmpty(env.OS_TOKEN) ?? readTokenFile(join(dataDir(env, cwd), 'admin-token'));
-}
-
-export function agentToken(o: Options, env: Env, cwd = process.cwd()): string {
-  const token = str(o, 'agent-token') ?? nonEmpty(env.WEFT_AGENT_TOKEN) ?? readTokenFile(join(dataDir(env, cwd), 'agent-token'));
-  if (!token) throw new CliError(`no agent token: pass --agent-token, set WEFT_AGENT_TOKEN, or run where ${join(dataDir(env, cwd), 'agent-token')} exists (the controller writes it)`);
-  return token;
 }
 
 export function labDir(o: Options, env: Env): string {

@@ -4,6 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { CliError, commandName, parseCommandLine, UsageError, type CommandSpec } from './args.ts';
 import { COMMANDS, GLOBAL_OPTIONS } from './commands.ts';
+import { agentEnrolCommand, agentRevokeCommand } from './commands/agent.ts';
 import { fipMoveCommand } from './commands/fip.ts';
 import { labDownCommand, labUpCommand } from './commands/lab.ts';
 import { plugCommand, unplugCommand } from './commands/plug.ts';
@@ -20,6 +21,8 @@ const HANDLERS: Record<string, (ctx: CommandContext) => Promise<void>> = {
   'fip move': fipMoveCommand,
   'lab up': labUpCommand,
   'lab down': labDownCommand,
+  'agent enrol': agentEnrolCommand,
+  'agent revoke': agentRevokeCommand,
 };
 
 export interface RunIo {

@@ -54,7 +54,10 @@ export const ConfigSchema = z
       .default({ userDomain: 'Default', projectDomain: 'Default', cacheSeconds: 300 }),
     /** Static tokens file (token mode); default $dataDir/tokens.json. */
     tokensFile: z.string().optional(),
-    /** Token agents present to the controller; default: read from $dataDir/agent-token. */
+    /**
+     * Retired: the shared agent token let its holder act as any host. Each agent now has its own
+     * credential (README, "Enrolling a host"); setting this is an error that says so.
+     */
     agentToken: z.string().optional(),
     segments: z
       .object({
@@ -90,6 +93,13 @@ export const ConfigSchema = z
     }
     if (c.agentDownTime <= c.agentHeartbeatInterval) {
       ctx.addIssue({ code: 'custom', path: ['agentDownTime'], message: `must exceed agentHeartbeatInterval (${c.agentHeartbeatInterval} s); twice that or more is advisable` });
+    }
+    if (c.agentToken !== undefined) {
+      ctx.addIssue({
+        code: 'custom', path: ['agentToken'],
+        message: 'the shared agent token (WEFT_AGENT_TOKEN) is gone: it let its holder act as any host. Each host\'s agent now has its own '
+          + 'credential: make a one-time enrolment token with `weft agent enrol HOST` and start the agent with WEFT_ENROLMENT_TOKEN (README, "Enrolling a host")',
+      });
     }
   });
 

@@ -5,6 +5,7 @@ import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { buildApp } from './app.ts';
+import { issueCredential } from './auth/agent-credentials.ts';
 import { authenticatorFor } from './auth/index.ts';
 import { adoptSharedTokens } from './auth/shared-tokens.ts';
 import type { Config } from './config.ts';
@@ -16,6 +17,11 @@ export interface ControllerServer {
   readonly url: string;
   /** One line saying where the API and the channel are, for the console. */
   readonly banner: string;
+  /**
+   * A new credential for the agent of `host` on this machine (the all-in-one's own agent): the
+   * controller mints it directly, as an enrolment would, replacing the host's earlier one.
+   */
+  issueAgentCredential(host: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -45,6 +51,9 @@ export async function startControllerServer(config: Config): Promise<ControllerS
   return {
     url: `http://${config.listen}`,
     banner: `weft controller listening on http://${config.listen}${alsoSocket} (auth=${config.auth}, ${config.store === 'etcd' ? `store=etcd ${config.etcd.endpoints.join(',')}` : `data=${config.dataDir}`}; agents connect to ws://${config.listen}${CHANNEL_PATH})${note}`,
+    async issueAgentCredential(host) {
+      return (await store.transact((tx) => issueCredential(tx, host, Date.now()))).result.secret;
+    },
     async close() {
       await app.close();
       await socket?.close();

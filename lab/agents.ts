@@ -4,8 +4,9 @@
 // Agents run inside their host namespace, where 127.0.0.1 is not ours. A controller on this machine
 // with a unix socket (WEFT_LISTEN_SOCKET) is reached there directly: a path is the same in every
 // network namespace. Otherwise a relay in each host listens on 127.0.0.1:<port> and forwards over a
-// unix socket in the lab's run root to the controller (a management network; relay.mjs). Then each agent starts its host's Open vSwitch, registers, and
-// once every agent is alive the hosts' underlay goes in (lab.attachUnderlay).
+// unix socket in the lab's run root to the controller (a management network; relay.mjs). Then each
+// agent enrols with a one-time token made for its host, starts its host's Open vSwitch, registers,
+// and once every agent is alive the hosts' underlay goes in (lab.attachUnderlay).
 //
 // Two ways to run them: children of this process with their output in memory (tests), or detached
 // processes that outlive it, writing <runRoot>/<host>.log (weft lab up; lab.destroy() kills them
@@ -104,8 +105,11 @@ export interface LabAgentsOptions {
    * (127.0.0.1:9701, 9702, ...), and the agent is given their URLs as a list to fail over along.
    */
   replicaSockets?: readonly string[];
-  /** The agent token (<controller data dir>/agent-token). */
-  agentToken: string;
+  /**
+   * A one-time enrolment token for a host (an admin's POST /v2.0/weft/agent-enrolments): each
+   * agent redeems its own for its host's credential, which it keeps in the host's run folder.
+   */
+  enrol: (host: string) => Promise<string>;
   /** Hosts and liveness of the agents the controller knows (admin GET /v2.0/agents). */
   listAgents: () => Promise<Array<{ host: string; alive: boolean }>>;
   /** Hosts whose Open vSwitch runs before the agent, as a system service would (the agent gets WEFT_OVSDB). */
@@ -183,7 +187,7 @@ export async function startLabAgents(o: LabAgentsOptions): Promise<LabAgents> {
     const inHostUrl = replicas.length ? replicas.map((_, i) => `http://127.0.0.1:${REPLICA_PORT + i}`).join(',') : `http://127.0.0.1:${port}`;
     for (const name of lab.hosts) {
       const h = lab.host(name);
-      const env: Record<string, string> = { ...h.agentEnv(inHostUrl, o.agentToken), WEFT_LOG_LEVEL: o.logLevel ?? 'info' };
+      const env: Record<string, string> = { ...h.agentEnv(inHostUrl, await o.enrol(name)), WEFT_LOG_LEVEL: o.logLevel ?? 'info' };
       if (o.controllerSocket && !replicas.length) env.WEFT_CONTROLLER_SOCKET = o.controllerSocket;
       if (o.existingOvs?.includes(name)) {
         const { ovs } = await ownOpenvswitch({ runDir: h.runDir, netns: h.netns });

@@ -6,7 +6,7 @@
 //   const lab = await createLab({ hosts: ['h1', 'h2'], provider: true });   // prefix: 'wl' + 4 hex
 //   const again = openLab(lab.describe())             // the same lab from another process (weft lab down)
 //   lab.host('h1').netns / .runDir / .tunnelIp / .brPhyMac / .ovs (LocalOvs handle, starts nothing)
-//   lab.host('h1').agentEnv(controllerUrl, token)      // WEFT_* for weft-agent in that namespace
+//   lab.host('h1').agentEnv(controllerUrl, enrolment)  // WEFT_* for weft-agent in that namespace
 //   lab.host('h1').exec(argv) / .spawn(argv, {env})    // in the host namespace
 //   // ... start the agents (they start Open vSwitch and create br-int / br-phys) ...
 //   await lab.attachUnderlay('h1')                      // br-phy + eth0, VTEP IP, MTU 1600, tnl neighbours; eth1 -> br-phys
@@ -80,8 +80,11 @@ export interface LabHost {
   readonly brPhyMac: string;
   /** A handle on the host's Open vSwitch (vsctl/ofctl/appctl with explicit sockets). Starts nothing. */
   readonly ovs: LocalOvs;
-  /** Environment for weft-agent on this host. */
-  agentEnv(controllerUrl: string, token: string): Record<string, string>;
+  /**
+   * Environment for weft-agent on this host: it enrols with the one-time `enrolmentToken` and keeps
+   * its credential in runDir (WEFT_STATE_DIR), where a restarted agent finds it.
+   */
+  agentEnv(controllerUrl: string, enrolmentToken: string): Record<string, string>;
   exec(argv: readonly string[], opts?: ExecOptions): Promise<RunResult>;
   spawn(argv: readonly string[], opts?: { env?: Record<string, string> }): LabProcess;
 }
@@ -214,11 +217,12 @@ function labOf(d: LabDescription): Lab & { build(): Promise<void> } {
       tunnelIp,
       brPhyMac,
       ovs,
-      agentEnv: (controllerUrl, token) => ({
+      agentEnv: (controllerUrl, enrolmentToken) => ({
         WEFT_CONTROLLER_URL: controllerUrl,
-        WEFT_AGENT_TOKEN: token,
+        WEFT_ENROLMENT_TOKEN: enrolmentToken,
         WEFT_HOST: name,
         WEFT_RUN_DIR: runDir,
+        WEFT_STATE_DIR: runDir,
         WEFT_DATAPATH: 'netdev',
         WEFT_TUNNEL_IP: tunnelIp,
         // Lab prefix: destroy() removes them; host name: each agent owns the namespaces with its prefix.

@@ -16,7 +16,7 @@ import {
 } from '../../schemas/agent/channel.ts';
 import { HeldView } from './held-view.ts';
 
-// The agent's end of the controller channel: one WebSocket to CHANNEL_PATH with the agent token.
+// The agent's end of the controller channel: one WebSocket to CHANNEL_PATH with the host's credential.
 // It says hello, checks every controller message against the wire schemas, sends heartbeats at the
 // interval the welcome names, reports applied revisions and port states, and reconnects forever.
 //
@@ -41,7 +41,7 @@ export interface ChannelLogger {
 export interface ControllerChannelOptions {
   /** The controller replicas' APIs, http://host:port (https:// gives wss://), tried in turn. */
   urls: readonly string[];
-  /** The agent token, sent as X-Auth-Token. */
+  /** The host's agent credential (or an admin token, for tools), sent as X-Auth-Token. */
   token: string;
   /** Connect to this unix socket instead of the URL's host and port (the URL still names the request); one URL only. */
   socketPath?: string;
@@ -197,6 +197,22 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
     });
     this.ws = ws;
     let opened = false;
+    ws.on('unexpected-response', (_req, res) => {
+      // Refused before the upgrade (an unknown or revoked credential, a token that is not an
+      // agent's): the answer is a NeutronError, and its message is what the operator needs.
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk.slice(0, 4096 - body.length)));
+      res.on('end', () => {
+        let message = body;
+        try {
+          message = (JSON.parse(body) as { NeutronError?: { message?: string } }).NeutronError?.message ?? body;
+        } catch { /* not JSON: the text as it is */ }
+        this.log.warn({ status: res.statusCode, url: wsUrl }, `the controller refused this agent: ${message}`);
+        ws.terminate();
+      });
+      res.on('error', () => ws.terminate());
+    });
     ws.on('upgrade', (res) => {
       // Any byte from the controller counts as a sign of life (a big snapshot takes a while).
       res.socket?.on('data', () => (this.lastSeen = Date.now()));
@@ -226,7 +242,9 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
       this.welcomed = false;
       if (opened) {
         const info = { code, reason: reason.toString() };
-        this.log.info({ ...info, url: wsUrl }, 'controller channel closed');
+        // 4003: the credential is for another host; 4004: it was revoked. Neither heals by itself.
+        if (code === 4003 || code === 4004) this.log.warn({ ...info, url: wsUrl }, `the controller refused this agent: ${info.reason}`);
+        else this.log.info({ ...info, url: wsUrl }, 'controller channel closed');
         this.emit('disconnected', info);
       }
       this.scheduleReconnect();

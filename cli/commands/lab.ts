@@ -8,7 +8,8 @@ import { startLabAgents } from '../../lab/agents.ts';
 import { attachExternal } from '../../lab/lab-external.ts';
 import { createLab, openLab, type Lab } from '../../lab/lab.ts';
 import { CliError } from '../args.ts';
-import { agentToken, labDir } from '../config.ts';
+import { ENROLMENTS_PATH } from '../../schemas/api/agent-identity.ts';
+import { labDir } from '../config.ts';
 import { emit, optFlag, optInt, optString, type CommandContext } from '../context.ts';
 import { table } from '../format.ts';
 import { hasLabState, readLabState, writeLabState, type LabState } from '../lab-state.ts';
@@ -33,7 +34,6 @@ export async function labUpCommand(ctx: CommandContext): Promise<void> {
   const c = ctx.client();
   // Fails early, with the client's clear message, when the controller is down or the token is not an admin's.
   await c.get('/v2.0/agents');
-  const token = agentToken(ctx.options, ctx.env);
   const hosts = Array.from({ length: optInt(ctx, 'hosts') ?? 2 }, (_, i) => `h${i + 1}`);
   const prefix = optString(ctx, 'prefix');
   ctx.progress(`creating ${hosts.length} host namespace(s) and the fabric in ${dir}`);
@@ -44,7 +44,9 @@ export async function labUpCommand(ctx: CommandContext): Promise<void> {
   try {
     ctx.progress(`starting a weft-agent in each host (logs in ${dir}/<host>.log)`);
     const started = await startLabAgents({
-      lab, detached: true, agentToken: token, controller: () => address,
+      lab, detached: true, controller: () => address,
+      // Each agent gets a one-time enrolment token for its host, made with the admin token.
+      enrol: async (host) => (await c.request<{ agent_enrolment: { token: string } }>('POST', ENROLMENTS_PATH, { agent_enrolment: { host } })).body.agent_enrolment.token,
       listAgents: async () => (await c.get<{ agents: Array<{ host: string; alive: boolean }> }>('/v2.0/agents')).agents,
       progress: ctx.progress,
     });

@@ -23,7 +23,8 @@ import { portForwardingsApi } from './port-forwardings/index.ts';
 apiPlugins.push(routersApi, floatingIpsApi, portForwardingsApi);
 
 import { agentsApi } from './agents/index.ts';
-apiPlugins.push(agentsApi);
+import { agentIdentityApi } from './agent-identity/index.ts';
+apiPlugins.push(agentsApi, agentIdentityApi);
 
 import { fwaasApi } from './fwaas/index.ts';
 apiPlugins.push(fwaasApi);

@@ -5,8 +5,6 @@ export interface RequestContext {
   readonly userId: string;
   readonly roles: readonly string[];
   readonly isAdmin: boolean;
-  /** Agents authenticate with the agent token and may report state. */
-  readonly isAgent: boolean;
 }
 
 export function makeContext(projectId: string, roles: readonly string[], userId = projectId): RequestContext {
@@ -16,7 +14,6 @@ export function makeContext(projectId: string, roles: readonly string[], userId 
     userId,
     roles,
     isAdmin: lower.includes('admin'),
-    isAgent: lower.includes('weft-agent'),
   };
 }
 

@@ -2,7 +2,7 @@ import type { Config } from '../config.ts';
 import type { Authenticator } from './context.ts';
 import { keystoneAuth } from './keystone.ts';
 import { noAuth } from './noauth.ts';
-import { ensureAgentToken, ensureTokens, staticTokens, withAgentToken } from './static-tokens.ts';
+import { ensureTokens, staticTokens } from './static-tokens.ts';
 
 /** The authenticator the configuration asks for. */
 export function authenticatorFor(config: Config): Authenticator {
@@ -10,8 +10,10 @@ export function authenticatorFor(config: Config): Authenticator {
     case 'noauth':
       return noAuth();
     case 'token':
-      return staticTokens(ensureTokens(config), config.agentToken);
+      return staticTokens(ensureTokens(config));
     case 'keystone':
-      return withAgentToken(keystoneAuth(config), ensureAgentToken(config));
+      // Host agents are not Keystone users: they present their own credentials, which the agent
+      // channel checks itself (sync/channel.ts), in every mode.
+      return keystoneAuth(config);
   }
 }

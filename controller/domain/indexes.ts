@@ -50,4 +50,7 @@ export const MODEL_INDEXES: IndexSpec = {
     ingress_firewall_policy_id: (d) => d.ingress_firewall_policy_id ?? undefined,
     egress_firewall_policy_id: (d) => d.egress_firewall_policy_id ?? undefined,
   },
+  // Agent identity (auth/agent-credentials.ts): a secret is looked up by its hash, a host's credential by host.
+  agent_credential: { host: (d) => d.host, secret_hash: (d) => d.secret_hash },
+  agent_enrolment: { token_hash: (d) => d.token_hash },
 };

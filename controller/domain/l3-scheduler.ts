@@ -12,7 +12,9 @@ import { revise } from './standard-attrs.ts';
 // router's external network: for a flat or vlan network, agents whose bridge_mappings name its
 // provider:physical_network; for a vxlan (or other tunnelled) network, agents with a tunnel IP.
 // A router without a gateway may go to any agent. Among those, the one hosting the fewest
-// routers wins; ties go to the smallest host name.
+// routers wins; ties go to the smallest host name. An agent set admin-down hands its routers over
+// (evacuateGatewayHost): each moves to the host that choice picks among the others, if any; the
+// agent that receives it builds it, the old one drops it as it leaves its view.
 
 /** The router ports of a router (interfaces and gateway). */
 export function routerPlacementPorts(view: ReadView, routerId: string): Doc[] {
@@ -83,4 +85,27 @@ export function scheduleUnplacedRouters(tx: Tx): void {
     const ports = routerPlacementPorts(tx, router.id);
     if (ports.length && !ports.some((p) => hostOf(p))) placeRouter(tx, router);
   }
+}
+
+/**
+ * Move the routers placed on `host` (its agent just went admin-down) to other gateway hosts, each
+ * to the one chooseGatewayHost picks, where one fits; a router no other agent can take stays.
+ * Returns the routers moved, by id, with their new host.
+ */
+export function evacuateGatewayHost(tx: Tx, host: string): Map<string, string> {
+  const moved = new Map<string, string>();
+  const routerIds = new Set<string>();
+  for (const p of tx.find('port', 'host', host)) {
+    if (ROUTER_PORT_OWNERS.has(p.device_owner as string) && p.device_id) routerIds.add(p.device_id as string);
+  }
+  for (const id of [...routerIds].sort()) {
+    const router = tx.get('router', id);
+    const target = router && chooseGatewayHost(tx, router);
+    if (!target || target === host) continue;
+    for (const port of routerPlacementPorts(tx, id)) {
+      if (hostOf(port) !== target) tx.put('port', revise(port, { ...binding(target), status: 'DOWN' } as Partial<Doc>));
+    }
+    moved.set(id, target);
+  }
+  return moved;
 }

@@ -1,5 +1,7 @@
 import type { HelloMessage } from '../../schemas/agent/channel.ts';
 import type { AgentUpdate } from '../../schemas/api/agent.ts';
+import { revokeCredential } from '../auth/agent-credentials.ts';
+import { evacuateGatewayHost, scheduleUnplacedRouters } from '../domain/l3-scheduler.ts';
 import { newId } from '../domain/standard-attrs.ts';
 import { notFound } from '../errors.ts';
 import type { Doc, ReadView, Tx } from '../store/types.ts';
@@ -97,6 +99,29 @@ export function updateAgent(tx: Tx, id: string, input: AgentUpdate): AgentDoc {
   if (input.description !== undefined) next.description = input.description;
   if (next.admin_state_up !== current.admin_state_up || next.description !== current.description) tx.put(AGENT_KIND, next);
   return next;
+}
+
+/**
+ * updateAgent, and an agent set admin-down hands the routers it is the gateway of to other
+ * gateway hosts (same transaction); one set admin-up takes routers that found no host meanwhile.
+ */
+export function updateAgentAndPlacement(tx: Tx, id: string, input: AgentUpdate): AgentDoc {
+  const before = tx.get<AgentDoc>(AGENT_KIND, id);
+  const doc = updateAgent(tx, id, input);
+  if (before?.admin_state_up && !doc.admin_state_up) evacuateGatewayHost(tx, doc.host);
+  if (before && !before.admin_state_up && doc.admin_state_up) scheduleUnplacedRouters(tx);
+  return doc;
+}
+
+/**
+ * Delete the agent's record and revoke its host's credential: an agent connected with it is
+ * disconnected (the hub sees the credential go) and cannot come back without a new enrolment; one
+ * on an admin token (a tool) registers afresh when it reconnects.
+ */
+export function deleteAgentAndCredential(tx: Tx, id: string): AgentDoc {
+  const doc = removeAgent(tx, id);
+  revokeCredential(tx, doc.host);
+  return doc;
 }
 
 export function removeAgent(tx: Tx, id: string): AgentDoc {

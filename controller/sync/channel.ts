@@ -2,14 +2,17 @@ import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CHANNEL_PATH } from '../../schemas/agent/channel.ts';
-import type { Authenticator } from '../auth/context.ts';
+import { credentialBySecret, isAgentCredential } from '../auth/agent-credentials.ts';
+import { header, type Authenticator } from '../auth/context.ts';
 import { NeutronError, forbidden, httpNotFound } from '../errors.ts';
+import type { Store } from '../store/types.ts';
 import type { SyncHub } from './hub.ts';
-import type { AgentLink } from './session.ts';
+import type { AgentLink, ChannelIdentity } from './session.ts';
 
 // The agent channel over WebSocket: upgrade requests to CHANNEL_PATH on the controller's HTTP
-// server are authenticated with the API's authenticator (agent tokens, and admins for tools),
-// refused with a NeutronError body otherwise, and handed to the SyncHub as links.
+// server carry a host's agent credential (auth/agent-credentials.ts), which binds the connection
+// to that host, or an admin's token (tools, simulated hosts: any host); anything else is refused
+// with a NeutronError body before the upgrade. Accepted ones go to the SyncHub as links.
 
 /** Agent messages are small (hello, heartbeats, applied reports); 16 MiB is plenty for a host's ports. */
 const MAX_AGENT_MESSAGE = 16 * 1024 * 1024;
@@ -53,6 +56,27 @@ function linkOf(ws: WebSocket): AgentLink {
   };
 }
 
+export const invalidCredential = () => new NeutronError(401, 'AgentCredentialInvalid',
+  'The agent credential is not valid: unknown, revoked, or replaced by a newer enrolment of its host. Enrol the host again.');
+
+/** Who is connecting, from the upgrade request's X-Auth-Token. */
+export async function identify(headers: IncomingMessage['headers'], store: Store, authenticator: Authenticator): Promise<ChannelIdentity> {
+  const token = header(headers, 'x-auth-token')?.trim();
+  if (token && isAgentCredential(token)) {
+    let credential = credentialBySecret(store.view(), token);
+    // Issued through another replica a moment ago: this one may not have seen it yet.
+    if (!credential && store.readBarrier) {
+      await store.readBarrier();
+      credential = credentialBySecret(store.view(), token);
+    }
+    if (!credential) throw invalidCredential();
+    return { kind: 'host', host: credential.host, credentialId: credential.id };
+  }
+  const ctx = await authenticator.authenticate(headers);
+  if (!ctx.isAdmin) throw forbidden('agent_channel');
+  return { kind: 'admin' };
+}
+
 export function attachChannel(server: Server, hub: SyncHub, authenticator: Authenticator): Channel {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_AGENT_MESSAGE, clientTracking: true });
   const pending = new Set<Duplex>();
@@ -63,14 +87,13 @@ export function attachChannel(server: Server, hub: SyncHub, authenticator: Authe
     if (path !== CHANNEL_PATH) return refuse(socket, httpNotFound());
     pending.add(socket);
     socket.once('close', () => pending.delete(socket));
-    authenticator.authenticate(req.headers).then(
-      (ctx) => {
+    identify(req.headers, hub.store, authenticator).then(
+      (identity) => {
         pending.delete(socket);
         if (socket.destroyed) return;
         if (hub.closed) return refuse(socket, new NeutronError(503, 'HTTPServiceUnavailable', 'The controller is shutting down.'));
-        if (!ctx.isAgent && !ctx.isAdmin) return refuse(socket, forbidden('agent_channel'));
         wss.handleUpgrade(req, socket, head, (ws) => {
-          const session = hub.accept(linkOf(ws));
+          const session = hub.accept(linkOf(ws), identity);
           ws.on('message', (data, isBinary) => {
             if (isBinary) return session.receive('\u0000'); // a binary frame is a protocol violation
             session.receive(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString());

@@ -1,16 +1,17 @@
-import { PROTOCOL_VERSION, type AppliedMessage, type HelloMessage, type ResumeState } from '../../schemas/agent/channel.ts';
+import { PROTOCOL_VERSION, type AppliedMessage, type HelloMessage } from '../../schemas/agent/channel.ts';
 import type { AgentUpdate } from '../../schemas/api/agent.ts';
+import { revokedCredentials } from '../auth/agent-credentials.ts';
 import { scheduleUnplacedRouters } from '../domain/l3-scheduler.ts';
 import type { SharedState } from '../store/shared-state.ts';
 import type { Change, ReadView, Store } from '../store/types.ts';
-import { AGENT_KIND, registerAgent, removeAgent, updateAgent, type AgentDoc } from './agents.ts';
+import { AGENT_KIND, deleteAgentAndCredential, registerAgent, updateAgentAndPlacement, type AgentDoc } from './agents.ts';
 import { ConvergenceTracker } from './convergence.ts';
 import { viewCommit } from './interest.ts';
 import { AgentDirectory, type AgentState } from './liveness.ts';
 import { ReplicaPresence } from './replica-presence.ts';
-import { resumeBase, type ResumeBase } from './resume.ts';
+import { resumeSession } from './resume.ts';
 import { CommitRouter } from './routing.ts';
-import { CLOSE, Session, type AgentLink, type AgentRuntime, type SessionHost } from './session.ts';
+import { CLOSE, Session, type AgentLink, type AgentRuntime, type ChannelIdentity, type SessionHost } from './session.ts';
 import { writeReportedStatuses } from './statuses.ts';
 import { DataplaneWaiters, type DataplaneOutcome } from './waiters.ts';
 
@@ -145,9 +146,9 @@ export class SyncHub implements SessionHost {
     await this.presence?.close();
   }
 
-  /** A new connection (already authenticated). */
-  accept(link: AgentLink): Session {
-    const session = new Session(link, this, this.helloTimeoutMs);
+  /** A new connection (already authenticated as `identity`). */
+  accept(link: AgentLink, identity: ChannelIdentity = { kind: 'admin' }): Session {
+    const session = new Session(link, this, this.helloTimeoutMs, identity);
     if (this.isClosed) {
       session.close(CLOSE.goingAway, 'controller shutting down');
       return session;
@@ -193,7 +194,7 @@ export class SyncHub implements SessionHost {
     this.log.info({ host: doc.host, agent: doc.id, protocol: PROTOCOL_VERSION, resumeFrom: resume?.revision }, 'agent connected');
     // A snapshot is built and the session filed for routing in one synchronous step: no commit falls between.
     if (!resume) session.sendSnapshot();
-    else await this.resume(session, resume);
+    else await resumeSession(session, resume, { store: this.store, catchUpMs: this.resumeCatchUpMs, closed: () => this.isClosed, log: this.log });
   }
 
   heartbeat(session: Session): void {
@@ -259,7 +260,19 @@ export class SyncHub implements SessionHost {
   private onCommit(changes: readonly Change[], revision: number): void {
     this.routedRevision = Math.max(this.routedRevision, revision);
     this.route(changes, revision);
+    this.closeRevoked(changes);
     if (this.presence) this.presenceCommit(changes);
+  }
+
+  /** Connections whose credential was revoked or replaced, through any replica, are closed. */
+  private closeRevoked(changes: readonly Change[]): void {
+    const revoked = revokedCredentials(changes);
+    if (!revoked) return;
+    for (const s of [...this.sessions]) {
+      if (s.identity.kind !== 'host' || !revoked.has(s.identity.credentialId)) continue;
+      this.log.info({ host: s.identity.host }, 'agent credential revoked; closing its connection');
+      s.close(CLOSE.revoked, `the credential of host ${s.identity.host} was revoked`);
+    }
   }
 
   private route(changes: readonly Change[], revision: number): void {
@@ -296,26 +309,6 @@ export class SyncHub implements SessionHost {
     this.waiters.check();
   }
 
-  /** Send the difference from what the agent holds, or a snapshot when the store cannot tell it. */
-  private async resume(session: Session, resume: ResumeState): Promise<void> {
-    let base: ResumeBase | undefined;
-    try {
-      base = await resumeBase(this.store, resume.revision, {
-        catchUpMs: this.resumeCatchUpMs,
-        cancelled: () => session.closed || this.isClosed,
-      });
-    } catch (err) {
-      this.log.warn({ err, host: session.runtime?.host }, 'cannot read the change log; sending a snapshot');
-    }
-    try {
-      if (session.closed || this.isClosed) return;
-      if (base) session.sendResume(resume.revision, base.before, resume.held);
-      else session.sendSnapshot();
-    } finally {
-      base?.release();
-    }
-  }
-
   // --- agents as the API sees them ---
 
   /**
@@ -337,13 +330,14 @@ export class SyncHub implements SessionHost {
     return this.agents.present(view, doc);
   }
 
+  /** Admin state and description; an admin-down gateway hands its routers over (agents.ts). */
   async updateAgent(id: string, input: AgentUpdate): Promise<AgentDoc> {
-    return (await this.store.transact((tx) => updateAgent(tx, id, input))).result;
+    return (await this.store.transact((tx) => updateAgentAndPlacement(tx, id, input))).result;
   }
 
-  /** Delete the agent's record; a connected agent is disconnected and registers afresh when it reconnects. */
+  /** Delete the agent and revoke its host's credential: a connected agent is disconnected (agents.ts). */
   async deleteAgent(id: string): Promise<void> {
-    await this.store.transact((tx) => removeAgent(tx, id));
+    await this.store.transact((tx) => deleteAgentAndCredential(tx, id));
     this.agents.remove(id)?.session?.close(CLOSE.deleted, 'agent deleted');
     this.presence?.changed();
   }

@@ -2,6 +2,7 @@ import type { ChangeEntry, ResumeState } from '../../schemas/agent/channel.ts';
 import { VIEW_KINDS, isViewKind, pickView } from '../../schemas/agent/view.ts';
 import type { Change, Doc, Store } from '../store/types.ts';
 import type { ViewDocsByKind } from './interest.ts';
+import type { Session } from './session.ts';
 
 // Resuming an agent's stream instead of sending it a snapshot. The agent's hello names the
 // revision S of the last message it took in and the ids it holds of each kind: its host's view of
@@ -90,4 +91,23 @@ export function resumeEntries(now: ViewDocsByKind, held: ResumeState['held'], be
     for (const id of holds) entries.push({ kind, id, op: 'delete', doc: null });
   }
   return entries;
+}
+
+/** Sends the session the difference from what its agent holds, or a snapshot when the store cannot tell it. */
+export async function resumeSession(session: Session, resume: ResumeState, o: {
+  store: Store; catchUpMs: number; closed: () => boolean; log: { warn(obj: object, msg?: string): void };
+}): Promise<void> {
+  let base: ResumeBase | undefined;
+  try {
+    base = await resumeBase(o.store, resume.revision, { catchUpMs: o.catchUpMs, cancelled: () => session.closed || o.closed() });
+  } catch (err) {
+    o.log.warn({ err, host: session.runtime?.host }, 'cannot read the change log; sending a snapshot');
+  }
+  try {
+    if (session.closed || o.closed()) return;
+    if (base) session.sendResume(resume.revision, base.before, resume.held);
+    else session.sendSnapshot();
+  } finally {
+    base?.release();
+  }
 }

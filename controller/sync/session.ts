@@ -32,7 +32,25 @@ export const CLOSE = {
   replaced: 4000,
   deleted: 4001,
   noHello: 4002,
+  /** The agent's credential is for another host than its hello names. */
+  wrongHost: 4003,
+  /** The agent's credential was revoked (or replaced) while it was connected. */
+  revoked: 4004,
 } as const;
+
+/**
+ * Who opened a connection: a host's agent, whose credential binds it to one host name, or an admin
+ * (tools and simulated hosts), who may speak for any host.
+ */
+export type ChannelIdentity =
+  | { readonly kind: 'host'; readonly host: string; readonly credentialId: string }
+  | { readonly kind: 'admin' };
+
+/** Why a credential cannot say hello as `claimed` (undefined when it can). */
+export function wrongHost(identity: ChannelIdentity, claimed: string): string | undefined {
+  if (identity.kind !== 'host' || identity.host === claimed) return undefined;
+  return `credential for host ${identity.host} cannot act as host ${claimed}`;
+}
 
 /** What the hub knows about one registered agent (runtime only; never persisted). */
 export interface AgentRuntime {
@@ -94,7 +112,7 @@ export class Session {
   /** Applied reports are handled one after another. */
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly link: AgentLink, private readonly hub: SessionHost, helloTimeoutMs: number) {
+  constructor(private readonly link: AgentLink, private readonly hub: SessionHost, helloTimeoutMs: number, readonly identity: ChannelIdentity = { kind: 'admin' }) {
     this.helloTimer = setTimeout(() => this.close(CLOSE.noHello, 'no hello received'), helloTimeoutMs);
     this.helloTimer.unref();
   }
@@ -144,6 +162,12 @@ export class Session {
     const msg = parsed.data;
     if (msg.type === 'hello') {
       if (this.phase !== 'hello') return this.violation('hello sent twice');
+      // Checked before anything is registered: a credential never registers, reports for, or sees another host.
+      const refusal = wrongHost(this.identity, msg.host);
+      if (refusal) {
+        this.hub.warn({ host: msg.host, credentialHost: this.identity.kind === 'host' ? this.identity.host : undefined }, `agent refused: ${refusal}`);
+        return this.close(CLOSE.wrongHost, refusal);
+      }
       this.phase = 'syncing';
       this.clearHelloTimer();
       void this.hub.register(this, msg);

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { VIEW_KINDS } from './view.ts';
 
 // The controller <-> agent channel: one WebSocket per agent at CHANNEL_PATH, authenticated with
-// the agent token (X-Auth-Token). The agent says hello; the controller answers with its host's
+// its host's credential (X-Auth-Token; controller/auth/agent-credentials.ts), which binds it to
+// that host. The agent says hello; the controller answers with its host's
 // view: a snapshot at revision R, or, when the hello asks to resume from revision S and the store's
 // change log reaches back that far, a `changes` message (since S, revision R) with only what differs
 // from what the agent holds. It then sends a `changes` message for each later commit that changes

@@ -5,7 +5,7 @@
 // then `lab up` / `lab down` against a controller of their own. Every namespace carries the lab's
 // per-run prefix, and everything is removed even when a test fails.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -200,6 +200,15 @@ describe('weft against a fabric', () => {
   }, 60_000);
 });
 
+/** Polls until fn() is true (20 s). */
+async function poll(fn: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 describe('weft lab up / lab down', () => {
   it('brings up hosts with agents on a controller, plugs into one, and removes everything', async () => {
     let controller: ControllerProcess | undefined;
@@ -210,8 +219,7 @@ describe('weft lab up / lab down', () => {
     try {
       controller = await startController({ env: { WEFT_LOG_LEVEL: 'warn' } });
       env = { WEFT_URL: controller.url, OS_TOKEN: controller.adminToken, WEFT_LAB_DIR: dir };
-      const agentToken = readFileSync(join(controller.dataDir, 'agent-token'), 'utf8').trim();
-      const up = await weft(['lab', 'up', '--hosts', '2', '--prefix', prefix, '--agent-token', agentToken, '--json'], env, 120_000);
+      const up = await weft(['lab', 'up', '--hosts', '2', '--prefix', prefix, '--json'], env, 120_000);
       const lab = json(up);
       expect(lab).toMatchObject({ prefix, hosts: ['h1', 'h2'], runRoot: dir });
       expect(up.stderr).toMatch(/waiting for 2 agent\(s\)/);
@@ -230,6 +238,17 @@ describe('weft lab up / lab down', () => {
       const { port: p } = await call('/v2.0/ports', { port: { network_id: n.id, name: 'lp' } });
       const plugged = json(await weft(['plug', 'lp', '--lab-host', 'h1', '--json'], env));
       expect(plugged).toMatchObject({ netns: `${prefix}-vm-${p.id.slice(0, 8)}`, status: 'ACTIVE', host: 'h1' });
+
+      // Each lab agent enrolled with its own one-time token; revoking h2's credential cuts its agent off.
+      const enrolments = (await fetch(`${controller.url}/v2.0/weft/agent-enrolments`, { headers: { 'x-auth-token': controller.adminToken } }).then((r) => r.json())).agent_enrolments;
+      expect(enrolments.map((e: any) => [e.host, e.used]).sort()).toEqual([['h1', true], ['h2', true]]);
+      const made = await weft(['agent', 'enrol', 'h3', '--expires', '600'], env);
+      expect(made.code, made.stderr).toBe(0);
+      expect(made.stdout).toMatch(/^weft-enrol-\S+\n\na one-time enrolment token for host h3, good until \S+ \(it is not shown again\)/);
+      const revoked = await weft(['agent', 'revoke', 'h2'], env);
+      expect([revoked.code, revoked.stdout.trim()]).toEqual([0, 'revoked the credential of host h2: its agent is disconnected until the host is enrolled again']);
+      await poll(async () => json(await weft(['status', '--json'], env)).agents.find((a: any) => a.host === 'h2')?.alive === false);
+      expect((await weft(['agent', 'revoke', 'h2'], env)).code).toBe(1);
 
       const agentPids = Object.values(lab.agents) as number[];
       const down = json(await weft(['lab', 'down', '--json'], env, 120_000));

@@ -3,7 +3,6 @@
 // at that path is not. (Every lab test's agents reach their controller this way.)
 import http from 'node:http';
 import { writeFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import net from 'node:net';
@@ -38,8 +37,11 @@ describe('controller unix socket', () => {
   });
 
   it('serves the agent channel', async () => {
-    const { readFileSync } = await import('node:fs');
-    const token = readFileSync(join(c.dataDir, 'agent-token'), 'utf8').trim();
+    const post = (path: string, token: string, body: unknown) => fetch(`${c.url}${path}`, {
+      method: 'POST', headers: { 'x-auth-token': token, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    }).then((r) => r.json());
+    const { agent_enrolment: e } = await post('/v2.0/weft/agent-enrolments', c.adminToken, { agent_enrolment: { host: 'sock-test' } });
+    const token = (await post('/v2.0/weft/enrol', e.token, { agent_credential: { host: 'sock-test' } })).agent_credential.credential;
     const ws = new WebSocket('ws://controller/v2.0/agents/channel', {
       headers: { 'X-Auth-Token': token }, createConnection: () => net.connect({ path: c.socketPath }),
     } as WebSocket.ClientOptions);

@@ -1,7 +1,6 @@
 // A whole fabric for end-to-end tests: a controller process, a lab of host namespaces (lab/lab.ts),
 // a weft-agent process per host (lab/agents.ts, as `weft lab up` starts them), and an admin API client. Everything is torn down by destroy(),
 // which tests call in afterAll/finally even when they fail.
-import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLabAgents, type AgentProcess, type LabAgents } from '../../lab/agents.ts';
@@ -40,6 +39,11 @@ export interface FabricOptions extends LabOptions {
    * given every replica (lab/agents.ts replicaSockets), and api() goes to the first replica running.
    */
   replicas?: number;
+}
+
+/** A one-time enrolment token for `host`'s agent, made through the admin API. */
+export async function enrolmentToken(api: Fabric['api'], host: string): Promise<string> {
+  return (await api('POST', '/v2.0/weft/agent-enrolments', { agent_enrolment: { host } })).agent_enrolment.token;
 }
 
 export async function createFabric(opts: FabricOptions): Promise<Fabric> {
@@ -96,7 +100,7 @@ export async function createFabric(opts: FabricOptions): Promise<Fabric> {
       controller: () => ({ host: '127.0.0.1', port: controller.port }),
       controllerSocket: controller.socketPath,
       ...(count > 1 ? { replicaSockets: replicas.map((r) => r.socketPath) } : {}),
-      agentToken: readFileSync(join(controller.dataDir, 'agent-token'), 'utf8').trim(),
+      enrol: (host) => enrolmentToken(api, host),
       listAgents: async () => (await api('GET', '/v2.0/agents')).agents,
       ...(opts.existingOvs ? { existingOvs: opts.existingOvs } : {}),
     });

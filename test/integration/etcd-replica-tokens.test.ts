@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +12,10 @@ import { startController, type ControllerProcess } from '../helpers/controller-p
 
 // Two controller processes in token mode on one etcd cluster, started with different empty data
 // directories: they hold the same tokens (the first one's, from the shared state), so each lets in
-// the other's admin token and agent token, and a dashboard ticket from one opens the stream on the
-// other. A third whose data directory already holds other tokens refuses to start.
+// the other's admin token, and a dashboard ticket from one opens the stream on the other. Agent
+// credentials are in the model: an enrolment made through one is redeemed through the other, once,
+// and the credential opens the channel on both. A third whose data directory already holds other
+// tokens refuses to start.
 
 let cluster: EtcdCluster;
 let a: ControllerProcess;
@@ -61,11 +63,23 @@ describe('controller replicas on one etcd cluster', () => {
     }
   });
 
-  it("let in each other's agent token on the agent channel", async () => {
-    const agentToken = (c: ControllerProcess) => readToken(c, 'agent-token');
-    expect(agentToken(b)).toBe(agentToken(a));
-    expect(await channelStatus(b, agentToken(a))).toBe(101);
-    expect(await channelStatus(a, agentToken(b))).toBe(101);
+  it('redeem an enrolment made through the other replica once, and take its credential on the channel', async () => {
+    const post = (c: ControllerProcess, path: string, token: string, body: unknown) => fetch(`${c.url}${path}`, {
+      method: 'POST', headers: { 'x-auth-token': token, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    const made = await post(a, '/v2.0/weft/agent-enrolments', a.adminToken, { agent_enrolment: { host: 'r-host' } });
+    expect(made.status).toBe(201);
+    const { token } = ((await made.json()) as { agent_enrolment: { token: string } }).agent_enrolment;
+    // Both at once, one through each replica: the store serializes them, and exactly one wins.
+    const answers = await Promise.all([b, a].map((c) => post(c, '/v2.0/weft/enrol', token, { agent_credential: { host: 'r-host' } })));
+    expect(answers.map((r) => r.status).sort()).toEqual([201, 409]);
+    const won = answers.find((r) => r.status === 201)!;
+    const { credential } = ((await won.json()) as { agent_credential: { credential: string } }).agent_credential;
+    const lost = (await answers.find((r) => r.status === 409)!.json()) as { NeutronError: { message: string } };
+    expect(lost.NeutronError.message).toMatch(/already used.*works once/);
+    expect(await channelStatus(a, credential)).toBe(101);
+    expect(await channelStatus(b, credential)).toBe(101);
+    expect(await channelStatus(a, 'weft-host-'.padEnd(53, 'x'))).toBe(401);
     expect(await channelStatus(a, 'not-a-token'.padEnd(48, '0'))).toBe(401);
   });
 
@@ -95,8 +109,6 @@ describe('controller replicas on one etcd cluster', () => {
     }
   });
 });
-
-const readToken = (c: ControllerProcess, name: string) => readFileSync(join(c.dataDir, name), 'utf8').trim();
 
 /** The status of a GET of the event stream; hangs up as soon as it has it. */
 function eventsStatus(c: ControllerProcess, ticket: string): Promise<number> {

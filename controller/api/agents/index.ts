@@ -52,7 +52,7 @@ export const agentsApi: ApiPlugin = (app, { store, sync }) => {
     return { agent: sync.present(store.view(), doc) };
   });
 
-  app.delete(`${base}/:id`, docs('Delete an agent (admin); a connected agent registers again'), async (req, reply) => {
+  app.delete(`${base}/:id`, docs("Delete an agent (admin), revoking its host's credential; an agent on an admin token registers again"), async (req, reply) => {
     const { id } = req.params as { id: string };
     adminOnly(req.ctx.isAdmin, id);
     await sync.deleteAgent(id);

@@ -3,7 +3,7 @@ import { AgentConfigError, loadAgentConfig } from '../../../agent/config.ts';
 
 // The agent's WEFT_* environment (the lab test checks the rest against real hosts).
 
-const base = { WEFT_AGENT_TOKEN: 'tok', WEFT_HOST: 'h1' };
+const base = { WEFT_ENROLMENT_TOKEN: 'weft-enrol-x', WEFT_HOST: 'h1' };
 const failure = (env: Record<string, string>) => {
   try {
     loadAgentConfig({ ...base, ...env });
@@ -15,11 +15,15 @@ const failure = (env: Record<string, string>) => {
 };
 
 describe('agent config', () => {
-  it('has defaults, and requires the token', () => {
+  it('has defaults; takes a credential or an enrolment token, and refuses the retired shared agent token', () => {
     expect(loadAgentConfig(base)).toMatchObject({
       host: 'h1', controllerUrls: ['http://127.0.0.1:9696'], routerNamespacePrefix: 'qrouter-', logLevel: 'info', metricsListen: '127.0.0.1:9697',
+      enrolmentToken: 'weft-enrol-x', credential: undefined, stateDir: '/var/lib/weft-agent',
     });
-    expect(() => loadAgentConfig({ WEFT_HOST: 'h1' })).toThrow(/WEFT_AGENT_TOKEN is required/);
+    expect(loadAgentConfig({ WEFT_HOST: 'h1', WEFT_AGENT_CREDENTIAL: 'weft-host-y', WEFT_STATE_DIR: '/srv/a' })).toMatchObject({ credential: 'weft-host-y', stateDir: '/srv/a' });
+    // Whether a stored credential exists is found out at start (test/unit/agent/identity.test.ts).
+    expect(loadAgentConfig({ WEFT_HOST: 'h1' })).toMatchObject({ credential: undefined, enrolmentToken: undefined });
+    expect(failure({ WEFT_AGENT_TOKEN: 'tok' })).toMatch(/^WEFT_AGENT_TOKEN is gone: the shared agent token let its holder act as any host.*WEFT_ENROLMENT_TOKEN/);
   });
 
   it('takes WEFT_METRICS_LISTEN as HOST:PORT, and an empty value turns the endpoint off', () => {

@@ -13,15 +13,15 @@ describe('agentUnavailable', () => {
 });
 
 describe('localAgentConfig', () => {
-  const base = { controllerUrl: 'http://127.0.0.1:9696', agentToken: 't0k', dataDir: '/srv/weft', publicNet: DEFAULT_PUBLIC };
+  const base = { controllerUrl: 'http://127.0.0.1:9696', dataDir: '/srv/weft', publicNet: DEFAULT_PUBLIC };
   it('gives the agent its own switch in the data dir, the public network on br-ex and VXLAN on loopback', () => {
     const c = localAgentConfig({ ...base, env: {} });
     expect(c).toMatchObject({
-      controllerUrls: ['http://127.0.0.1:9696'], token: 't0k', runDir: '/srv/weft/agent', ovsdb: undefined,
+      controllerUrls: ['http://127.0.0.1:9696'], runDir: '/srv/weft/agent', stateDir: '/srv/weft/agent', ovsdb: undefined,
       tunnelIp: '127.0.0.1', bridgeMappings: { public: 'br-ex' }, datapath: 'netdev',
     });
   });
-  it("lets the user's WEFT_* agent settings win, but not over the controller's address and token", () => {
+  it("lets the user's WEFT_* agent settings win, but not over the controller's address", () => {
     const c = localAgentConfig({ ...base, env: { WEFT_HOST: 'node7', WEFT_ROUTER_NAMESPACE_PREFIX: 'r-', WEFT_CONTROLLER_URL: 'http://elsewhere:1', WEFT_LISTEN: '0.0.0.0:1' } });
     expect(c.host).toBe('node7');
     expect(c.routerNamespacePrefix).toBe('r-');

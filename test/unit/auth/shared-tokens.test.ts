@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -29,9 +29,9 @@ describe('adoptSharedTokens', () => {
     const [a, b] = [replica('a'), replica('b')];
     await adoptSharedTokens(a, shared);
     await adoptSharedTokens(b, shared);
-    for (const name of ['tokens.json', 'admin-token', 'agent-token']) expect(read(b, name), name).toBe(read(a, name));
+    for (const name of ['tokens.json', 'admin-token']) expect(read(b, name), name).toBe(read(a, name));
+    expect(existsSync(join(a.dataDir, 'agent-token'))).toBe(false);
     await expect(accepts(b, read(a, 'admin-token'))).resolves.toMatchObject({ isAdmin: true });
-    await expect(accepts(a, read(b, 'agent-token'))).resolves.toMatchObject({ isAgent: true });
     await adoptSharedTokens(a, shared); // a restart changes nothing
     expect(read(a, 'admin-token')).toBe(read(b, 'admin-token'));
   });
@@ -59,38 +59,28 @@ describe('adoptSharedTokens', () => {
     expect(read(b, 'admin-token')).toBe(admin);
   });
 
-  it('shares nothing for a configured tokens file; a configured agent token is the agent token', async () => {
+  it('shares nothing for a configured tokens file', async () => {
     const file = join(root, 'etc', 'tokens.json');
     await adoptSharedTokens(replica('a', { tokensFile: file }), shared);
     expect(await shared.get('auth/tokens')).toBeUndefined();
     expect(existsSync(join(root, 'a', 'tokens.json'))).toBe(false);
-
-    const agentToken = 'configured-agent-'.padEnd(40, 'x');
-    const [b, c] = [replica('b'), replica('c', { agentToken })];
-    await adoptSharedTokens(b, shared);
-    await adoptSharedTokens(c, shared);
-    expect(read(c, 'agent-token')).toBe(agentToken);
-    await expect(accepts(c, agentToken)).resolves.toMatchObject({ isAgent: true });
-    await expect(accepts(c, read(b, 'admin-token'))).resolves.toMatchObject({ isAdmin: true });
   });
 
-  it("shares keystone mode's agent token unless one is configured; noauth shares nothing", async () => {
-    const keystone = { auth: 'keystone' as const, keystone: { url: 'http://keystone.invalid/v3', username: 'u', password: 'p', project: 'service' } } as Partial<Config>;
-    const [a, b] = [replica('a', keystone), replica('b', keystone)];
-    await adoptSharedTokens(a, shared);
+  it('takes tokens an older replica shared with its agent token, leaving that token out', async () => {
+    const older = ensureTokens(replica('old'));
+    const adminToken = Object.keys(older.tokens)[0];
+    await shared.putIfAbsent('auth/tokens', JSON.stringify({ file: older, adminToken, agentToken: 'a'.repeat(48) }));
+    const b = replica('b');
     await adoptSharedTokens(b, shared);
-    expect(read(b, 'agent-token')).toBe(read(a, 'agent-token'));
+    expect(read(b, 'admin-token')).toBe(adminToken);
+    expect(existsSync(join(b.dataDir, 'agent-token'))).toBe(false);
+  });
 
-    const c = replica('c', keystone);
-    mkdirSync(c.dataDir);
-    writeFileSync(join(c.dataDir, 'agent-token'), `${'other'.padEnd(48, '0')}\n`);
-    await expect(adoptSharedTokens(c, shared)).rejects.toThrow(ConfigError);
-
-    const d = replica('d', { ...keystone, agentToken: 'x'.repeat(32) });
-    await adoptSharedTokens(d, shared);
-    expect(existsSync(d.dataDir)).toBe(false);
-    const e = replica('e', { auth: 'noauth' });
-    await adoptSharedTokens(e, shared);
-    expect(existsSync(e.dataDir)).toBe(false);
+  it('shares nothing in keystone and noauth modes', async () => {
+    const keystone = { auth: 'keystone' as const, keystone: { url: 'http://keystone.invalid/v3', username: 'u', password: 'p', project: 'service' } } as Partial<Config>;
+    for (const config of [replica('a', keystone), replica('e', { auth: 'noauth' })]) {
+      await adoptSharedTokens(config, shared);
+      expect(existsSync(config.dataDir)).toBe(false);
+    }
   });
 });

@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../controller/app.ts';
 import { authenticatorFor } from '../../../controller/auth/index.ts';
 import { ensureTokens, staticTokens } from '../../../controller/auth/static-tokens.ts';
-import { ConfigError, testConfig, type Config } from '../../../controller/config.ts';
+import { ConfigError, loadConfig, testConfig, type Config } from '../../../controller/config.ts';
 import { openStore } from '../../../controller/store/open.ts';
 
 let dir: string;
@@ -16,30 +16,30 @@ const read = (name: string) => readFileSync(join(dir, name), 'utf8').trim();
 const mode = (name: string) => statSync(join(dir, name)).mode & 0o777;
 
 describe('ensureTokens', () => {
-  it('creates tokens.json, admin-token and agent-token (0600) on first start and reuses them', () => {
+  it('creates tokens.json and admin-token (0600) on first start and reuses them; no shared agent token', () => {
     const first = ensureTokens({ dataDir: dir });
-    for (const f of ['tokens.json', 'admin-token', 'agent-token']) expect(mode(f), f).toBe(0o600);
+    for (const f of ['tokens.json', 'admin-token']) expect(mode(f), f).toBe(0o600);
+    expect(existsSync(join(dir, 'agent-token'))).toBe(false);
     const admin = read('admin-token');
-    const agent = read('agent-token');
     expect(admin).toMatch(/^[0-9a-f]{48}$/);
-    expect(agent).not.toBe(admin);
+    expect(Object.keys(first.tokens)).toEqual([admin]);
     expect(first.tokens[admin]).toMatchObject({ roles: ['admin', 'member'] });
     expect(first.tokens[admin].project_id).toMatch(/^[0-9a-f]{32}$/);
-    expect(first.tokens[agent]).toMatchObject({ project_id: 'weft-agents', roles: ['weft-agent'] });
 
     const second = ensureTokens({ dataDir: dir });
     expect(second).toEqual(first);
     expect(read('admin-token')).toBe(admin);
-    expect(read('agent-token')).toBe(agent);
   });
 
-  it('uses a configured agent token and a configured tokens file', () => {
+  it('uses a configured tokens file', () => {
     const file = join(dir, 'etc', 'tokens.json');
-    const agentToken = 'agent-'.padEnd(32, 'x');
-    const tokens = ensureTokens({ dataDir: dir, tokensFile: file, agentToken });
+    const tokens = ensureTokens({ dataDir: dir, tokensFile: file });
     expect(mode('etc/tokens.json')).toBe(0o600);
-    expect(tokens.tokens[agentToken].roles).toEqual(['weft-agent']);
-    expect(read('agent-token')).toBe(agentToken);
+    expect(Object.values(tokens.tokens).map((t) => t.roles)).toEqual([['admin', 'member']]);
+  });
+
+  it('refuses a configured agentToken (WEFT_AGENT_TOKEN) with a message that says what replaced it', () => {
+    expect(() => loadConfig({ WEFT_AGENT_TOKEN: 'x'.repeat(32), WEFT_DATA_DIR: dir })).toThrow(/shared agent token .* is gone: it let its holder act as any host.*weft agent enrol HOST/s);
   });
 
   it('refuses a broken tokens file with a ConfigError that does not print the tokens', () => {
@@ -106,10 +106,13 @@ describe('token authentication through the API', () => {
 });
 
 describe('staticTokens', () => {
-  it('trims the header and recognises the agent token', async () => {
-    const auth = staticTokens({ tokens: { ['t'.repeat(16)]: { project_id: 'p', roles: ['Admin'] } } }, 'a'.repeat(16));
+  it('trims the header, and ignores the retired shared agent token of an older tokens file', async () => {
+    const auth = staticTokens({ tokens: {
+      ['t'.repeat(16)]: { project_id: 'p', roles: ['Admin'] },
+      ['a'.repeat(16)]: { project_id: 'weft-agents', roles: ['weft-agent'], user_id: 'weft-agent' },
+    } });
     await expect(auth.authenticate({ 'x-auth-token': ` ${'t'.repeat(16)} ` })).resolves.toMatchObject({ projectId: 'p', isAdmin: true });
-    await expect(auth.authenticate({ 'x-auth-token': 'a'.repeat(16) })).resolves.toMatchObject({ isAgent: true, isAdmin: false });
+    await expect(auth.authenticate({ 'x-auth-token': 'a'.repeat(16) })).rejects.toMatchObject({ status: 401 });
     await expect(auth.authenticate({})).rejects.toMatchObject({ status: 401 });
   });
 });

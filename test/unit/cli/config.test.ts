@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminToken, agentToken, controllerUrl, labDir, switchTarget } from '../../../cli/config.ts';
+import { adminToken, controllerUrl, labDir, switchTarget } from '../../../cli/config.ts';
 import { writeLabState } from '../../../cli/lab-state.ts';
 import { parseVsctlRows } from '../../../lab/vm.ts';
 
@@ -28,15 +28,11 @@ describe('controller and tokens', () => {
     writeFileSync(join(cwd, 'data', 'admin-token'), 'from-cwd\n');
     mkdirSync(join(dir, 'elsewhere'));
     writeFileSync(join(dir, 'elsewhere', 'admin-token'), 'from-data-dir\n');
-    writeFileSync(join(dir, 'elsewhere', 'agent-token'), 'agent\n');
     expect(adminToken({ token: 'flag' }, { OS_TOKEN: 'env' }, cwd)).toBe('flag');
     expect(adminToken({}, { OS_TOKEN: 'env' }, cwd)).toBe('env');
     expect(adminToken({}, {}, cwd)).toBe('from-cwd');
     expect(adminToken({}, { WEFT_DATA_DIR: join(dir, 'elsewhere') }, cwd)).toBe('from-data-dir');
     expect(adminToken({}, {}, dir)).toBeUndefined();
-    expect(agentToken({}, { WEFT_DATA_DIR: join(dir, 'elsewhere') }, cwd)).toBe('agent');
-    expect(agentToken({ 'agent-token': 'x' }, {}, cwd)).toBe('x');
-    expect(() => agentToken({}, {}, dir)).toThrow(/no agent token: pass --agent-token, set WEFT_AGENT_TOKEN, or run where .*agent-token exists/);
   });
 
   it('the lab folder: --lab-dir, WEFT_LAB_DIR, /tmp/weft-lab', () => {

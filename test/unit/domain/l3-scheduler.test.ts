@@ -119,6 +119,42 @@ describe('router placement through the API', () => {
     expect(hostsOf(r2.id).map(([, h]) => h)).toEqual(['h2']);
   });
 
+  it('an agent set admin-down gets no new routers and hands its routers to another gateway host of their external network', async () => {
+    const a = await register('gw-a', { physnet1: 'br-ex' });
+    const b = await register('gw-b', { physnet1: 'br-ex' });
+    await register('tunnel-only', {}, '192.0.2.9'); // reaches no flat physnet1: never their gateway
+    const ext = await externalFlat();
+    const gatewayRouter = async (name: string, cidr: string) => {
+      const r = (await ok(api.call(ALICE, 'POST', '/v2.0/routers', { router: { name, external_gateway_info: { network_id: ext.id } } }))).router;
+      await ok(api.call(ALICE, 'PUT', `/v2.0/routers/${r.id}/add_router_interface`, { subnet_id: (await tenantSubnet(cidr)).id }), 200);
+      return r.id as string;
+    };
+    const r1 = await gatewayRouter('r1', '10.1.0.0/24');
+    const r2 = await gatewayRouter('r2', '10.2.0.0/24');
+    const hosts = (id: string) => hostsOf(id).map(([, h]) => h);
+    expect([hosts(r1), hosts(r2)]).toEqual([['gw-a', 'gw-a'], ['gw-b', 'gw-b']]);
+    // Let the ports look applied, to see them go DOWN while they move.
+    await api.store.transact((tx) => {
+      for (const p of [...tx.find('port', 'device_id', r1), ...tx.find('port', 'device_id', r2)]) tx.put('port', { ...p, status: 'ACTIVE' });
+    });
+
+    const down = await api.call(ADMIN, 'PUT', `/v2.0/agents/${a.result.id}`, { agent: { admin_state_up: false } });
+    expect(down.status, JSON.stringify(down.body)).toBe(200);
+    expect(hosts(r1)).toEqual(['gw-b', 'gw-b']);
+    expect(api.store.view().find('port', 'device_id', r1).map((p) => p.status)).toEqual(['DOWN', 'DOWN']);
+    expect(api.store.view().find('port', 'device_id', r2).map((p) => p.status)).toEqual(['ACTIVE', 'ACTIVE']); // untouched
+    // No new router for it, though it now hosts fewer.
+    const r3 = await gatewayRouter('r3', '10.3.0.0/24');
+    expect(hosts(r3)).toEqual(['gw-b', 'gw-b']);
+
+    // No other agent maps physnet1: the routers stay where they are rather than go nowhere.
+    await ok(api.call(ADMIN, 'PUT', `/v2.0/agents/${b.result.id}`, { agent: { admin_state_up: false } }), 200);
+    expect([hosts(r1), hosts(r2), hosts(r3)]).toEqual([['gw-b', 'gw-b'], ['gw-b', 'gw-b'], ['gw-b', 'gw-b']]);
+    // Back up: nothing is taken back.
+    await ok(api.call(ADMIN, 'PUT', `/v2.0/agents/${a.result.id}`, { agent: { admin_state_up: true } }), 200);
+    expect(hosts(r1)).toEqual(['gw-b', 'gw-b']);
+  });
+
   it('with no agent the ports stay unbound; the first agent to say hello gets the router', async () => {
     const ext = await externalFlat();
     const r = (await ok(api.call(ALICE, 'POST', '/v2.0/routers', { router: { name: 'r', external_gateway_info: { network_id: ext.id } } }))).router;

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { VIEW_KINDS, VIEW_SCHEMAS } from '../../../schemas/agent/view.ts';
-import { staticTokens } from '../../../controller/auth/static-tokens.ts';
 import { ADMIN, ALICE } from '../../helpers/api.ts';
 import { collect, hello, syncLab, until, type SyncLab } from './support.ts';
 
@@ -218,52 +217,5 @@ describe('agent channel', () => {
     expect(await closed).toBe(4000);
     expect(await agents(lab)).toHaveLength(1);
     expect((await agents(lab))[0].alive).toBe(true);
-  });
-});
-
-describe('agent channel authentication', () => {
-  const agentToken = 'a'.repeat(32);
-  const adminToken = 'b'.repeat(32);
-  const memberToken = 'c'.repeat(32);
-  const auth = () => staticTokens({
-    tokens: {
-      [adminToken]: { project_id: 'admin', roles: ['admin'] },
-      [memberToken]: { project_id: 'p', roles: ['member'] },
-    },
-  }, agentToken);
-
-  it('takes the agent token and admin tokens; refuses others before the upgrade', async () => {
-    lab = await syncLab({ auth: 'token' }, auth());
-    const status = async (headers: Record<string, string>, path = '/v2.0/agents/channel') => {
-      const { default: WebSocket } = await import('ws');
-      const ws = new WebSocket(`ws://127.0.0.1:${lab!.port}${path}`, { headers });
-      return new Promise<number | 'open'>((ok) => {
-        ws.on('error', () => {});
-        ws.once('open', () => (ws.terminate(), ok('open')));
-        ws.once('unexpected-response', (_req, res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c));
-          res.on('end', () => {
-            expect(JSON.parse(body).NeutronError.type).toBeTypeOf('string');
-            ok(res.statusCode ?? 0);
-            ws.terminate();
-          });
-        });
-      });
-    };
-    expect(await status({ 'x-auth-token': agentToken })).toBe('open');
-    expect(await status({ 'x-auth-token': adminToken })).toBe('open');
-    expect(await status({ 'x-auth-token': memberToken })).toBe(403);
-    expect(await status({ 'x-auth-token': 'nope'.repeat(8) })).toBe(401);
-    expect(await status({})).toBe(401);
-    expect(await status({ 'x-auth-token': agentToken }, '/v2.0/elsewhere')).toBe(404);
-    // And the real client with the agent token.
-    const a = lab.agent('host-t', { token: agentToken });
-    await until(() => a.snapshots.length, 'snapshot');
-    // Agents may not use the admin API.
-    const asAgent = await lab.app.inject({ method: 'GET', url: '/v2.0/agents', headers: { 'x-auth-token': agentToken } });
-    expect([asAgent.statusCode, asAgent.json()]).toEqual([200, { agents: [] }]); // as for any non-admin (Neutron's policy)
-    const asAdmin = await lab.app.inject({ method: 'GET', url: '/v2.0/agents', headers: { 'x-auth-token': adminToken } });
-    expect(asAdmin.json().agents.map((x: { host: string }) => x.host)).toEqual(['host-t']);
   });
 });

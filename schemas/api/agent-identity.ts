@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+// Weft's agent identity API (not Neutron's): an admin makes a one-time enrolment token for a host,
+// the host's agent redeems it for its own credential, bound to that host name.
+
+export const ENROLMENTS_PATH = '/v2.0/weft/agent-enrolments';
+/** Where an agent redeems its enrolment token (X-Auth-Token) for its credential. */
+export const ENROL_PATH = '/v2.0/weft/enrol';
+export const CREDENTIALS_PATH = '/v2.0/weft/agent-credentials';
+
+const host = z.string().min(1).max(255);
+
+export const AgentEnrolmentCreate = z.object({
+  host,
+  /** Seconds the token stays good (default a day, at most 30 days). */
+  expires_in: z.number().int().min(1).max(30 * 24 * 3600).optional(),
+}).strict();
+export type AgentEnrolmentCreate = z.infer<typeof AgentEnrolmentCreate>;
+
+export const AgentEnrolment = z.object({
+  id: z.string(),
+  host: z.string(),
+  created_at: z.string(),
+  expires_at: z.string(),
+  used: z.boolean(),
+  used_at: z.string().nullable(),
+  /** Only in the answer to the create: it is not stored and cannot be shown again. */
+  token: z.string().optional(),
+});
+
+export const AgentCredentialRequest = z.object({ host }).strict();
+
+export const AgentCredential = z.object({
+  id: z.string(),
+  host: z.string(),
+  created_at: z.string(),
+  enrolment_id: z.string().nullable(),
+  /** Only in the answer to the enrolment: it is not stored and cannot be shown again. */
+  credential: z.string().optional(),
+});
