@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { startEtcdCluster, type EtcdCluster } from '../../lab/etcd.ts';
 import { startController, type ControllerProcess } from '../helpers/controller-process.ts';
 import { buildScaleModel, type ApiCall, type ScaleModel } from '../helpers/scale-model.ts';
@@ -197,8 +196,8 @@ async function run(store: 'sqlite' | 'etcd'): Promise<void> {
       },
     });
     const api = apiOf(controller);
-    const token = readFileSync(join(controller.dataDir, 'agent-token'), 'utf8').trim();
-    sims = simulatedHosts(HOSTS, controller.url, token);
+    // The simulated hosts connect with the admin token (an operator's token may speak for any host).
+    sims = simulatedHosts(HOSTS, controller.url, controller.adminToken);
     for (const s of sims) s.start();
     fleet = sims;
     await until('every simulated host to apply its snapshot', () => sims.every((s) => s.appliedRevision !== undefined));
