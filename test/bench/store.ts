@@ -89,8 +89,9 @@ async function residentMemory(cluster: EtcdCluster): Promise<void> {
     await single.cleanup();
   }
   const env = { WEFT_STORE: 'etcd', WEFT_ETCD_ENDPOINTS: cluster.endpoints.join(','), WEFT_ETCD_PREFIX: '/bench-rss/', WEFT_LOG_LEVEL: 'warn' };
-  const a = await startController({ env });
-  const b = await startController({ env, tokens: [{ token: a.adminToken, project_id: 'bench-admin', roles: ['admin', 'member'] }] });
+  // Replicas share the tokens the first one writes to etcd.
+  const a = await startController({ env, controllerMakesTokens: true });
+  const b = await startController({ env, controllerMakesTokens: true });
   try {
     await fill(a, [b], RSS_PORTS);
     line({ store: 'etcd', metric: 'rss_mib', ports: RSS_PORTS, replica: 1, role: 'writer', value: rssMiB(a.pid) });
