@@ -84,6 +84,17 @@ export const ConfigSchema = z
     agentDownTime: z.number().positive().max(86400).default(6),
     /** Bytes queued on an agent's channel beyond which it stops getting changes and gets a fresh snapshot once drained. */
     agentSendBufferLimit: z.number().int().min(1).default(32 * 1024 * 1024),
+    /** Default of a new router's `ha` (Neutron's l3_ha): highly available routers get standby gateway hosts. */
+    l3Ha: z.boolean().default(false),
+    /** Most gateway hosts (active plus standbys) an HA router gets (Neutron's max_l3_agents_per_router). */
+    maxL3AgentsPerRouter: z.number().int().min(2).max(16).default(3),
+    /**
+     * Milliseconds after which an agent cut off from the controller silences its active routers
+     * (self-fence); agents must be given the same value (WEFT_L3_FENCE_MS on the agent).
+     */
+    l3FenceMs: z.number().int().min(0).max(60_000).default(300),
+    /** Milliseconds the controller waits beyond l3FenceMs before moving an HA router off a lost gateway host. */
+    l3FailoverMarginMs: z.number().int().min(0).max(60_000).default(100),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -147,6 +158,10 @@ function fromEnv(env: Env): Record<string, unknown> {
     ['WEFT_AGENT_HEARTBEAT_INTERVAL', ['agentHeartbeatInterval'], Number],
     ['WEFT_AGENT_DOWN_TIME', ['agentDownTime'], Number],
     ['WEFT_AGENT_SEND_BUFFER_LIMIT', ['agentSendBufferLimit'], Number],
+    ['WEFT_L3_HA', ['l3Ha'], (s) => (/^(1|true)$/i.test(s.trim()) ? true : /^(0|false)$/i.test(s.trim()) ? false : s)],
+    ['WEFT_MAX_L3_AGENTS_PER_ROUTER', ['maxL3AgentsPerRouter'], Number],
+    ['WEFT_L3_FENCE_MS', ['l3FenceMs'], Number],
+    ['WEFT_L3_FAILOVER_MARGIN_MS', ['l3FailoverMarginMs'], Number],
   ];
   for (const [name, path, parse] of vars) {
     const v = env[name];

@@ -34,7 +34,8 @@ export const MODEL_INDEXES: IndexSpec = {
     security_group_id: (d) => d.security_group_id,
     remote_group_id: (d) => d.remote_group_id ?? undefined,
   },
-  router: { project_id: byProject },
+  // HA routers by the hosts of their gateway group (domain/l3-ha.ts): a host's standby routers.
+  router: { project_id: byProject, gateway_host: (d) => (Array.isArray(d.gateway_hosts) ? d.gateway_hosts : undefined) },
   floatingip: {
     project_id: byProject,
     port_id: (d) => d.port_id ?? undefined,

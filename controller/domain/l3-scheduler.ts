@@ -1,8 +1,7 @@
 import type { Doc, ReadView, Tx } from '../store/types.ts';
 import type { AgentDoc } from '../sync/agents.ts';
 import { ROUTER_PORT_OWNERS } from '../sync/interest.ts';
-import { binding } from './ports.ts';
-import { revise } from './standard-attrs.ts';
+import { bindRouterPorts, failoverGroup, gatewayHostsOf, nextGatewayGroup, routersOfGatewayHost, setGatewayGroup, wantedGatewayHosts } from './l3-ha.ts';
 
 // Where Neutron's L3 scheduler sits: a router lives on one gateway host, and the placement is
 // nothing but the binding:host_id of its ports (interfaces and gateway): every one of them is
@@ -15,6 +14,10 @@ import { revise } from './standard-attrs.ts';
 // routers wins; ties go to the smallest host name. An agent set admin-down hands its routers over
 // (evacuateGatewayHost): each moves to the host that choice picks among the others, if any; the
 // agent that receives it builds it, the old one drops it as it leaves its view.
+//
+// An HA router (l3-ha.ts) also has standby gateway hosts, the next best hosts of that same
+// choice; its ports stay bound to the active one. Evacuating or losing the active host of an HA
+// router is a switch to its first (live) standby.
 
 /** The router ports of a router (interfaces and gateway). */
 export function routerPlacementPorts(view: ReadView, routerId: string): Doc[] {
@@ -29,13 +32,19 @@ export function routerHost(view: ReadView, routerId: string): string | undefined
   return undefined;
 }
 
-/** How many routers (other than `except`) have a router port bound to `host`. */
-export function routersOnHost(view: ReadView, host: string, except?: string): number {
+/** The routers (other than `except`) with a router port bound to `host` or `host` in their gateway group. */
+function routerIdsOnHost(view: ReadView, host: string, except?: string, withStandby = true): Set<string> {
   const routers = new Set<string>();
   for (const p of view.find('port', 'host', host)) {
     if (ROUTER_PORT_OWNERS.has(p.device_owner as string) && p.device_id && p.device_id !== except) routers.add(p.device_id as string);
   }
-  return routers.size;
+  if (withStandby) for (const r of routersOfGatewayHost(view, host)) if (r.id !== except) routers.add(r.id);
+  return routers;
+}
+
+/** How many routers (other than `except`) `host` carries, as active or standby gateway host. */
+export function routersOnHost(view: ReadView, host: string, except?: string): number {
+  return routerIdsOnHost(view, host, except).size;
 }
 
 /** Whether an agent can carry traffic of the external network `net`. */
@@ -48,18 +57,37 @@ function reaches(agent: AgentDoc, net: Doc): boolean {
   return !!(agent.tunnel_ip ?? agent.configurations?.tunneling_ip);
 }
 
-/** The gateway host for `router`, or undefined when no registered agent fits. Pure. */
-export function chooseGatewayHost(view: ReadView, router: Doc): string | undefined {
+/** Every host that may carry `router`, best first (fewest routers, then by name). Pure. */
+export function rankGatewayHosts(view: ReadView, router: Doc): string[] {
   const gw = router.external_gateway_info as { network_id: string } | null | undefined;
   const net = gw ? view.get('network', gw.network_id) : undefined;
-  let best: { host: string; load: number } | undefined;
+  const out: Array<{ host: string; load: number }> = [];
   for (const agent of view.list<AgentDoc>('agent')) {
     if (!agent.host || agent.admin_state_up === false) continue;
     if (net && !reaches(agent, net)) continue;
-    const load = routersOnHost(view, agent.host, router.id);
-    if (!best || load < best.load || (load === best.load && agent.host < best.host)) best = { host: agent.host, load };
+    out.push({ host: agent.host, load: routersOnHost(view, agent.host, router.id) });
   }
-  return best?.host;
+  out.sort((a, b) => a.load - b.load || (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+  return out.map((x) => x.host);
+}
+
+/** The gateway host for `router`, or undefined when no registered agent fits. Pure. */
+export function chooseGatewayHost(view: ReadView, router: Doc): string | undefined {
+  return rankGatewayHosts(view, router)[0];
+}
+
+/**
+ * Bring the gateway group of `router`, active on `active`, to what it should be: HA routers keep
+ * their eligible standbys and gain more up to wantedGatewayHosts; a router without HA has none.
+ */
+export function refreshGatewayGroup(tx: Tx, routerId: string, active: string | undefined): void {
+  const router = tx.get('router', routerId);
+  if (!router) return;
+  if (!router.ha || !active) {
+    setGatewayGroup(tx, routerId, router.ha ? gatewayHostsOf(router).length ? gatewayHostsOf(router) : null : null);
+    return;
+  }
+  setGatewayGroup(tx, routerId, nextGatewayGroup(active, gatewayHostsOf(router), rankGatewayHosts(tx, router), wantedGatewayHosts(router)));
 }
 
 /**
@@ -70,21 +98,50 @@ export function chooseGatewayHost(view: ReadView, router: Doc): string | undefin
 export function placeRouter(tx: Tx, router: Doc): string | undefined {
   const ports = routerPlacementPorts(tx, router.id);
   if (!ports.length) return undefined;
-  const host = ports.map(hostOf).find(Boolean) ?? chooseGatewayHost(tx, router);
+  const current = tx.get('router', router.id) ?? router;
+  // An HA router that lost all its ports keeps its group: it comes back on the same active host when it can.
+  const ranked = rankGatewayHosts(tx, current);
+  const previous = gatewayHostsOf(current)[0];
+  const host = ports.map(hostOf).find(Boolean) ?? (previous && ranked.includes(previous) ? previous : ranked[0]);
   if (!host) return undefined;
-  for (const port of ports) {
-    // A port that moves host is DOWN until the new host's agent reports it up (as updatePort does).
-    if (hostOf(port) !== host) tx.put('port', revise(port, { ...binding(host), status: 'DOWN' } as Partial<Doc>));
-  }
+  // A port that moves host is DOWN until the new host's agent reports it up (as updatePort does).
+  bindRouterPorts(tx, ports, host);
+  refreshGatewayGroup(tx, router.id, host);
   return host;
 }
 
-/** Place every router that has router ports but none bound (e.g. after an agent registers). */
+/**
+ * Place every router that has router ports but none bound (e.g. after an agent registers), and
+ * give HA routers with fewer gateway hosts than they want the standbys that now fit.
+ */
 export function scheduleUnplacedRouters(tx: Tx): void {
   for (const router of tx.list('router')) {
     const ports = routerPlacementPorts(tx, router.id);
-    if (ports.length && !ports.some((p) => hostOf(p))) placeRouter(tx, router);
+    if (!ports.length) continue;
+    const active = ports.map(hostOf).find(Boolean);
+    if (!active) placeRouter(tx, router);
+    else if (router.ha && gatewayHostsOf(router).length < wantedGatewayHosts(router)) refreshGatewayGroup(tx, router.id, active);
   }
+}
+
+/**
+ * The active gateway host `host` of HA routers is lost (its agent is gone): each of its HA routers
+ * switches to the first standby `live` accepts, and `host` goes to the end of the group (a
+ * standby when it comes back). Routers without HA, or with no live standby, stay. Idempotent.
+ * Returns the routers moved, by id, with their new host.
+ */
+export function failoverGatewayHost(tx: Tx, host: string, live: (host: string) => boolean): Map<string, string> {
+  const moved = new Map<string, string>();
+  for (const id of [...routerIdsOnHost(tx, host, undefined, false)].sort()) {
+    const router = tx.get('router', id);
+    if (!router?.ha) continue;
+    const group = failoverGroup(gatewayHostsOf(router), host, live);
+    if (!group) continue;
+    bindRouterPorts(tx, routerPlacementPorts(tx, id), group[0]!);
+    setGatewayGroup(tx, id, group);
+    moved.set(id, group[0]!);
+  }
+  return moved;
 }
 
 /**
@@ -94,16 +151,26 @@ export function scheduleUnplacedRouters(tx: Tx): void {
  */
 export function evacuateGatewayHost(tx: Tx, host: string): Map<string, string> {
   const moved = new Map<string, string>();
-  const routerIds = new Set<string>();
-  for (const p of tx.find('port', 'host', host)) {
-    if (ROUTER_PORT_OWNERS.has(p.device_owner as string) && p.device_id) routerIds.add(p.device_id as string);
-  }
-  for (const id of [...routerIds].sort()) {
+  const active = routerIdsOnHost(tx, host, undefined, false);
+  for (const id of [...routerIdsOnHost(tx, host)].sort()) {
     const router = tx.get('router', id);
-    const target = router && chooseGatewayHost(tx, router);
+    if (!router) continue;
+    if (!active.has(id)) {
+      // A standby here: it leaves the group, which takes another host if one fits.
+      const ports = routerPlacementPorts(tx, id);
+      const current = ports.map(hostOf).find(Boolean);
+      setGatewayGroup(tx, id, gatewayHostsOf(router).filter((h) => h !== host));
+      refreshGatewayGroup(tx, id, current);
+      continue;
+    }
+    // An HA router switches to its first standby (its namespace is ready there); else the best host.
+    const standby = router.ha ? gatewayHostsOf(router).find((h) => h !== host && rankGatewayHosts(tx, router).includes(h)) : undefined;
+    const target = standby ?? chooseGatewayHost(tx, router);
     if (!target || target === host) continue;
-    for (const port of routerPlacementPorts(tx, id)) {
-      if (hostOf(port) !== target) tx.put('port', revise(port, { ...binding(target), status: 'DOWN' } as Partial<Doc>));
+    bindRouterPorts(tx, routerPlacementPorts(tx, id), target);
+    if (router.ha) {
+      setGatewayGroup(tx, id, [target, ...gatewayHostsOf(router).filter((h) => h !== host && h !== target)]);
+      refreshGatewayGroup(tx, id, target);
     }
     moved.set(id, target);
   }

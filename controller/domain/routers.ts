@@ -4,7 +4,8 @@ import type { Doc, ReadView, Tx } from '../store/types.ts';
 import type { ExternalGatewayInfo, Route, RouterCreate, RouterUpdate } from '../../schemas/api/router.ts';
 import { cidrContains, cidrsOverlap, tryParseCidr, tryParseIp } from './cidr.ts';
 import { createPort, deletePort } from './ports.ts';
-import { placeRouter } from './l3-scheduler.ts';
+import { placeRouter, refreshGatewayGroup, routerHost } from './l3-scheduler.ts';
+import { DEFAULT_MAX_L3_AGENTS_PER_ROUTER } from './l3-ha.ts';
 import { networkVisibleTo } from './subnets.ts';
 import { owningProject, requireAdminFor } from './policy.ts';
 import { revise, standard } from './standard-attrs.ts';
@@ -15,7 +16,8 @@ import { ROUTER_INTERFACE_OWNERS } from './indexes.ts';
 // router-interfaces.ts.
 //
 // A router document stores what the API shows plus `gw_port_id` (internal, never
-// presented): external_gateway_info mirrors the gateway port's fixed IPs.
+// presented): external_gateway_info mirrors the gateway port's fixed IPs. An HA router (`ha`,
+// l3-ha.ts) also stores `gateway_hosts` and `ha_max_hosts`, never presented either.
 
 export const ROUTER_INTERFACE = 'network:router_interface';
 export const ROUTER_GATEWAY = 'network:router_gateway';
@@ -221,8 +223,18 @@ function applyGateway(tx: Tx, ctx: RequestContext, router: Doc, info: ExternalGa
 
 const ADMIN_ATTRS = ['distributed', 'ha'] as const;
 
-export function createRouter(tx: Tx, ctx: RequestContext, input: RouterCreate): Doc {
+/** The controller's L3 HA settings (config l3Ha, maxL3AgentsPerRouter). */
+export interface RouterHaOptions {
+  /** `ha` of a router created without it. */
+  defaultHa: boolean;
+  /** Gateway hosts (active plus standbys) an HA router gets at most. */
+  maxHosts: number;
+}
+const NO_HA: RouterHaOptions = { defaultHa: false, maxHosts: DEFAULT_MAX_L3_AGENTS_PER_ROUTER };
+
+export function createRouter(tx: Tx, ctx: RequestContext, input: RouterCreate, haOpts: RouterHaOptions = NO_HA): Doc {
   requireAdminFor(ctx, input, ADMIN_ATTRS, 'create_router');
+  const ha = input.ha ?? haOpts.defaultHa;
   const project = owningProject(ctx, input);
   let doc: Doc = {
     ...standard(project),
@@ -234,7 +246,8 @@ export function createRouter(tx: Tx, ctx: RequestContext, input: RouterCreate): 
     gw_port_id: null,
     routes: [],
     distributed: input.distributed ?? false,
-    ha: input.ha ?? false,
+    ha,
+    ...(ha ? { ha_max_hosts: haOpts.maxHosts } : {}),
     flavor_id: null,
     availability_zone_hints: input.availability_zone_hints ?? [],
     tags: [...new Set(input.tags ?? [])],
@@ -249,18 +262,29 @@ export function createRouter(tx: Tx, ctx: RequestContext, input: RouterCreate): 
   return doc;
 }
 
-export function updateRouter(tx: Tx, ctx: RequestContext, current: Doc, input: RouterUpdate): Doc {
+export function updateRouter(tx: Tx, ctx: RequestContext, current: Doc, input: RouterUpdate, haOpts: RouterHaOptions = NO_HA): Doc {
   requireAdminFor(ctx, input, ADMIN_ATTRS, 'update_router');
   const { external_gateway_info, routes, ...plain } = input;
   const patch: Record<string, unknown> = { ...plain };
+  // Neutron (l3_hamode_db): `ha` changes only on a router that is (or is being set) admin-down.
+  const haChanged = input.ha !== undefined && input.ha !== !!current.ha;
+  if (haChanged && (input.admin_state_up ?? current.admin_state_up)) {
+    throw badResource('router', 'Cannot change HA attribute of active routers. Please set router admin_state_up to False prior to upgrade');
+  }
+  if (haChanged) patch.ha_max_hosts = input.ha ? haOpts.maxHosts : undefined;
   if (external_gateway_info !== undefined) Object.assign(patch, applyGateway(tx, ctx, current, external_gateway_info, 'update_router'));
   if (routes !== undefined) patch.routes = routes ?? [];
   // Routes are checked against the ports the router has after any gateway change.
   validateRoutes(tx, current.id, (patch.routes ?? current.routes) as Route[]);
-  const next = revise(current, patch as Partial<Doc>);
+  let next = revise(current, patch as Partial<Doc>);
+  if (haChanged && !input.ha) {
+    const { ha_max_hosts: _m, gateway_hosts: _g, ...rest } = next;
+    next = rest as Doc;
+  }
   tx.put('router', next);
   if (external_gateway_info !== undefined && next.gw_port_id) placeRouter(tx, next);
-  return next;
+  else if (haChanged) refreshGatewayGroup(tx, next.id, routerHost(tx, next.id));
+  return tx.get('router', next.id) ?? next;
 }
 
 export function removeRouter(tx: Tx, _ctx: RequestContext, router: Doc): void {

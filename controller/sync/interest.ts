@@ -2,6 +2,7 @@ import type { ChangeEntry } from '../../schemas/agent/channel.ts';
 import { VIEW_KINDS, isViewKind, pickView, type ViewKind } from '../../schemas/agent/view.ts';
 import type { Change, Doc, ReadView } from '../store/types.ts';
 import { FirewallInterest } from './interest-firewall.ts';
+import { carriedPorts, carries, sameGroup } from './interest-gateway-group.ts';
 import { RefCounts } from './ref-counts.ts';
 
 // Which part of the model one host's agent gets (DESIGN.md, data flow step 2), kept up to date
@@ -19,7 +20,9 @@ import { RefCounts } from './ref-counts.ts';
 //   router's ports are local ports, so their networks come in as above), and every floating IP
 //   whose router_id is such a router;
 // - the firewall groups that hold one of its router interface ports, their policies and those
-//   policies' rules (interest-firewall.ts).
+//   policies' rules (interest-firewall.ts);
+// - for an HA router whose gateway group holds H as a standby, all of the above as if its router
+//   ports were bound to H (interest-gateway-group.ts): "local" below means carried by H.
 //
 // The interest is derived from the model, so one commit can widen or narrow it. HostInterest
 // keeps it as reference counts (local ports per network, local port memberships per group, rules
@@ -123,7 +126,7 @@ export class HostInterest {
     for (const c of [this.networks, this.groups, this.remotes, this.routers]) c.clear();
     this.firewall.clear();
     for (const kind of VIEW_KINDS) this.held[kind].clear();
-    const locals = view.find('port', 'host', this.host);
+    const locals = carriedPorts(view, this.host);
     for (const p of locals) this.countLocal(p, 1);
     for (const g of this.groups.keys()) {
       for (const r of view.find('security_group_rule', 'security_group_id', g)) {
@@ -163,10 +166,27 @@ export class HostInterest {
     for (const c of [networks, groups, remotes, routers]) c.begin();
     this.firewall.begin();
     const changed = commit.changes;
-    // 1. Local ports: the networks, groups and routers they bring.
+    // 1. Local (carried) ports: the networks, groups and routers they bring. A port counts as it
+    // was with its router as it was, and as it is with its router as it is; the unchanged router
+    // ports of a router whose gateway group changed count again too.
+    const host = this.host;
+    const routerNow = (id: string) => view.get('router', id);
+    const routerBefore = (id: string) => {
+      const c = changed.router.get(id);
+      return c ? c.prev : view.get('router', id);
+    };
     for (const c of changed.port.values()) {
-      if (c.prev && hostOf(c.prev) === this.host) this.countLocal(c.prev, -1);
-      if (c.doc && hostOf(c.doc) === this.host) this.countLocal(c.doc, 1);
+      if (c.prev && carries(host, c.prev, routerBefore)) this.countLocal(c.prev, -1);
+      if (c.doc && carries(host, c.doc, routerNow)) this.countLocal(c.doc, 1);
+    }
+    for (const c of changed.router.values()) {
+      if (sameGroup(c.prev, c.doc)) continue;
+      for (const p of view.find('port', 'device_id', c.id)) {
+        if (changed.port.has(p.id)) continue;
+        const was = carries(host, p, routerBefore);
+        const is = carries(host, p, routerNow);
+        if (was !== is) this.countLocal(p, is ? 1 : -1);
+      }
     }
     // 2. Rules of watched groups: the remote groups they bring. A changed rule counts as it was
     // (with the group watched as it was) and as it is; an unchanged rule of a group that started

@@ -1,6 +1,8 @@
 import type { ViewKind } from '../../schemas/agent/view.ts';
 import type { Doc } from '../store/types.ts';
+import { gatewayHostsOf } from '../domain/l3-ha.ts';
 import { portsOf } from './interest-firewall.ts';
+import { routerOfRouterPort } from './interest-gateway-group.ts';
 import { fipRouterOf, groupsOf, hostOf, networkOf, ruleGroupOf, type RouteSpace, type ViewCommit } from './interest.ts';
 import type { RefCounts } from './ref-counts.ts';
 
@@ -98,7 +100,8 @@ export class CommitRouter<S> {
         by('host', hostOf(doc));
         by('network', networkOf(doc));
         for (const g of groupsOf(doc)) by('remote', g);
-        return;
+        // The standby gateway hosts of its router (they count the router).
+        return by('router', routerOfRouterPort(doc));
       case 'network':
         return by('network', doc.id);
       case 'subnet':
@@ -109,7 +112,10 @@ export class CommitRouter<S> {
       case 'security_group_rule':
         return by('watched', ruleGroupOf(doc));
       case 'router':
-        return by('router', doc.id);
+        by('router', doc.id);
+        // The hosts of its gateway group: a host that joins it starts counting the router here.
+        for (const h of gatewayHostsOf(doc)) by('host', h);
+        return;
       case 'floatingip':
         return by('router', fipRouterOf(doc));
       case 'firewall_group':

@@ -70,6 +70,8 @@ export const routerView = z.object({
     external_fixed_ips: z.array(fixedIp),
   }).nullable(),
   routes: z.array(z.object({ destination: z.string(), nexthop: z.string() })),
+  /** An HA router's gateway hosts, active first (controller/domain/l3-ha.ts); null without HA. */
+  gateway_hosts: z.array(z.string()).nullish(),
 });
 
 export const portForwardingView = z.object({

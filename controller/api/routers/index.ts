@@ -14,7 +14,7 @@ import { checkIfMatch, registerResource, writableDoc, type ResourceDef } from '.
 const ADMIN_ONLY_READ = ['distributed', 'ha'];
 
 export function presentRouter(_view: ReadView, ctx: RequestContext, doc: Doc): Record<string, unknown> {
-  const { gw_port_id: _gw, ...row } = doc as Record<string, unknown>;
+  const { gw_port_id: _gw, gateway_hosts: _hosts, ha_max_hosts: _max, ...row } = doc as Record<string, unknown>;
   if (!ctx.isAdmin) for (const attr of ADMIN_ONLY_READ) delete row[attr];
   return { ...row, availability_zones: ['nova'] };
 }
@@ -27,6 +27,7 @@ function objectBody(req: FastifyRequest): Record<string, unknown> {
 
 export const routersApi: ApiPlugin = (app, deps) => {
   const { store } = deps;
+  const haOpts = { defaultHa: deps.config.l3Ha, maxHosts: deps.config.maxL3AgentsPerRouter };
   const def: ResourceDef = {
     kind: 'router',
     singular: 'router',
@@ -40,8 +41,8 @@ export const routersApi: ApiPlugin = (app, deps) => {
     updateSchema: RouterUpdate,
     quota: 'router',
     present: presentRouter,
-    create: createRouter,
-    update: updateRouter,
+    create: (tx, ctx, input) => createRouter(tx, ctx, input as RouterCreate, haOpts),
+    update: (tx, ctx, current, input) => updateRouter(tx, ctx, current, input as RouterUpdate, haOpts),
     remove: removeRouter,
   };
   registerResource(app, deps, def);
