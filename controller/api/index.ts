@@ -24,7 +24,8 @@ apiPlugins.push(routersApi, floatingIpsApi, portForwardingsApi);
 
 import { agentsApi } from './agents/index.ts';
 import { agentIdentityApi } from './agent-identity/index.ts';
-apiPlugins.push(agentsApi, agentIdentityApi);
+import { l3AgentsApi } from './routers/l3-agents.ts';
+apiPlugins.push(agentsApi, agentIdentityApi, l3AgentsApi);
 
 import { fwaasApi } from './fwaas/index.ts';
 apiPlugins.push(fwaasApi);

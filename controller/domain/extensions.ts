@@ -54,6 +54,8 @@ export const EXTENSIONS: readonly ExtensionDef[] = [
   { alias: 'pagination', name: 'Pagination support', description: 'Extension that indicates that pagination is enabled.', updated: '2016-06-12T00:00:00-00:00', requires: NET },
   { alias: 'sorting', name: 'Sorting support', description: 'Extension that indicates that sorting is enabled.', updated: '2016-06-12T00:00:00-00:00', requires: NET },
   { alias: 'filter-validation', name: 'Filter parameters validation', description: 'Provides validation on filter parameters.', updated: '2018-07-04T10:00:00-00:00', requires: NET },
+  // neutron-lib api/definitions/l3_ext_ha_mode.py: the router's admin-only `ha` (domain/l3-ha.ts).
+  { alias: 'l3-ha', name: 'HA Router extension', description: 'Adds HA capability to routers.', updated: '2014-04-26T00:00:00-00:00', requires: [...ROUTERS, 'agents'] },
   { alias: 'agent', name: 'agent', description: 'The agent management extension.', updated: '2013-02-03T10:00:00-00:00', requires: ['agents'] },
   // neutron-lib api/definitions/firewall_v2.py. Its companion standard-attr-fwaas-v2 is not listed:
   // Neutron dates it '2023-04-027T01:00:00-00:00', which is not a timestamp clients can parse.

@@ -6,6 +6,7 @@ import type { SharedState } from '../store/shared-state.ts';
 import type { Change, ReadView, Store } from '../store/types.ts';
 import { AGENT_KIND, deleteAgentAndCredential, registerAgent, updateAgentAndPlacement, type AgentDoc } from './agents.ts';
 import { ConvergenceTracker } from './convergence.ts';
+import { GatewayFailover } from './gateway-failover.ts';
 import { viewCommit } from './interest.ts';
 import { AgentDirectory, type AgentState } from './liveness.ts';
 import { ReplicaPresence } from './replica-presence.ts';
@@ -65,6 +66,8 @@ export interface SyncHubOptions {
   observeConvergence?: (seconds: number) => void;
   /** State shared with other replicas: when it is replicated, agent presence is shared through it (start()). */
   shared?: SharedState;
+  /** Milliseconds from losing an agent to moving its HA routers (l3FenceMs + margin; gateway-failover.ts). Absent: none. */
+  l3FailoverDelayMs?: number;
 }
 
 export type { AgentState } from './liveness.ts';
@@ -97,6 +100,8 @@ export class SyncHub implements SessionHost {
   private routedRevision: number;
   private readonly unsubscribe: () => void;
   private isClosed = false;
+  /** HA routers' failover when a gateway host's agent is lost (absent: none). */
+  private readonly failover: GatewayFailover | undefined;
 
   constructor(options: SyncHubOptions) {
     this.store = options.store;
@@ -130,6 +135,12 @@ export class SyncHub implements SessionHost {
       downMs: this.downMs, now: this.now, remote: this.presence?.remote, inStep: (runtime) => this.appliedRevision(runtime),
     });
     this.unsubscribe = this.store.subscribe((changes, revision) => this.onCommit(changes, revision));
+    this.failover = options.l3FailoverDelayMs === undefined ? undefined : new GatewayFailover({
+      store: this.store, delayMs: options.l3FailoverDelayMs, log: this.log, checkEveryMs: Math.max(100, Math.min(1000, this.downMs / 4)),
+      agentAlive: (agentId) => this.agents.liveness(agentId)?.alive ?? false,
+      // Agents with an open channel here but no heartbeat for the down time.
+      silent: () => [...this.sessions].flatMap((x) => (x.runtime?.session === x && !this.agents.isAlive(x.runtime) ? [x.runtime] : [])),
+    });
   }
 
   get closed(): boolean {
@@ -202,6 +213,7 @@ export class SyncHub implements SessionHost {
     const now = this.now();
     if (this.presence && !this.agents.isAlive(session.runtime, now)) this.presence.changed();
     session.runtime.heartbeatAt = now;
+    this.failover?.heartbeat(session.runtime.agentId);
     // Nothing for this agent since some commits: it learns their revision, and reports it applied.
     session.sendRevision(this.routedRevision);
   }
@@ -247,6 +259,7 @@ export class SyncHub implements SessionHost {
       this.agents.disconnected(runtime);
       this.presence?.changed();
       this.log.info({ host: runtime.host, agent: runtime.agentId }, 'agent disconnected');
+      this.failover?.lost(runtime.host, runtime.agentId);
     }
     this.waiters.check();
   }
@@ -279,10 +292,10 @@ export class SyncHub implements SessionHost {
     if (!this.router.size) return;
     // Trimmed to the view once; only the sessions it can concern look at it.
     const commit = viewCommit(changes, revision);
-    const targets = this.router.route(commit);
+    const view = this.store.view();
+    const targets = this.router.route(commit, view);
     if (!targets.size) return;
     const requestIds = this.commitRequestIds?.();
-    const view = this.store.view();
     let sent = 0;
     for (const s of targets) {
       const entries = s.prepare(commit, view);
@@ -386,6 +399,7 @@ export class SyncHub implements SessionHost {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.failover?.close();
     void this.presence?.close();
     this.unsubscribe();
     this.waiters.close();

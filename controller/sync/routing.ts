@@ -1,5 +1,5 @@
 import type { ViewKind } from '../../schemas/agent/view.ts';
-import type { Doc } from '../store/types.ts';
+import type { Doc, ReadView } from '../store/types.ts';
 import { gatewayHostsOf } from '../domain/l3-ha.ts';
 import { portsOf } from './interest-firewall.ts';
 import { routerOfRouterPort } from './interest-gateway-group.ts';
@@ -10,7 +10,8 @@ import type { RefCounts } from './ref-counts.ts';
 // from the keys a host's interest is counted by (interest.ts: the networks of its local ports, the
 // groups they are members of, the remote groups of those groups' rules, the routers of its router
 // ports, and the firewall chain of its router interface ports) to the sessions counting them, plus
-// the host name itself (for its local ports).
+// the host name itself (for its local ports, and the routers whose gateway group holds it:
+// interest-gateway-group.ts; a router port reaches its router's group through the router).
 //
 // A change can alter a host's view or counts only if the document, as it was or as it is, names
 // one of those keys (the rules per kind are in concerned() below; every agent is in every view, so
@@ -72,8 +73,8 @@ export class CommitRouter<S> {
     for (const space of SPACES) for (const key of member.keys[space]) remove(this.index[space], key, session);
   }
 
-  /** The sessions the commit may concern. */
-  route(commit: ViewCommit): Set<S> {
+  /** The sessions the commit may concern; `view` is the model after it (for routers' gateway groups). */
+  route(commit: ViewCommit, view?: ReadView): Set<S> {
     const out = new Set<S>();
     for (const [kind, changes] of Object.entries(commit.changes) as Array<[ViewKind, ViewCommit['changes'][ViewKind]]>) {
       for (const c of changes.values()) {
@@ -82,14 +83,14 @@ export class CommitRouter<S> {
           for (const s of this.members.keys()) out.add(s);
           return out;
         }
-        if (c.prev) this.concerned(kind, c.prev, out);
-        if (c.doc) this.concerned(kind, c.doc, out);
+        if (c.prev) this.concerned(kind, c.prev, out, view);
+        if (c.doc) this.concerned(kind, c.doc, out, view);
       }
     }
     return out;
   }
 
-  private concerned(kind: Exclude<ViewKind, 'agent'>, doc: Doc, out: Set<S>): void {
+  private concerned(kind: Exclude<ViewKind, 'agent'>, doc: Doc, out: Set<S>, view: ReadView | undefined): void {
     const by = (space: RouteSpace | 'host', key: string | undefined) => {
       if (key === undefined) return;
       const sessions = (space === 'host' ? this.hosts : this.index[space]).get(key);
@@ -100,8 +101,10 @@ export class CommitRouter<S> {
         by('host', hostOf(doc));
         by('network', networkOf(doc));
         for (const g of groupsOf(doc)) by('remote', g);
-        // The standby gateway hosts of its router (they count the router).
-        return by('router', routerOfRouterPort(doc));
+        // The gateway group of its router, which carries its router ports: the router as it is
+        // (a router changed by the same commit routes to its group before and after by itself).
+        for (const h of gatewayHostsOf(routerOf(view, routerOfRouterPort(doc)))) by('host', h);
+        return;
       case 'network':
         return by('network', doc.id);
       case 'subnet':
@@ -135,6 +138,8 @@ export class CommitRouter<S> {
     add(this.index[space], key, session);
   }
 }
+
+const routerOf = (view: ReadView | undefined, id: string | undefined) => (view && id !== undefined ? view.get('router', id) : undefined);
 
 function add<S>(map: Keyed<S>, key: string, session: S): void {
   let set = map.get(key);

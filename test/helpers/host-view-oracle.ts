@@ -6,6 +6,8 @@
 //   network: those with a local port, and their subnets
 //   groups:  the local ports' groups with all their rules, plus the remote groups of those rules
 //   routers: those with a port bound to the host, with their floating IPs
+//   HA:      a standby gateway host of an HA router (GET /v2.0/routers/{id}/l3-agents) gets all of
+//            the above as if the router's ports were bound to it (controller/sync/interest-gateway-group.ts)
 //   FWaaS:   firewall groups holding a local router interface port, their policies and those
 //            policies' rules
 //   agents:  all of them
@@ -41,6 +43,11 @@ const COLLECTIONS: Array<[keyof ListedModel, string, string]> = [
 export async function listModel(api: ApiCall): Promise<ListedModel> {
   const out = {} as ListedModel;
   for (const [kind, path, key] of COLLECTIONS) out[kind] = (await api('GET', `/v2.0/${path}`))[key];
+  // The API never shows a router's gateway group; its l3-agents list does (active first), and the
+  // agents' view carries it as `gateway_hosts` (null without HA).
+  for (const r of out.router) {
+    r.gateway_hosts = r.ha ? (await api('GET', `/v2.0/routers/${r.id}/l3-agents`)).agents.map((a: Doc) => a.host) : null;
+  }
   return out;
 }
 
@@ -48,7 +55,9 @@ const ROUTER_OWNERS = new Set(['network:router_interface', 'network:router_inter
 const INTERFACE_OWNERS = new Set(['network:router_interface', 'network:router_interface_distributed']);
 
 export function expectedView(model: ListedModel, host: string): HostView {
-  const local = model.port.filter((p) => p['binding:host_id'] === host);
+  const standbyOf = new Set(model.router.filter((r) => ((r.gateway_hosts as string[] | null) ?? []).includes(host)).map((r) => r.id));
+  const local = model.port.filter((p) => p['binding:host_id'] === host
+    || (ROUTER_OWNERS.has(p.device_owner) && standbyOf.has(p.device_id)));
   const networks = new Set(local.map((p) => p.network_id as string));
   const groups = new Set(local.flatMap((p) => p.security_groups as string[]));
   const rules = model.security_group_rule.filter((r) => groups.has(r.security_group_id));
@@ -60,7 +69,7 @@ export function expectedView(model: ListedModel, host: string): HostView {
   const fwRules = new Set(model.firewall_policy.filter((p) => fwPolicies.has(p.id)).flatMap((p) => p.firewall_rules as string[]));
   const ids = (docs: Doc[]) => new Set(docs.map((d) => d.id));
   return {
-    port: ids(model.port.filter((p) => p['binding:host_id'] === host || networks.has(p.network_id)
+    port: ids(model.port.filter((p) => local.includes(p) || networks.has(p.network_id)
       || (p.security_groups as string[]).some((g) => remotes.has(g)))),
     network: ids(model.network.filter((n) => networks.has(n.id))),
     subnet: ids(model.subnet.filter((s) => networks.has(s.network_id))),

@@ -183,6 +183,25 @@ const PROBES: Record<string, Probe> = {
     expect((await api.call(ALICE, 'GET', '/v2.0/agents')).body).toEqual({ agents: [] });
     expect((await api.call(ALICE, 'GET', `/v2.0/agents/${crypto.randomUUID()}`)).body.NeutronError.type).toBe('AgentNotFound');
   },
+  'l3-ha': async () => {
+    // `ha` is admin-only, defaults to the config's l3Ha (false), and changes only on an admin-down router.
+    expect((await api.call(ALICE, 'POST', '/v2.0/routers', { router: { ha: true } })).status).toBe(403);
+    const r = (await api.call(ADMIN, 'POST', '/v2.0/routers', { router: { name: 'r-ha', ha: true } })).body.router;
+    expect(r.ha).toBe(true);
+    expect(r.gateway_hosts).toBeUndefined();
+    expect((await api.call(ADMIN, 'POST', '/v2.0/routers', { router: { name: 'r' } })).body.router.ha).toBe(false);
+    const busy = await api.call(ADMIN, 'PUT', `/v2.0/routers/${r.id}`, { router: { ha: false } });
+    expect(busy.status).toBe(400);
+    expect(busy.body.NeutronError).toEqual({ type: 'BadRequest', detail: '', message:
+      'Bad router request: Cannot change HA attribute of active routers. Please set router admin_state_up to False prior to upgrade.' });
+    const down = await api.call(ADMIN, 'PUT', `/v2.0/routers/${r.id}`, { router: { ha: false, admin_state_up: false } });
+    expect(down.body.router).toMatchObject({ ha: false, admin_state_up: false });
+    // Which agents host it (none here), admin-only; unknown ids are Neutron's not-found errors.
+    expect((await api.call(ADMIN, 'GET', `/v2.0/routers/${r.id}/l3-agents`)).body).toEqual({ agents: [] });
+    expect((await api.call(ALICE, 'GET', `/v2.0/routers/${r.id}/l3-agents`)).status).toBe(403);
+    expect((await api.call(ADMIN, 'GET', `/v2.0/routers/${crypto.randomUUID()}/l3-agents`)).body.NeutronError.type).toBe('RouterNotFound');
+    expect((await api.call(ADMIN, 'GET', `/v2.0/agents/${crypto.randomUUID()}/l3-routers`)).body.NeutronError.type).toBe('AgentNotFound');
+  },
   fwaas_v2: async () => {
     const rule = await api.call(ALICE, 'POST', '/v2.0/fwaas/firewall_rules', { firewall_rule: { protocol: 'tcp', destination_port: '80', action: 'allow' } });
     expect(rule.status, JSON.stringify(rule.body)).toBe(201);

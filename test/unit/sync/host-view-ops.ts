@@ -21,7 +21,7 @@ export type Op =
   | { k: 'rule'; i: number; del: boolean; group: number; remote: number | null; protocol: string | null }
   | { k: 'agent'; i: number; del: boolean; tunnel: string | null }
   | { k: 'attach'; i: number; owner: number; router: number }
-  | { k: 'router'; i: number; del: boolean; gw: number | null; routes: boolean }
+  | { k: 'router'; i: number; del: boolean; gw: number | null; routes: boolean; group: string[] | null }
   | { k: 'fip'; i: number; del: boolean; router: number | null; port: number | null }
   | { k: 'rif'; i: number; router: number; host: number }
   | { k: 'fwg'; i: number; del: boolean; ports: number[]; ingress: number | null; egress: number | null; admin: boolean }
@@ -59,6 +59,8 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       k: fc.constant('router' as const), i: idx(N.router), del: fc.boolean(), gw: fc.option(idx(N.network), { nil: null }), routes: fc.boolean(),
+      // An HA router's gateway group (its standbys see it as if its router ports were theirs).
+      group: fc.option(fc.shuffledSubarray(HOSTS), { nil: null }),
     }),
   },
   {
@@ -147,6 +149,7 @@ export function apply(tx: Tx, op: Op): void {
         external_gateway_info: op.gw === null ? null
           : { network_id: id('net', op.gw), enable_snat: true, external_fixed_ips: [{ subnet_id: id('subnet', 0), ip_address: `198.51.100.${op.i + 2}` }] },
         routes: op.routes ? [{ destination: '10.9.0.0/16', nexthop: '10.0.0.9' }] : [],
+        ...(op.group ? { ha: true, gateway_hosts: op.group } : {}),
       });
     case 'fip':
       if (op.del) return tx.remove('floatingip', id('fip', op.i));

@@ -21,16 +21,20 @@ const key = (kind: string, id: string) => `${kind}/${id}`;
  * every member port of G (not G's rules); every agent; every router with a router port (interface
  * or gateway) bound to the host, and every floating IP whose router_id is one of those routers;
  * the firewall groups holding a local router interface port, their ingress and egress policies,
- * and the rules those policies list.
+ * and the rules those policies list. "Local" includes the router ports of an HA router whose
+ * gateway group (gateway_hosts) holds the host.
  */
 export function referenceView(view: ReadView, host: string): Held {
   const ports = view.list('port');
-  const local = ports.filter((p) => p['binding:host_id'] === host);
+  const routerOwners = ['network:router_interface', 'network:router_interface_distributed', 'network:router_gateway'];
+  // A standby gateway host of an HA router carries its router ports as if they were bound to it.
+  const standbyOf = new Set(view.list('router').filter((r) => ((r.gateway_hosts as string[] | undefined) ?? []).includes(host)).map((r) => r.id));
+  const local = ports.filter((p) => p['binding:host_id'] === host
+    || (routerOwners.includes(p.device_owner as string) && standbyOf.has(p.device_id as string)));
   const networks = new Set(local.map((p) => p.network_id as string));
   const groups = new Set(local.flatMap((p) => (p.security_groups as string[] | undefined) ?? []));
   const rules = view.list('security_group_rule').filter((r) => groups.has(r.security_group_id as string));
   const remotes = new Set(rules.flatMap((r) => (r.remote_group_id ? [r.remote_group_id as string] : [])));
-  const routerOwners = ['network:router_interface', 'network:router_interface_distributed', 'network:router_gateway'];
   const routers = new Set(local.flatMap((p) => (routerOwners.includes(p.device_owner as string) && p.device_id ? [p.device_id as string] : [])));
   const interfaceOwners = ['network:router_interface', 'network:router_interface_distributed'];
   const interfaces = new Set(local.filter((p) => interfaceOwners.includes(p.device_owner as string) && p.device_id).map((p) => p.id));
@@ -43,7 +47,7 @@ export function referenceView(view: ReadView, host: string): Held {
   const wanted: Record<ViewKind, (d: Doc) => boolean> = {
     network: (n) => networks.has(n.id),
     subnet: (s) => networks.has(s.network_id as string),
-    port: (p) => p['binding:host_id'] === host || networks.has(p.network_id as string)
+    port: (p) => local.includes(p) || networks.has(p.network_id as string)
       || ((p.security_groups as string[] | undefined) ?? []).some((g) => remotes.has(g)),
     security_group: (g) => groups.has(g.id) || remotes.has(g.id),
     security_group_rule: (r) => groups.has(r.security_group_id as string),

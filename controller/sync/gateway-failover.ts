@@ -1,0 +1,107 @@
+import { agentByHost } from './agents.ts';
+import { failoverGatewayHost } from '../domain/l3-scheduler.ts';
+import type { Store } from '../store/types.ts';
+
+// Failover of HA routers by the controller's liveness (domain/l3-ha.ts has the model side).
+//
+// When the agent of a host goes (its channel closes, or it stops heartbeating for the agent down
+// time while its socket stays open), the controller waits `delayMs` = l3FenceMs + the margin:
+// by then an agent that lost its controller has silenced its active routers itself (agent/l3
+// self-fence, after the same l3FenceMs), so the move below never makes two active gateways. Then,
+// if the agent is still not alive on any replica (agent presence is merged across replicas,
+// liveness.ts: an agent that reconnected elsewhere meanwhile keeps its routers), every HA router
+// active on that host switches to its first standby whose agent is alive, in one transaction.
+// Several replicas may do it for the same host: the transaction is idempotent (a router already
+// moved has nothing bound to the lost host any more).
+
+export interface FailoverLog {
+  info(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface GatewayFailoverOptions {
+  store: Store;
+  /** l3FenceMs + l3FailoverMarginMs. */
+  delayMs: number;
+  /** Whether the agent is alive (connected and heartbeating) on any replica. */
+  agentAlive: (agentId: string) => boolean;
+  log?: FailoverLog;
+  /** Called after each attempt, with the routers moved (tests, metrics). */
+  onFailover?: (host: string, moved: Map<string, string>) => void;
+  /** How often to look for agents whose channel is open but whose heartbeats stopped (silent()). */
+  checkEveryMs?: number;
+  /** The agents connected here that stopped heartbeating for the down time. */
+  silent?: () => Array<{ host: string; agentId: string }>;
+}
+
+/** Whether a lost gateway host's HA routers must move now: its agent is still not alive anywhere. Pure. */
+export function mustFailOver(agentAlive: boolean, closed: boolean): boolean {
+  return !closed && !agentAlive;
+}
+
+export class GatewayFailover {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Silent agents already handed to lost(), until they heartbeat again. */
+  private readonly silentSeen = new Set<string>();
+  private readonly silentTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly o: GatewayFailoverOptions) {
+    if (o.silent && o.checkEveryMs) {
+      this.silentTimer = setInterval(() => this.checkSilent(), o.checkEveryMs);
+      this.silentTimer.unref();
+    }
+  }
+
+  /** The agent heartbeated: if it went silent before, it may be lost again later. */
+  heartbeat(agentId: string): void {
+    this.silentSeen.delete(agentId);
+  }
+
+  private checkSilent(): void {
+    for (const { host, agentId } of this.o.silent!()) {
+      if (this.silentSeen.has(agentId)) continue;
+      this.silentSeen.add(agentId);
+      this.o.log?.info({ host, agent: agentId }, 'agent stopped heartbeating');
+      this.lost(host, agentId);
+    }
+  }
+
+  /** The agent of `host` is gone from here (channel closed, or heartbeats stopped). */
+  lost(host: string, agentId: string): void {
+    if (this.closed || this.timers.has(host)) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(host);
+      void this.fire(host, agentId);
+    }, this.o.delayMs);
+    timer.unref();
+    this.timers.set(host, timer);
+  }
+
+  /** Pending failovers (tests). */
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.silentTimer) clearInterval(this.silentTimer);
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private async fire(host: string, agentId: string): Promise<void> {
+    if (!mustFailOver(this.o.agentAlive(agentId), this.closed)) return;
+    try {
+      const { result: moved } = await this.o.store.transact((tx) => failoverGatewayHost(tx, host, (h) => {
+        if (h === host) return false;
+        const agent = agentByHost(tx, h);
+        return !!agent && agent.admin_state_up !== false && this.o.agentAlive(agent.id);
+      }));
+      if (moved.size) this.o.log?.info({ host, routers: Object.fromEntries(moved) }, 'HA routers failed over from a lost gateway host');
+      this.o.onFailover?.(host, moved);
+    } catch (err) {
+      this.o.log?.error({ err, host }, 'HA router failover failed');
+    }
+  }
+}

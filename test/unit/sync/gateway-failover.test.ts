@@ -1,0 +1,94 @@
+// HA routers fail over by the controller's liveness (controller/sync/gateway-failover.ts): when the
+// active gateway host's agent goes, after l3FenceMs + margin its HA routers move to the first live
+// standby, the lost host last; an agent back within that time keeps them; the standby's view then
+// holds the router as the active one.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SyncHub } from '../../../controller/sync/hub.ts';
+import { mustFailOver } from '../../../controller/sync/gateway-failover.ts';
+import { ADMIN, testApi, type TestApi } from '../../helpers/api.ts';
+import { connect, hubOn, idsOf } from './host-view-support.ts';
+
+let api: TestApi | undefined;
+let hub: SyncHub | undefined;
+afterEach(async () => {
+  hub?.close();
+  await api?.close();
+  api = hub = undefined;
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function ok(method: 'POST' | 'PUT', url: string, body?: unknown) {
+  const res = await api!.call(ADMIN, method, url, body);
+  expect(res.status, `${method} ${url}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
+  return res.body;
+}
+
+/** An HA router with a gateway (on a VXLAN external network: any agent with a tunnel IP fits) and one interface. */
+async function haRouter(): Promise<string> {
+  const ext = (await ok('POST', '/v2.0/networks', { network: { name: 'ext', 'router:external': true } })).network.id;
+  await ok('POST', '/v2.0/subnets', { subnet: { network_id: ext, cidr: '203.0.113.0/24', ip_version: 4 } });
+  const net = (await ok('POST', '/v2.0/networks', { network: { name: 'n' } })).network.id;
+  const sub = (await ok('POST', '/v2.0/subnets', { subnet: { network_id: net, cidr: '10.1.0.0/24', ip_version: 4 } })).subnet.id;
+  const r = (await ok('POST', '/v2.0/routers', { router: { name: 'r', ha: true, external_gateway_info: { network_id: ext } } })).router.id;
+  await ok('PUT', `/v2.0/routers/${r}/add_router_interface`, { subnet_id: sub });
+  return r;
+}
+
+const hostsOf = (id: string) => [...new Set(api!.store.view().find('port', 'device_id', id).map((p) => p['binding:host_id']))];
+const groupOf = (id: string) => api!.store.view().get('router', id)!.gateway_hosts;
+
+describe('gateway failover', () => {
+  it('decides on the merged liveness only', () => {
+    expect(mustFailOver(false, false)).toBe(true);
+    expect(mustFailOver(true, false)).toBe(false); // back (here or on another replica)
+    expect(mustFailOver(false, true)).toBe(false); // controller stopping
+  });
+
+  it('moves the HA routers of a lost gateway host to the first live standby after the delay; the standby gets them in its view', async () => {
+    api = await testApi();
+    hub = hubOn(api.store, { l3FailoverDelayMs: 100 });
+    const g1 = await connect(hub, 'g1');
+    const g2 = await connect(hub, 'g2');
+    const id = await haRouter();
+    expect(hostsOf(id)).toEqual(['g1']);
+    expect(groupOf(id)).toEqual(['g1', 'g2']);
+    // The standby holds the router, its ports and their networks already.
+    expect(idsOf(g2.held, 'router')).toEqual([id]);
+    g2.expectInStep(api.store, 'standby');
+    g1.session.close(1006, 'gone');
+    await sleep(40);
+    expect(hostsOf(id)).toEqual(['g1']); // not before the fence time has passed
+    await sleep(150);
+    expect(hostsOf(id)).toEqual(['g2']);
+    expect(groupOf(id)).toEqual(['g2', 'g1']);
+    g2.expectInStep(api.store, 'active');
+    const shown = await api.call(ADMIN, 'GET', `/v2.0/routers/${id}/l3-agents`);
+    expect(shown.body.agents.map((a: any) => [a.host, a.ha_state])).toEqual([['g2', 'active'], ['g1', 'standby']]);
+    // g1 comes back: a standby, nothing moves back.
+    const back = await connect(hub, 'g1');
+    await sleep(150);
+    expect(hostsOf(id)).toEqual(['g2']);
+    back.expectInStep(api.store, 'returned as standby');
+    expect(idsOf(back.held, 'router')).toEqual([id]);
+  });
+
+  it('an agent that reconnects within the delay keeps its routers; no live standby: the router stays', async () => {
+    api = await testApi();
+    hub = hubOn(api.store, { l3FailoverDelayMs: 100 });
+    const g1 = await connect(hub, 'g1');
+    const g2 = await connect(hub, 'g2');
+    const id = await haRouter();
+    g1.session.close(1006, 'blip');
+    await connect(hub, 'g1');
+    await sleep(200);
+    expect(hostsOf(id)).toEqual(['g1']);
+    g2.session.close(1006, 'gone');
+    await sleep(50);
+    // Now g1 goes too, while g2 (its only standby) is down: nothing to switch to.
+    const again = [...(hub as any).sessions].find((s: any) => s.runtime?.host === 'g1');
+    again.close(1006, 'gone');
+    await sleep(200);
+    expect(hostsOf(id)).toEqual(['g1']);
+  });
+});
