@@ -18,6 +18,7 @@ import { obtainCredential } from './sync/identity.ts';
 import { respondDhcp } from './dhcp/responder.ts';
 import { PacketInService } from './punt/packet-in.ts';
 import { L3Manager, routersTouched, type L3Status } from './l3/manager.ts';
+import { SelfFence } from './l3/self-fence.ts';
 import { instrumentAgent } from './metrics/agent-metrics.ts';
 import { serveMetrics, type MetricsServer } from './metrics/server.ts';
 
@@ -33,6 +34,7 @@ export class WeftAgent {
   private stopSupervisor: (() => void) | undefined;
   private punt: PacketInService | undefined;
   private l3: L3Manager | undefined;
+  private fence: SelfFence | undefined;
   private metricsServer: MetricsServer | undefined;
   private dhcpSettings = { domain: 'openstacklocal.', leaseSeconds: 86400 };
   dataplane: Dataplane | undefined;
@@ -125,8 +127,16 @@ export class WeftAgent {
       host: c.host, ovsdb: this.ovsdb, namespace: { namespacePrefix: c.routerNamespacePrefix }, log: this.log.child({ part: 'l3' }),
     });
     this.l3 = l3;
+    // HA self-fence (l3/self-fence.ts): routers go silent when the controller is gone for l3FenceMs.
+    const fence = new SelfFence({ fenceMs: c.l3FenceMs, set: (on) => void l3.setFenced(on) });
+    this.fence = fence;
+    channel.on('disconnected', () => fence.lost());
+    channel.on('welcome', () => fence.connected());
     let appliedRevision: number | undefined;
-    dataplane.on('model', (events, snapshot) => void l3.sync(dataplane.model, snapshot ? 'all' : routersTouched(dataplane.model, events)));
+    dataplane.on('model', (events, snapshot) => {
+      fence.viewUpdated();
+      void l3.sync(dataplane.model, snapshot ? 'all' : routersTouched(dataplane.model, events));
+    });
     const reportL3 = (s: L3Status): void => {
       // Not sent (no revision yet, or the channel is down): the next report carries every status.
       if (appliedRevision === undefined || !channel.reportApplied(appliedRevision, {}, s)) l3.forgetReported();
@@ -174,6 +184,7 @@ export class WeftAgent {
   /** Stops talking to everyone. The switch and its flows stay as they are. */
   async stop(): Promise<void> {
     this.stopSupervisor?.();
+    this.fence?.close();
     await this.channel?.close();
     await this.punt?.close();
     await this.l3?.close();

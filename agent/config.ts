@@ -62,6 +62,7 @@ const AgentEnv = z.object({
   WEFT_ROUTER_NAMESPACE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,24}$/, 'must be 1-24 of [A-Za-z0-9_.-]').default('qrouter-'),
   WEFT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WEFT_METRICS_LISTEN: listen.default('127.0.0.1:9697'),
+  WEFT_L3_FENCE_MS: z.coerce.number().int().min(0).max(60_000).default(300),
 });
 
 export interface AgentConfig {
@@ -90,6 +91,8 @@ export interface AgentConfig {
   logLevel: string;
   /** Where the Prometheus metrics endpoint listens (HOST:PORT); null: no endpoint. */
   metricsListen: string | null;
+  /** Milliseconds without the controller after which routers go silent (HA self-fence); the controller's l3FenceMs. */
+  l3FenceMs: number;
 }
 
 export function loadAgentConfig(env: Record<string, string | undefined> = process.env): AgentConfig {
@@ -129,5 +132,6 @@ export function loadAgentConfig(env: Record<string, string | undefined> = proces
     logLevel: e.WEFT_LOG_LEVEL,
     // Empty variables count as unset, except this one: empty is how the endpoint is turned off.
     metricsListen: env.WEFT_METRICS_LISTEN === '' ? null : e.WEFT_METRICS_LISTEN,
+    l3FenceMs: e.WEFT_L3_FENCE_MS,
   };
 }

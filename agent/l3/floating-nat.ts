@@ -86,3 +86,25 @@ export function floatingNatElements(nat: RouterNat): string {
 export function floatingNatRemoveLine(): string {
   return `add table ip ${NFT_TABLE}; delete table ip ${NFT_TABLE}`;
 }
+
+/**
+ * The nft table of floating IPs of one router, through `nft` (one transaction per call): recreated
+ * when its shape changes, else only its maps refilled. `applied` holds the table line last applied
+ * per router (null: no table), and is left without the router's entry while a call may have failed.
+ */
+export async function applyFloatingTable(applied: Map<string, string | null>, id: string, nft: (line: string) => Promise<void>,
+  table: string | null, elements: string): Promise<void> {
+  const had = applied.get(id);
+  if (table === null) {
+    if (had !== null) {
+      applied.delete(id);
+      await nft(floatingNatRemoveLine());
+    }
+    applied.set(id, null);
+    return;
+  }
+  const line = had === table ? elements : `${table}; ${elements}`;
+  applied.delete(id);
+  await nft(line);
+  applied.set(id, table);
+}

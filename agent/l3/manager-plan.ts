@@ -1,8 +1,11 @@
 // What the L3 part of the agent wants on this host, computed from the host model. PURE: no I/O.
 //
 // A router is planned on this host when it is admin-up and at least one of its ports
-// ('network:router_interface' / 'network:router_gateway', device_id = router id) is bound here.
-// Only the ports bound here become interfaces (they are plugged into this host's br-int).
+// ('network:router_interface' / 'network:router_gateway', device_id = router id) is bound here
+// (role 'active'): only the ports bound here become interfaces (plugged into this host's br-int).
+// An HA router whose gateway group (`gateway_hosts`, controller/domain/l3-ha.ts) holds this host
+// while its ports are bound elsewhere is planned too, in full, with all its router ports (role
+// 'standby'): the manager builds it but keeps its legs silent until it becomes active here.
 //
 //   qr-<port id[:11]>  one per router_interface port: each fixed IP with its subnet's prefix length
 //   qg-<port id[:11]>  the router_gateway port: its fixed IPs, plus every floating IP of the router
@@ -26,7 +29,11 @@ import type { RouterNat } from './rules.ts';
 export const ROUTER_INTERFACE_OWNER = 'network:router_interface';
 export const ROUTER_GATEWAY_OWNER = 'network:router_gateway';
 
+/** An HA router's role on this host ('active' for every router whose ports are bound here). */
+export type RouterRole = 'active' | 'standby';
+
 export interface RouterPlan {
+  role: RouterRole;
   spec: RouterSpec;
   nat: RouterNat;
   /** Ids of the floating IPs the NAT maps (the ones that become 'active' once applied). */
@@ -61,6 +68,12 @@ function interfaceSpec(model: HostModel, kind: 'qr' | 'qg', port: PortView): Rou
   };
 }
 
+/** This host's role for a router: active where its ports are bound, standby in its gateway group; else none. Pure. */
+export function roleOf(boundHere: boolean, gatewayHosts: readonly string[] | null, host: string): RouterRole | undefined {
+  if (boundHere) return 'active';
+  return gatewayHosts?.includes(host) ? 'standby' : undefined;
+}
+
 /** The routers this host should carry, by router id. */
 export function routerPlan(model: HostModel, host: string): Map<string, RouterPlan> {
   const plan = new Map<string, RouterPlan>();
@@ -75,10 +88,14 @@ export function routerPlan(model: HostModel, host: string): Map<string, RouterPl
 export function planRouter(model: HostModel, host: string, routerId: string): RouterPlan | undefined {
   const router = model.get('router', routerId);
   if (!router?.admin_state_up) return undefined;
-  const ports = [...model.portsOfDevice(router.id)]
+  const routerPorts = [...model.portsOfDevice(router.id)]
     .map((id) => model.get('port', id))
-    .filter((p): p is PortView => p !== undefined && p['binding:host_id'] === host)
+    .filter((p): p is PortView => p !== undefined && (p.device_owner === ROUTER_INTERFACE_OWNER || p.device_owner === ROUTER_GATEWAY_OWNER))
     .sort(byId);
+  const here = routerPorts.filter((p) => p['binding:host_id'] === host);
+  const role = roleOf(here.length > 0, router.gateway_hosts ?? null, host);
+  if (!role) return undefined;
+  const ports = role === 'active' ? here : routerPorts;
   const ifPorts = ports.filter((p) => p.device_owner === ROUTER_INTERFACE_OWNER);
   const gwPort = ports.find((p) => p.device_owner === ROUTER_GATEWAY_OWNER);
   if (ifPorts.length === 0 && !gwPort) return undefined;
@@ -145,6 +162,7 @@ export function planRouter(model: HostModel, host: string, routerId: string): Ro
   }
 
   return {
+    role,
     spec: {
       routerId: router.id,
       interfaces,

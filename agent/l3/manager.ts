@@ -16,6 +16,10 @@
 //      new legs (announcements.ts) at once, and after `aftermathDelayMs` conntrack clean-up of the
 //      floating IP mappings and port forwardings that went away and of legs whose firewall changed
 //      (conntrack-cleanups.ts) and gratuitous ARPs for floating IPs that appeared or moved.
+//   4. HA (legs.ts): a router's legs are active where it is active and the agent is not fenced,
+//      silent otherwise (a standby, built in full); a change of role alone only switches the legs
+//      (and announces every address when they become active). setFenced(true) (the agent lost the
+//      controller for l3FenceMs: self-fence.ts) makes every router silent until setFenced(false).
 // A failure for one router is logged, marks it 'error', and is retried at the next pass (a retry
 // pass is scheduled by itself after `retryMs`); it never stops the other routers.
 import { EventEmitter } from 'node:events';
@@ -24,17 +28,18 @@ import type { HostModel } from '../model/host-model.ts';
 import type { OvsdbConnection } from '../ovsdb/connection.ts';
 import { movedFloatingIps, newLegAddresses } from './announcements.ts';
 import { planRouter, routerPlan, type RouterPlan } from './manager-plan.ts';
-import { routerNamespaceName, type RouterNamespaceOptions, type RouterSpec } from './namespace.ts';
-import { defaultL3Ops, type L3Ops } from './ops.ts';
+import { routerNamespaceName, type LegState, type RouterNamespaceOptions, type RouterSpec } from './namespace.ts';
+import { defaultL3Ops, withDefaultOps, type L3Ops } from './ops.ts';
 import { firewallChangeCleanups, stalePortForwardingCleanups, staleMappingCleanups } from './conntrack-cleanups.ts';
 import { routerFirewallRules, type FirewallPortSpec } from './firewall-rules.ts';
-import { floatingNatElements, floatingNatRemoveLine, floatingNatTableLine } from './floating-nat.ts';
+import { applyFloatingTable, floatingNatElements, floatingNatTableLine } from './floating-nat.ts';
 import { routerRulesText, type RouterNat } from './rules.ts';
 import { DelayedWork } from './delayed-work.ts';
+import { RouterLegs } from './legs.ts';
 import { L3StatusBook, type FloatingIpState, type L3Status } from './statuses.ts';
 
 export { routersTouched } from './touched.ts';
-export { planRouter, routerPlan, ROUTER_GATEWAY_OWNER, ROUTER_INTERFACE_OWNER, type RouterPlan } from './manager-plan.ts';
+export { planRouter, routerPlan, ROUTER_GATEWAY_OWNER, ROUTER_INTERFACE_OWNER, type RouterPlan, type RouterRole } from './manager-plan.ts';
 export { movedFloatingIps, newLegAddresses } from './announcements.ts';
 export { defaultL3Ops, type L3Ops } from './ops.ts';
 
@@ -104,25 +109,30 @@ export class L3Manager extends EventEmitter<Events> {
   private closed = false;
   /** Clean-ups and announcements still running (awaited by close()). */
   private readonly inFlight = new Set<Promise<void>>();
+  /** Whether each router's legs are active or silent. */
+  private readonly legs: RouterLegs;
+  /** Cut off from the controller for too long: every router silent (self-fence.ts). */
+  private fenced = false;
 
   constructor(private readonly opts: L3ManagerOptions) {
     super();
-    const defaults = defaultL3Ops(opts.ovsdb, opts.namespace);
-    const given = opts.ops ?? {};
-    // Explicit keys (and bound methods): `given` may be a class instance whose methods are not own properties.
-    this.ops = {
-      ensure: given.ensure?.bind(given) ?? defaults.ensure,
-      applyRules: given.applyRules?.bind(given) ?? defaults.applyRules,
-      nft: given.nft?.bind(given) ?? defaults.nft,
-      releaseNft: given.releaseNft?.bind(given) ?? defaults.releaseNft,
-      remove: given.remove?.bind(given) ?? defaults.remove,
-      list: given.list?.bind(given) ?? defaults.list,
-      conntrack: given.conntrack?.bind(given) ?? defaults.conntrack,
-      announce: given.announce?.bind(given) ?? defaults.announce,
-    };
+    this.ops = withDefaultOps(opts.ops ?? {}, () => defaultL3Ops(opts.ovsdb, opts.namespace));
     this.log = opts.log ?? NOOP_LOG;
     this.retryMs = opts.retryMs ?? 5000;
     this.aftermaths = new DelayedWork(opts.aftermathDelayMs ?? 100);
+    this.legs = new RouterLegs(this.ops, (work, context, message) => this.background(work, context, message));
+  }
+
+  /** Fence (every router silent) or unfence (each router as its role says) at once. */
+  setFenced(on: boolean): Promise<void> {
+    if (this.fenced === on) return Promise.resolve();
+    this.fenced = on;
+    this.log.warn({ routers: this.plan.size }, on ? 'fenced: every router silent' : 'unfenced: routers follow the model');
+    return this.latest ? this.sync(this.latest, [...this.plan.keys()]) : Promise.resolve();
+  }
+
+  private legsWanted(p: RouterPlan): LegState {
+    return p.role === 'active' && !this.fenced ? 'active' : 'silent';
   }
 
   /**
@@ -285,17 +295,22 @@ export class L3Manager extends EventEmitter<Events> {
     }
     const spec = JSON.stringify(p.spec);
     const key = `${spec}\n${rules}\n${table}\n${elements}`;
-    if (this.appliedKey.get(id) === key) return true;
-    this.owned.add(id);
     const ns = this.nsName(id);
+    const legs = this.legsWanted(p);
+    if (this.appliedKey.get(id) === key) return this.switchLegs(id, ns, p, legs);
+    this.owned.add(id);
     const started = performance.now();
     try {
       if (this.appliedSpec.get(id) !== spec) {
         this.appliedSpec.delete(id);
-        await this.ops.ensure(p.spec);
+        this.legs.forget(id);
+        await this.ops.ensure(p.spec, legs);
+        this.legs.set(id, legs);
         this.appliedSpec.set(id, spec);
-        for (const { iface, ip } of newLegAddresses(this.ensuredSpec.get(id), p.spec)) {
-          this.background(this.ops.announce(ns, iface, ip), { router: id, address: ip }, 'gratuitous ARP failed');
+        if (legs === 'active') {
+          for (const { iface, ip } of newLegAddresses(this.ensuredSpec.get(id), p.spec)) {
+            this.background(this.ops.announce(ns, iface, ip), { router: id, address: ip }, 'gratuitous ARP failed');
+          }
         }
         this.ensuredSpec.set(id, p.spec);
       }
@@ -304,7 +319,8 @@ export class L3Manager extends EventEmitter<Events> {
         await this.ops.applyRules(ns, rules);
         this.appliedRules.set(id, rules);
       }
-      await this.applyFloatingTable(id, ns, table, elements);
+      await applyFloatingTable(this.appliedTable, id, (line) => this.ops.nft(ns, line), table, elements);
+      await this.legs.apply(id, ns, p.spec, legs);
     } catch (e) {
       this.appliedKey.delete(id);
       this.book.setRouter(id, 'error');
@@ -320,7 +336,7 @@ export class L3Manager extends EventEmitter<Events> {
     this.effectiveNat.set(id, p.nat);
     this.appliedKey.set(id, key);
     this.book.setRouter(id, 'active');
-    this.log.info({ router: id, interfaces: p.spec.interfaces.length, gateway: p.spec.gateway?.name, floatingIps: p.nat.floatingIps.length }, 'router applied');
+    this.log.info({ router: id, role: p.role, legs, interfaces: p.spec.interfaces.length, gateway: p.spec.gateway?.name, floatingIps: p.nat.floatingIps.length }, 'router applied');
     this.emit('routerApplied', { router: id, ok: true, ms: performance.now() - started });
     if (natCleanups.length || firewallCleanups.length || moved.length) {
       this.aftermaths.schedule(() => this.aftermath(id, ns, prevNat, natCleanups, firewallCleanups, moved));
@@ -341,26 +357,10 @@ export class L3Manager extends EventEmitter<Events> {
       this.background(this.ops.conntrack(ns, args), { router: id, conntrack: args.join(' ') }, 'conntrack clean-up failed');
     }
     const mapped = new Set([...nat.floatingIps.map((f) => f.floating), ...nat.portForwardings.map((p) => p.floating)]);
+    if (this.legs.get(id) !== 'active') return; // silent legs announce nothing
     for (const fip of moved.filter((f) => mapped.has(f))) {
       this.background(this.ops.announce(ns, nat.gatewayInterface, fip), { router: id, floatingIp: fip }, 'gratuitous ARP failed');
     }
-  }
-
-  /** The nft table of floating IPs: recreated when its shape changes, else only its maps refilled (one transaction either way). */
-  private async applyFloatingTable(id: string, ns: string, table: string | null, elements: string): Promise<void> {
-    const had = this.appliedTable.get(id);
-    if (table === null) {
-      if (had !== null) {
-        this.appliedTable.delete(id);
-        await this.ops.nft(ns, floatingNatRemoveLine());
-      }
-      this.appliedTable.set(id, null);
-      return;
-    }
-    const line = had === table ? elements : `${table}; ${elements}`;
-    this.appliedTable.delete(id);
-    await this.ops.nft(ns, line);
-    this.appliedTable.set(id, table);
   }
 
   private background(work: Promise<void>, context: Record<string, unknown>, message: string): void {
@@ -368,7 +368,19 @@ export class L3Manager extends EventEmitter<Events> {
     this.inFlight.add(tracked);
   }
 
+  /** A router applied as it is: only its legs may have to switch (role or fence). */
+  private async switchLegs(id: string, ns: string, p: RouterPlan, legs: LegState): Promise<boolean> {
+    try {
+      if (await this.legs.apply(id, ns, p.spec, legs)) this.log.info({ router: id, role: p.role, legs }, 'router legs switched');
+      return true;
+    } catch (e) {
+      this.log.error({ err: e, router: id }, 'router legs not switched; retrying later');
+      return false;
+    }
+  }
+
   private forgetApplied(id: string): void {
+    this.legs.forget(id);
     this.appliedKey.delete(id);
     this.appliedSpec.delete(id);
     this.ensuredSpec.delete(id);

@@ -69,6 +69,13 @@ export interface RouterNamespaceOptions {
   portWrite?: PortWriteOptions;
 }
 
+/**
+ * The state of a router's legs: 'active' (host-side veth ends up: the router answers) or
+ * 'silent' (host-side ends down: a standby HA router, or a fenced one, built in full but sending
+ * and answering nothing; see setRouterLegs).
+ */
+export type LegState = 'active' | 'silent';
+
 /** Name of the router's namespace: `<prefix><router id>` (prefix default 'qrouter-'). */
 export function routerNamespaceName(routerId: string, prefix = ROUTER_NAMESPACE_PREFIX): string {
   return checkNetnsName(`${prefix}${routerId}`);
@@ -183,7 +190,7 @@ async function routerOvsInterfaces(conn: OvsdbConnection, routerId: string): Pro
   return (r?.rows ?? []).map((row) => ({ name: String(row.name), ids: mapToRecord(row.external_ids) }));
 }
 
-async function ensureInterface(ns: string, hostNs: string | undefined, w: WantedIf): Promise<void> {
+async function ensureInterface(ns: string, hostNs: string | undefined, w: WantedIf, legs: LegState): Promise<void> {
   let inside = await getLink(ns, w.name);
   let host = await getLink(hostNs, w.hostName);
   const paired =
@@ -220,7 +227,14 @@ async function ensureInterface(ns: string, hostNs: string | undefined, w: Wanted
     if (host.mtu !== w.mtu) await ip(hostNs, ['link', 'set', 'dev', w.hostName, 'mtu', String(w.mtu)]);
     if (inside.mtu !== w.mtu) await ip(ns, ['link', 'set', 'dev', w.name, 'mtu', String(w.mtu)]);
   }
-  if (!host.flags?.includes('UP')) await ip(hostNs, ['link', 'set', 'dev', w.hostName, 'up']);
+  // A leg with no IPv6 address has no IPv6 at all: no link-local address, no DAD, no MLD report
+  // or router solicitation with the router's MAC when it comes up (those made the external switch
+  // learn the MAC on a standby gateway host, pulling an HA router's traffic to it).
+  const v6 = w.addresses.some(isV6) ? '0' : '1';
+  await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${w.name}.disable_ipv6=${v6}`], { allowFail: true });
+  const hostUp = host.flags?.includes('UP') ?? false;
+  if (legs === 'active' && !hostUp) await ip(hostNs, ['link', 'set', 'dev', w.hostName, 'up']);
+  if (legs === 'silent' && hostUp) await ip(hostNs, ['link', 'set', 'dev', w.hostName, 'down']);
   if (!inside.flags?.includes('UP')) await ip(ns, ['link', 'set', 'dev', w.name, 'up']);
 
   // Addresses: exactly the spec's (IPv6 link-local addresses are the kernel's and stay).
@@ -250,7 +264,7 @@ async function removeHostSide(conn: OvsdbConnection, bridge: string, hostNs: str
  * Also sets ip_forward=1 (IPv4 and IPv6) and brings lo up. Routes that the kernel refuses (e.g. a
  * nexthop on no connected subnet) do not stop the rest: they are reported together at the end.
  */
-export async function ensureRouterNamespace(conn: OvsdbConnection, spec: RouterSpec, opts: RouterNamespaceOptions = {}): Promise<void> {
+export async function ensureRouterNamespace(conn: OvsdbConnection, spec: RouterSpec, opts: RouterNamespaceOptions = {}, legs: LegState = 'active'): Promise<void> {
   const bridge = opts.bridge ?? DEFAULT_ROUTER_BRIDGE;
   const hostNs = opts.hostNetns === undefined ? undefined : checkNetnsName(opts.hostNetns);
   const pw = opts.portWrite ?? {};
@@ -279,7 +293,7 @@ export async function ensureRouterNamespace(conn: OvsdbConnection, spec: RouterS
 
   // 2. Wanted interfaces: the veth pair, MAC/MTU/up, addresses, then the OVS port.
   for (const w of wanted) {
-    await ensureInterface(ns, hostNs, w);
+    await ensureInterface(ns, hostNs, w, legs);
     await ensurePort(
       conn,
       bridge,
@@ -329,6 +343,18 @@ export async function ensureRouterNamespace(conn: OvsdbConnection, spec: RouterS
     if (res.code !== 0) failures.push(`${w.dst} via ${w.via}: ${res.stderr.trim()}`);
   }
   if (failures.length) throw new Error(`router ${spec.routerId}: routes not installed: ${failures.join('; ')}`);
+}
+
+/**
+ * Brings the host-side veth ends of the router's legs up ('active') or down ('silent') in one
+ * `ip -batch`: an HA router's switch between standby and active, no rebuild. A silent leg's
+ * namespace end has no carrier: addresses, routes, iptables and nft stay as they are.
+ */
+export async function setRouterLegs(spec: RouterSpec, legs: LegState, opts: RouterNamespaceOptions = {}): Promise<void> {
+  const hostNs = opts.hostNetns === undefined ? undefined : checkNetnsName(opts.hostNetns);
+  const lines = wantedInterfaces(spec).map((w) => `link set dev ${w.hostName} ${legs === 'active' ? 'up' : 'down'}`);
+  if (!lines.length) return;
+  await run('ip', [...(hostNs ? ['-n', hostNs] : []), '-force', '-batch', '-'], { input: `${lines.join('\n')}\n` });
 }
 
 /** Removes the router's OVS ports, their host-side veth ends and the namespace. Missing pieces are not an error. */

@@ -6,6 +6,8 @@ import {
   deleteRouterNamespace,
   ensureRouterNamespace,
   listRouterNamespaces,
+  setRouterLegs,
+  type LegState,
   type RouterNamespaceOptions,
   type RouterSpec,
 } from './namespace.ts';
@@ -14,7 +16,10 @@ import { applyRouterRules } from './rules-apply.ts';
 
 /** The side effects, replaceable in tests. */
 export interface L3Ops {
-  ensure(spec: RouterSpec): Promise<void>;
+  /** Builds the namespace; its legs end up `legs` (default 'active'). */
+  ensure(spec: RouterSpec, legs?: LegState): Promise<void>;
+  /** Brings the legs of a built router up or down (HA: standby/fenced <-> active), nothing else. */
+  setLegs?(spec: RouterSpec, legs: LegState): Promise<void>;
   applyRules(netns: string, text: string): Promise<void>;
   /** One nft command line (one transaction) in the namespace. */
   nft(netns: string, line: string): Promise<void>;
@@ -25,8 +30,8 @@ export interface L3Ops {
   list(): Promise<string[]>;
   /** `conntrack <args>` inside the namespace; exit code 1 (nothing matched) is not an error. */
   conntrack(netns: string, args: string[]): Promise<void>;
-  /** A gratuitous ARP for `ip` out of `iface` in the namespace, so the outside learns where it is now. */
-  announce(netns: string, iface: string, ip: string): Promise<void>;
+  /** Gratuitous ARPs (`count`, default 1, a second apart) for `ip` out of `iface` in the namespace, so the outside learns where it is now. */
+  announce(netns: string, iface: string, ip: string, count?: number): Promise<void>;
 }
 
 export function defaultL3Ops(ovsdb: OvsdbConnection | undefined, nsOpts: RouterNamespaceOptions = {}): L3Ops {
@@ -36,7 +41,8 @@ export function defaultL3Ops(ovsdb: OvsdbConnection | undefined, nsOpts: RouterN
   };
   const nftables = new NftablesClient();
   return {
-    ensure: (spec) => ensureRouterNamespace(conn(), spec, nsOpts),
+    ensure: (spec, legs) => ensureRouterNamespace(conn(), spec, nsOpts, legs),
+    setLegs: (spec, legs) => setRouterLegs(spec, legs, nsOpts),
     applyRules: (netns, text) => applyRouterRules(netns, text),
     nft: (netns, line) => nftables.run(netns, line),
     releaseNft: (netns) => nftables.forget(netns),
@@ -46,9 +52,24 @@ export function defaultL3Ops(ovsdb: OvsdbConnection | undefined, nsOpts: RouterN
       const r = await run('ip', ['netns', 'exec', netns, 'conntrack', ...args], { allowFail: true, timeoutMs: 15_000 });
       if (r.code !== 0 && r.code !== 1) throw new Error(`conntrack ${args.join(' ')} in ${netns}: exit ${r.code}: ${r.stderr.trim()}`);
     },
-    announce: async (netns, iface, ip) => {
-      // busybox arping: -U unsolicited (gratuitous), one packet, at most one second.
-      await run('ip', ['netns', 'exec', netns, 'busybox', 'arping', '-U', '-c', '1', '-w', '1', '-I', iface, '-s', ip, ip], { allowFail: true, timeoutMs: 5000 });
+    announce: async (netns, iface, ip, count = 1) => {
+      // busybox arping: -U unsolicited (gratuitous), `count` packets a second apart, then it stops.
+      const n = String(count);
+      await run('ip', ['netns', 'exec', netns, 'busybox', 'arping', '-U', '-c', n, '-w', n, '-I', iface, '-s', ip, ip], { allowFail: true, timeoutMs: 5000 + count * 1000 });
     },
+  };
+}
+
+/** `given` (a fake's methods, bound: it may be a class instance) completed with the defaults, made only when needed. */
+export function withDefaultOps(given: Partial<L3Ops>, defaults: () => L3Ops): L3Ops {
+  let made: L3Ops | undefined;
+  const d = (): L3Ops => (made ??= defaults());
+  const pick = <K extends keyof L3Ops>(k: K): NonNullable<L3Ops[K]> => {
+    const own = given[k] as ((...a: unknown[]) => unknown) | undefined;
+    return (own ? own.bind(given) : (...a: unknown[]) => (d()[k] as (...a: unknown[]) => unknown)(...a)) as NonNullable<L3Ops[K]>;
+  };
+  return {
+    ensure: pick('ensure'), setLegs: pick('setLegs'), applyRules: pick('applyRules'), nft: pick('nft'), releaseNft: pick('releaseNft'),
+    remove: pick('remove'), list: pick('list'), conntrack: pick('conntrack'), announce: pick('announce'),
   };
 }

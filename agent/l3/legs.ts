@@ -1,0 +1,61 @@
+// The state of each router's legs on this host (namespace.ts, LegState): 'active' (they answer)
+// or 'silent' (a standby HA router, or any router while the agent fences itself off: built in
+// full, its host-side veth ends down). A switch to active is one `ip -batch` plus gratuitous ARPs
+// for every IPv4 address of the router (interfaces, gateway, floating IPs), three a second apart,
+// so that the switches of the external and provider networks learn the router's MACs here.
+import type { L3Ops } from './ops.ts';
+import type { LegState, RouterSpec } from './namespace.ts';
+
+/** How many gratuitous ARPs, a second apart, announce each address of a router that becomes active. */
+export const ACTIVATION_ANNOUNCEMENTS = 3;
+
+/** Every IPv4 address of every leg of the router (floating IPs are the gateway's /32s). PURE. */
+export function activationAddresses(spec: RouterSpec): { iface: string; ip: string }[] {
+  const out: { iface: string; ip: string }[] = [];
+  for (const leg of [...(spec.gateway ? [spec.gateway] : []), ...spec.interfaces]) {
+    for (const cidr of leg.addresses) {
+      const ip = cidr.split('/')[0]!;
+      if (ip.includes('.')) out.push({ iface: leg.name, ip });
+    }
+  }
+  return out;
+}
+
+type Background = (work: Promise<void>, context: Record<string, unknown>, message: string) => void;
+
+export class RouterLegs {
+  private readonly state = new Map<string, LegState>();
+
+  constructor(private readonly ops: Pick<L3Ops, 'setLegs' | 'announce'>, private readonly background: Background) {}
+
+  get(id: string): LegState | undefined {
+    return this.state.get(id);
+  }
+
+  /** What ensure() left the legs as. */
+  set(id: string, legs: LegState): void {
+    this.state.set(id, legs);
+  }
+
+  forget(id: string): void {
+    this.state.delete(id);
+  }
+
+  /** Brings the legs of a built router to `want` (nothing when they are); announces its addresses when it becomes active. */
+  async apply(id: string, ns: string, spec: RouterSpec, want: LegState): Promise<boolean> {
+    if (this.state.get(id) === want) return false;
+    if (!this.ops.setLegs) throw new Error('L3 ops cannot set router legs up or down');
+    this.state.delete(id);
+    await this.ops.setLegs(spec, want);
+    this.state.set(id, want);
+    if (want === 'active') this.announce(id, ns, spec);
+    return true;
+  }
+
+  /** Gratuitous ARPs for every address of the router, in the background. */
+  announce(id: string, ns: string, spec: RouterSpec): void {
+    for (const { iface, ip } of activationAddresses(spec)) {
+      this.background(this.ops.announce(ns, iface, ip, ACTIVATION_ANNOUNCEMENTS), { router: id, address: ip }, 'gratuitous ARP failed');
+    }
+  }
+}

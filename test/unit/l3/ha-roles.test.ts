@@ -1,0 +1,147 @@
+// HA routers on the agent: the role of a router on this host (manager-plan.ts), the legs kept
+// silent on a standby and switched on promotion with gratuitous ARPs for every address
+// (legs.ts, manager.ts), the self-fence (self-fence.ts).
+import { describe, expect, it } from 'vitest';
+import { L3Manager, planRouter, type L3Ops } from '../../../agent/l3/manager.ts';
+import { activationAddresses, ACTIVATION_ANNOUNCEMENTS } from '../../../agent/l3/legs.ts';
+import { roleOf } from '../../../agent/l3/manager-plan.ts';
+import { SelfFence } from '../../../agent/l3/self-fence.ts';
+import type { LegState, RouterSpec } from '../../../agent/l3/namespace.ts';
+import { HostModel } from '../../../agent/model/host-model.ts';
+
+const R = 'r0000000-aaaa-bbbb-cccc-000000000001';
+const net = (id: string, external = false) => ({
+  id, project_id: 'p', admin_state_up: true, mtu: 1450, 'provider:network_type': 'vxlan',
+  'provider:physical_network': null, 'provider:segmentation_id': 100, 'router:external': external,
+});
+const subnet = (id: string, network_id: string, cidr: string, gateway_ip: string) =>
+  ({ id, network_id, ip_version: 4, cidr, gateway_ip, enable_dhcp: true, dns_nameservers: [], host_routes: [] });
+const port = (id: string, network_id: string, owner: string, ip: [string, string], host: string, mac: string) => ({
+  id, network_id, admin_state_up: true, mac_address: mac, fixed_ips: [{ subnet_id: ip[0], ip_address: ip[1] }],
+  allowed_address_pairs: [], port_security_enabled: false, security_groups: [], device_owner: owner, device_id: R, 'binding:host_id': host,
+});
+
+/** Router R, HA with gateway group `group`, its ports bound to `active`; a floating IP. */
+function model(host: string, active: string, group: string[] | null): HostModel {
+  const m = new HostModel(host);
+  m.replace(1, {
+    network: [net('ext', true), net('n1')],
+    subnet: [subnet('ext-v4', 'ext', '203.0.113.0/24', '203.0.113.1'), subnet('n1-v4', 'n1', '10.0.0.0/24', '10.0.0.1')],
+    port: [
+      port('qr1-port-0001', 'n1', 'network:router_interface', ['n1-v4', '10.0.0.1'], active, 'fa:16:3e:00:00:11'),
+      port('qg0-port-0003', 'ext', 'network:router_gateway', ['ext-v4', '203.0.113.10'], active, 'fa:16:3e:00:00:13'),
+    ],
+    router: [{
+      id: R, project_id: 'p', admin_state_up: true, routes: [], gateway_hosts: group,
+      external_gateway_info: { network_id: 'ext', enable_snat: true, external_fixed_ips: [{ subnet_id: 'ext-v4', ip_address: '203.0.113.10' }] },
+    }],
+    floatingip: [{
+      id: 'f1', project_id: 'p', floating_network_id: 'ext', floating_ip_address: '203.0.113.50', router_id: R,
+      port_id: 'vm-port', fixed_ip_address: '10.0.0.5', port_forwardings: [],
+    }],
+  } as never);
+  return m;
+}
+
+describe('router roles (pure)', () => {
+  it('active where its ports are bound, standby in its gateway group, else not planned', () => {
+    expect(roleOf(true, null, 'g1')).toBe('active');
+    expect(roleOf(false, ['g1', 'g2'], 'g2')).toBe('standby');
+    expect(roleOf(false, ['g1', 'g2'], 'g3')).toBeUndefined();
+    expect(roleOf(false, null, 'g2')).toBeUndefined();
+  });
+
+  it('a standby plans the router in full (every router port, the NAT), the same spec as the active host', () => {
+    const active = planRouter(model('g1', 'g1', ['g1', 'g2']), 'g1', R)!;
+    const standby = planRouter(model('g2', 'g1', ['g1', 'g2']), 'g2', R)!;
+    expect(active.role).toBe('active');
+    expect(standby.role).toBe('standby');
+    expect(standby.spec).toEqual(active.spec);
+    expect(standby.nat).toEqual(active.nat);
+    expect(planRouter(model('g3', 'g1', ['g1', 'g2']), 'g3', R)).toBeUndefined();
+    expect(planRouter(model('g2', 'g1', null), 'g2', R)).toBeUndefined();
+  });
+
+  it('announces every IPv4 address of every leg, the floating IPs included, when a router becomes active', () => {
+    const spec = planRouter(model('g1', 'g1', ['g1', 'g2']), 'g1', R)!.spec;
+    expect(activationAddresses(spec).map((a) => `${a.iface} ${a.ip}`)).toEqual([
+      'qg-qg0-port-00 203.0.113.10', 'qg-qg0-port-00 203.0.113.50', 'qr-qr1-port-00 10.0.0.1',
+    ]);
+  });
+});
+
+class FakeOps implements L3Ops {
+  calls: string[] = [];
+  async ensure(spec: RouterSpec, legs: LegState = 'active'): Promise<void> {
+    this.calls.push(`ensure ${legs}`);
+  }
+  async setLegs(_spec: RouterSpec, legs: LegState): Promise<void> {
+    this.calls.push(`legs ${legs}`);
+  }
+  async applyRules(): Promise<void> { this.calls.push('rules'); }
+  async nft(): Promise<void> { this.calls.push('nft'); }
+  releaseNft(): void {}
+  async remove(id: string): Promise<void> { this.calls.push(`remove ${id}`); }
+  async list(): Promise<string[]> { return []; }
+  async conntrack(): Promise<void> {}
+  async announce(_ns: string, iface: string, ip: string, count = 1): Promise<void> {
+    this.calls.push(`announce ${iface} ${ip} x${count}`);
+  }
+}
+
+describe('L3Manager with HA routers', () => {
+  it('builds a standby silent, switches only its legs on promotion (with announcements), and back on demotion', async () => {
+    const ops = new FakeOps();
+    const l3 = new L3Manager({ host: 'g2', ops, retryMs: 0, aftermathDelayMs: 0 });
+    await l3.sync(model('g2', 'g1', ['g1', 'g2']));
+    // Built in full, silent: no announcement of anything.
+    expect(ops.calls).toEqual(['ensure silent', 'rules', 'nft']);
+    ops.calls = [];
+    // Failover: the ports are bound here now.
+    await l3.sync(model('g2', 'g2', ['g2', 'g1']));
+    const x = `x${ACTIVATION_ANNOUNCEMENTS}`;
+    expect(ops.calls).toEqual(['legs active', `announce qg-qg0-port-00 203.0.113.10 ${x}`, `announce qg-qg0-port-00 203.0.113.50 ${x}`,
+      `announce qr-qr1-port-00 10.0.0.1 ${x}`]);
+    ops.calls = [];
+    await l3.sync(model('g2', 'g1', ['g1', 'g2']));
+    expect(ops.calls).toEqual(['legs silent']);
+    await l3.close();
+  });
+
+  it('fenced: every router silent at once; unfenced: as the model says', async () => {
+    const ops = new FakeOps();
+    const l3 = new L3Manager({ host: 'g1', ops, retryMs: 0, aftermathDelayMs: 0 });
+    await l3.sync(model('g1', 'g1', ['g1', 'g2']));
+    expect(ops.calls[0]).toBe('ensure active');
+    ops.calls = [];
+    await l3.setFenced(true);
+    expect(ops.calls).toEqual(['legs silent']);
+    ops.calls = [];
+    await l3.setFenced(false);
+    expect(ops.calls[0]).toBe('legs active');
+    await l3.close();
+  });
+});
+
+describe('SelfFence', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('fences after fenceMs without the controller; a reconnect before that keeps the routers; unfences at the first view update after a reconnect', async () => {
+    const seen: boolean[] = [];
+    const f = new SelfFence({ fenceMs: 50, set: (on) => seen.push(on) });
+    f.lost();
+    await sleep(20);
+    f.connected();
+    await sleep(60);
+    expect(seen).toEqual([]);
+    f.lost();
+    await sleep(70);
+    expect(seen).toEqual([true]);
+    f.viewUpdated(); // still away: nothing
+    f.connected();
+    expect(seen).toEqual([true]);
+    f.viewUpdated();
+    expect(seen).toEqual([true, false]);
+    f.close();
+  });
+});
