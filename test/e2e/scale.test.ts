@@ -4,7 +4,8 @@
 // ports made through the API (test/helpers/scale-model.ts). Checked: every host converges; each
 // simulated host holds exactly what concerns it (an oracle written apart from the controller's
 // incremental interest, test/helpers/host-view-oracle.ts); a commit reaches only the hosts whose
-// view it changes; VMs on the real hosts reach each other.
+// view it changes; VMs on the real hosts reach each other. Routers are highly available
+// (WEFT_L3_HA): each has standby gateway hosts, which hold it in their views too (the oracle knows).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFabric, type Fabric } from '../helpers/fabric.ts';
 import { expectPing, plug } from '../helpers/fabric-model.ts';
@@ -26,7 +27,7 @@ let model: ScaleModel;
 const revision = async (): Promise<number> => (await f.api('GET', '/v2.0/weft/status')).status.revision;
 
 beforeAll(async () => {
-  f = await createFabric({ hosts: REAL });
+  f = await createFabric({ hosts: REAL, controllerEnv: { WEFT_L3_HA: 'true' } });
   // Simulated hosts are a tool: on the admin's token the channel lets them speak for any host name.
   sims = simulatedHosts(SIMULATED, f.controller.url, f.controller.adminToken);
   for (const s of sims) s.start();
@@ -83,6 +84,8 @@ describe(`${SIMULATED} simulated and ${REAL.length} real hosts, ${PORTS} ports`,
 
   it('gives each simulated host exactly the part of the model that concerns it', async () => {
     const listed = await listModel(f.api);
+    // Every router is HA with an active host and two standbys (maxL3AgentsPerRouter 3).
+    expect(listed.router.map((r) => (r.gateway_hosts as string[] | null)?.length)).toEqual(listed.router.map(() => 3));
     const problems: Record<string, unknown> = {};
     const portViews: number[] = [];
     for (const s of sims) {
@@ -106,7 +109,7 @@ describe(`${SIMULATED} simulated and ${REAL.length} real hosts, ${PORTS} ports`,
     const listed = await listModel(f.api);
     const holders = (portId: string) => new Set(sims.filter((s) => expectedView(listed, s.host).port.has(portId)).map((s) => s.host));
     // A solo tenant's port (its network is on one host) and a tenant's web port (held by the
-    // hosts of its project's two networks and the router's gateway host).
+    // hosts of its project's two networks and the router's gateway hosts, active and standbys).
     const solo = model.soloPorts.get(sims[42].host)![0];
     const web = model.ports.find((p) => p.network_id === model.tenants[3].web.network && p['binding:host_id'].startsWith('compute'))!;
     for (const [p, address] of [[solo, '192.168.0.250'], [web, '10.3.3.250']] as const) {
