@@ -91,4 +91,28 @@ describe('gateway failover', () => {
     await sleep(200);
     expect(hostsOf(id)).toEqual(['g1']);
   });
+
+  it('also fails over when the active host stops heartbeating while its channel stays open', async () => {
+    api = await testApi();
+    // Agents heartbeat every 0.1 s and are down after 0.3 s without one.
+    hub = hubOn(api.store, { l3FailoverDelayMs: 100, heartbeatInterval: 0.1, downTime: 0.3 });
+    const h = hub;
+    const g1 = await connect(h, 'g1');
+    const g2 = await connect(h, 'g2');
+    // g2 heartbeats; g1 says nothing more (hung agent, socket open).
+    const beat = setInterval(() => h.heartbeat(g2.session), 50);
+    try {
+      const id = await haRouter();
+      expect(hostsOf(id)).toEqual(['g1']);
+      await sleep(200);
+      expect(hostsOf(id)).toEqual(['g1']); // within the down time: nothing yet
+      const deadline = Date.now() + 3000;
+      while (Date.now() < deadline && hostsOf(id)[0] !== 'g2') await sleep(50);
+      expect(hostsOf(id)).toEqual(['g2']);
+      expect(groupOf(id)).toEqual(['g2', 'g1']);
+      expect(g1.closed).toBeUndefined(); // its channel is still open: it is a standby now
+    } finally {
+      clearInterval(beat);
+    }
+  });
 });
