@@ -1,5 +1,5 @@
 // The state of each router's legs on this host (namespace.ts, LegState): 'active' (they answer)
-// or 'silent' (a standby HA router, or any router while the agent fences itself off: built in
+// or 'silent' (a standby HA router, or an HA router while the agent fences itself off: built in
 // full, its host-side veth ends down). A switch to active is one `ip -batch` plus gratuitous ARPs
 // for every IPv4 address of the router (interfaces, gateway, floating IPs), three a second apart,
 // so that the switches of the external and provider networks learn the router's MACs here.

@@ -34,6 +34,8 @@ export type RouterRole = 'active' | 'standby';
 
 export interface RouterPlan {
   role: RouterRole;
+  /** An HA router (it has a gateway group): only those are silenced by the self-fence. */
+  ha: boolean;
   spec: RouterSpec;
   nat: RouterNat;
   /** Ids of the floating IPs the NAT maps (the ones that become 'active' once applied). */
@@ -163,6 +165,7 @@ export function planRouter(model: HostModel, host: string, routerId: string): Ro
 
   return {
     role,
+    ha: (router.gateway_hosts?.length ?? 0) > 0,
     spec: {
       routerId: router.id,
       interfaces,

@@ -16,10 +16,9 @@
 //      new legs (announcements.ts) at once, and after `aftermathDelayMs` conntrack clean-up of the
 //      floating IP mappings and port forwardings that went away and of legs whose firewall changed
 //      (conntrack-cleanups.ts) and gratuitous ARPs for floating IPs that appeared or moved.
-//   4. HA (legs.ts): a router's legs are active where it is active and the agent is not fenced,
-//      silent otherwise (a standby, built in full); a change of role alone only switches the legs
-//      (and announces every address when they become active). setFenced(true) (the agent lost the
-//      controller for l3FenceMs: self-fence.ts) makes every router silent until setFenced(false).
+//   4. HA (legs.ts): legs are silent on a standby (built in full) and, while fenced (no controller
+//      for l3FenceMs: self-fence.ts), on every HA router; else active. A change of role alone only
+//      switches the legs (announcing every address when they become active).
 // A failure for one router is logged, marks it 'error', and is retried at the next pass (a retry
 // pass is scheduled by itself after `retryMs`); it never stops the other routers.
 import { EventEmitter } from 'node:events';
@@ -42,7 +41,6 @@ export { routersTouched } from './touched.ts';
 export { planRouter, routerPlan, ROUTER_GATEWAY_OWNER, ROUTER_INTERFACE_OWNER, type RouterPlan, type RouterRole } from './manager-plan.ts';
 export { movedFloatingIps, newLegAddresses } from './announcements.ts';
 export { defaultL3Ops, type L3Ops } from './ops.ts';
-
 export type { FloatingIpState, L3Status, RouterState } from './statuses.ts';
 
 export type L3Log = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
@@ -111,7 +109,7 @@ export class L3Manager extends EventEmitter<Events> {
   private readonly inFlight = new Set<Promise<void>>();
   /** Whether each router's legs are active or silent. */
   private readonly legs: RouterLegs;
-  /** Cut off from the controller for too long: every router silent (self-fence.ts). */
+  /** Cut off from the controller for too long: every HA router silent (self-fence.ts). */
   private fenced = false;
 
   constructor(private readonly opts: L3ManagerOptions) {
@@ -123,7 +121,7 @@ export class L3Manager extends EventEmitter<Events> {
     this.legs = new RouterLegs(this.ops, (work, context, message) => this.background(work, context, message));
   }
 
-  /** Fence (every router silent) or unfence (each router as its role says) at once. */
+  /** Fence (every HA router silent) or unfence (each router as its role says) at once. */
   setFenced(on: boolean): Promise<void> {
     if (this.fenced === on) return Promise.resolve();
     this.fenced = on;
@@ -131,9 +129,8 @@ export class L3Manager extends EventEmitter<Events> {
     return this.latest ? this.sync(this.latest, [...this.plan.keys()]) : Promise.resolve();
   }
 
-  private legsWanted(p: RouterPlan): LegState {
-    return p.role === 'active' && !this.fenced ? 'active' : 'silent';
-  }
+  /** Fenced, HA routers go silent; the others stay (the controller never moves them off a lost host). */
+  private legsWanted = (p: RouterPlan): LegState => (p.role === 'active' && !(this.fenced && p.ha) ? 'active' : 'silent');
 
   /**
    * Brings the namespaces in line with `model` for the routers in `touched` (every router: 'all');

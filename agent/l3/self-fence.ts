@@ -1,8 +1,10 @@
 // Self-fence of HA routers: an agent cut off from the controller for `fenceMs` (WEFT_L3_FENCE_MS,
-// the same value as the controller's l3FenceMs) makes all its routers silent (L3Manager.setFenced),
+// the same value as the controller's l3FenceMs) makes all its HA routers silent (L3Manager.setFenced),
 // because the controller, which no longer hears it, moves its HA routers to a standby after
 // l3FenceMs + a margin: a primary partitioned from the controller stops answering before that, so
-// there are never two active gateways. Once connected again, it follows its view as soon as the
+// there are never two active gateways. Routers without HA stay: the controller never moves them
+// off a lost host, and silencing them would only turn a controller restart into an outage. Once
+// connected again, it follows its view as soon as the
 // view is current (the first model update after the welcome: a snapshot or the resumed changes),
 // never from the stale view it held while away.
 

@@ -108,7 +108,7 @@ describe('L3Manager with HA routers', () => {
     await l3.close();
   });
 
-  it('fenced: every router silent at once; unfenced: as the model says', async () => {
+  it('fenced: every HA router silent at once, routers without HA untouched; unfenced: as the model says', async () => {
     const ops = new FakeOps();
     const l3 = new L3Manager({ host: 'g1', ops, retryMs: 0, aftermathDelayMs: 0 });
     await l3.sync(model('g1', 'g1', ['g1', 'g2']));
@@ -120,6 +120,14 @@ describe('L3Manager with HA routers', () => {
     await l3.setFenced(false);
     expect(ops.calls[0]).toBe('legs active');
     await l3.close();
+    // Without HA (no gateway group) the router keeps answering: nobody else would take it over.
+    const plain = new FakeOps();
+    const l3b = new L3Manager({ host: 'g1', ops: plain, retryMs: 0, aftermathDelayMs: 0 });
+    await l3b.sync(model('g1', 'g1', null));
+    plain.calls = [];
+    await l3b.setFenced(true);
+    expect(plain.calls).toEqual([]);
+    await l3b.close();
   });
 });
 
