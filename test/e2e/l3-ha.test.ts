@@ -3,7 +3,9 @@
 // and from the VM. The primary gateway's agent is killed (-9) and its Open vSwitch stopped: the
 // probes resume through the standby within a second (measured from the probes' timestamps), the
 // API shows the new active host; then the old primary comes back (its Open vSwitch and agent
-// restarted) as a standby, with no second outage.
+// restarted) as a standby, with no second outage. Last, the primary is cut off from the controller
+// only (its credential revoked: its agent and switch run on, the underlay is up): it silences the
+// router itself before the controller moves it, so the two gateways are never active together.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -206,4 +208,48 @@ describe('highly available routers', () => {
     expect(logged).toBeGreaterThan(0);
     for (const p of [fipProbe, snatProbe, stream]) await p.stop('SIGTERM');
   }, 240_000);
+
+  it('a primary cut off from the controller alone silences the router before the standby takes it: never two active gateways', async () => {
+    // Make g1 active again: g2 admin-down hands the router to its standby g1; admin-up, g2 is a standby again.
+    const { agents } = await f.api('GET', '/v2.0/agents');
+    const id = (host: string) => agents.find((a: any) => a.host === host).id;
+    await f.api('PUT', `/v2.0/agents/${id('g2')}`, { agent: { admin_state_up: false } });
+    await f.api('PUT', `/v2.0/agents/${id('g2')}`, { agent: { admin_state_up: true } });
+    await f.until('g1 active, g2 standby', async () =>
+      JSON.stringify((await l3Agents()).map((x) => [x.host, x.ha_state, x.alive])) === JSON.stringify([['g1', 'active', true], ['g2', 'standby', true]]), 30_000);
+    // The router's legs as each gateway host's switch sees them (host-side veth ends tr-<port id>).
+    const { ports } = await f.api('GET', `/v2.0/ports?device_id=${routerId}`);
+    const legs = ports.map((p: any) => `tr-${p.id.slice(0, 11)}`);
+    const legsUp = async (host: string): Promise<boolean> => {
+      const r = await f.lab.host(host).exec(['ip', '-j', 'link', 'show']);
+      const links = JSON.parse(r.stdout || '[]') as Array<{ ifname: string; flags: string[] }>;
+      return legs.some((l: string) => links.find((x) => x.ifname === l)?.flags.includes('UP'));
+    };
+    await f.until('g1 legs up, g2 legs down', async () => (await legsUp('g1')) && !(await legsUp('g2')), 30_000);
+    const fipFile = join(tmp, 'fip-partition.txt');
+    const probe = ext.spawn([process.execPath, PROBE, 'udp-probe', fipAddress, '7001', '40021', '10', fipFile]);
+    procs.push(probe);
+    await f.until('the floating IP answers', async () => replies(fipFile).length > 50, 30_000);
+
+    // Cut g1 off from the controller: its credential revoked, its channel closed and refused.
+    const cutAt = Date.now();
+    await f.api('DELETE', '/v2.0/weft/agent-credentials/g1');
+    const both: number[] = [];
+    const seen: string[] = [];
+    while (Date.now() - cutAt < 3000) {
+      const [a, b] = await Promise.all([legsUp('g1'), legsUp('g2')]);
+      const state = `${a ? 'g1' : '-'}/${b ? 'g2' : '-'}`;
+      if (seen.at(-1) !== state) seen.push(state);
+      if (a && b) both.push(Date.now() - cutAt);
+    }
+    await f.until('the floating IP answers again', async () => replies(fipFile).filter((r) => r.sent > cutAt + 100).length > 20, 30_000);
+    await sleep(500);
+    const cut = outage(replies(fipFile), cutAt - 1000, Date.now() - 500);
+    console.log(`HA partition of g1 from the controller: legs up over time ${seen.join(' -> ')}; floating IP outage ${cut.ms} ms (${cut.lost} probes lost)`);
+    expect(both, 'moments (ms after the cut) when both gateways had their legs up').toEqual([]);
+    expect(seen.at(-1)).toBe('-/g2');
+    expect(cut.ms).toBeLessThan(1000);
+    expect(f.agents.get('g1')!.output()).toMatch(/fenced: every router silent/);
+    await probe.stop('SIGTERM');
+  }, 120_000);
 });
