@@ -176,3 +176,16 @@ export function evacuateGatewayHost(tx: Tx, host: string): Map<string, string> {
   }
   return moved;
 }
+
+/**
+ * `host` has no agent any more (deleted): it leaves the gateway groups it is a standby of, which
+ * take another host where one fits. Routers active there move when its agent is lost (failover).
+ */
+export function leaveGatewayGroups(tx: Tx, host: string): void {
+  const active = routerIdsOnHost(tx, host, undefined, false);
+  for (const router of routersOfGatewayHost(tx, host)) {
+    if (active.has(router.id)) continue;
+    setGatewayGroup(tx, router.id, gatewayHostsOf(router).filter((h) => h !== host));
+    refreshGatewayGroup(tx, router.id, routerPlacementPorts(tx, router.id).map(hostOf).find(Boolean));
+  }
+}

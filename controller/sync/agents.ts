@@ -1,7 +1,7 @@
 import type { HelloMessage } from '../../schemas/agent/channel.ts';
 import type { AgentUpdate } from '../../schemas/api/agent.ts';
 import { revokeCredential } from '../auth/agent-credentials.ts';
-import { evacuateGatewayHost, scheduleUnplacedRouters } from '../domain/l3-scheduler.ts';
+import { evacuateGatewayHost, leaveGatewayGroups, scheduleUnplacedRouters } from '../domain/l3-scheduler.ts';
 import { newId } from '../domain/standard-attrs.ts';
 import { notFound } from '../errors.ts';
 import type { Doc, ReadView, Tx } from '../store/types.ts';
@@ -121,6 +121,7 @@ export function updateAgentAndPlacement(tx: Tx, id: string, input: AgentUpdate):
 export function deleteAgentAndCredential(tx: Tx, id: string): AgentDoc {
   const doc = removeAgent(tx, id);
   revokeCredential(tx, doc.host);
+  leaveGatewayGroups(tx, doc.host);
   return doc;
 }
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { failoverGroup, nextGatewayGroup } from '../../../controller/domain/l3-ha.ts';
 import { failoverGatewayHost, scheduleUnplacedRouters } from '../../../controller/domain/l3-scheduler.ts';
-import { registerAgent, updateAgentAndPlacement, agentByHost } from '../../../controller/sync/agents.ts';
+import { registerAgent, updateAgentAndPlacement, agentByHost, deleteAgentAndCredential } from '../../../controller/sync/agents.ts';
 import { ADMIN, ALICE, testApi, type TestApi } from '../../helpers/api.ts';
 
 // HA routers (controller/domain/l3-ha.ts): the gateway group, active first; failover to the first
@@ -94,6 +94,17 @@ describe('HA routers through the API', () => {
     await api.store.transact((tx) => updateAgentAndPlacement(tx, g3.id, { admin_state_up: false }));
     expect(hostsOf(id)).toEqual(['g2']);
     expect(routerDoc(id).gateway_hosts).toEqual(['g2', 'g1']);
+  });
+
+  it('a deleted agent leaves the gateway groups it is a standby of; another host takes its place', async () => {
+    for (const h of ['g1', 'g2', 'g3']) await register(h);
+    const id = await haRouter();
+    expect(routerDoc(id).gateway_hosts).toEqual(['g1', 'g2', 'g3']);
+    await register('g4');
+    const g2 = agentByHost(api.store.view(), 'g2')!;
+    await api.store.transact((tx) => deleteAgentAndCredential(tx, g2.id));
+    expect(routerDoc(id).gateway_hosts).toEqual(['g1', 'g3', 'g4']);
+    expect(hostsOf(id)).toEqual(['g1']);
   });
 
   it('a router without HA has no standby and does not fail over', async () => {
