@@ -12,7 +12,10 @@ import type { Store } from '../store/types.ts';
 // liveness.ts: an agent that reconnected elsewhere meanwhile keeps its routers), every HA router
 // active on that host switches to its first standby whose agent is alive, in one transaction.
 // Several replicas may do it for the same host: the transaction is idempotent (a router already
-// moved has nothing bound to the lost host any more).
+// moved has nothing bound to the lost host any more). Besides the replica holding an agent's
+// session, every replica reacts when another replica's published presence stops showing an agent
+// alive (remoteChanged): so a gateway is failed over even when the replica it was connected to
+// went down with it (its record then goes when its lease runs out, within the agent down time).
 
 export interface FailoverLog {
   info(obj: object, msg?: string): void;
@@ -41,6 +44,8 @@ export function mustFailOver(agentAlive: boolean, closed: boolean): boolean {
 
 export class GatewayFailover {
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Agents other replicas published alive, by id, with their host (remoteChanged). */
+  private remoteAlive = new Map<string, string>();
   /** Silent agents already handed to lost(), until they heartbeat again. */
   private readonly silentSeen = new Set<string>();
   private readonly silentTimer: NodeJS.Timeout | undefined;
@@ -76,6 +81,13 @@ export class GatewayFailover {
     }, this.o.delayMs);
     timer.unref();
     this.timers.set(host, timer);
+  }
+
+  /** Other replicas' presence changed: agents they showed alive and no longer do are lost. */
+  remoteChanged(alive: Iterable<{ agentId: string; host: string }>): void {
+    const now = new Map([...alive].map((e) => [e.agentId, e.host]));
+    for (const [agentId, host] of this.remoteAlive) if (!now.has(agentId)) this.lost(host, agentId);
+    this.remoteAlive = now;
   }
 
   /** Pending failovers (tests). */

@@ -9,6 +9,7 @@ import { ConvergenceTracker } from './convergence.ts';
 import { GatewayFailover } from './gateway-failover.ts';
 import { viewCommit } from './interest.ts';
 import { AgentDirectory, type AgentState } from './liveness.ts';
+import { remoteAlive } from './presence.ts';
 import { ReplicaPresence } from './replica-presence.ts';
 import { resumeSession } from './resume.ts';
 import { CommitRouter } from './routing.ts';
@@ -127,6 +128,7 @@ export class SyncHub implements SessionHost {
       onRemoteChange: () => {
         this.agents.remoteChanged();
         this.waiters.check();
+        this.failover?.remoteChanged([...this.presence!.remote.entries()].filter(remoteAlive));
       },
       now: this.now,
       log: this.log,

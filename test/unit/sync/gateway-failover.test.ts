@@ -1,11 +1,14 @@
 // HA routers fail over by the controller's liveness (controller/sync/gateway-failover.ts): when the
 // active gateway host's agent goes, after l3FenceMs + margin its HA routers move to the first live
 // standby, the lost host last; an agent back within that time keeps them; the standby's view then
-// holds the router as the active one.
+// holds the router as the active one. With several replicas, any replica acts on what the one
+// holding the agent's session publishes.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SyncHub } from '../../../controller/sync/hub.ts';
 import { mustFailOver } from '../../../controller/sync/gateway-failover.ts';
+import { MemorySharedState } from '../../../controller/store/shared-state.ts';
 import { ADMIN, testApi, type TestApi } from '../../helpers/api.ts';
+import { syncLab, until, type SyncLab } from './support.ts';
 import { connect, hubOn, idsOf } from './host-view-support.ts';
 
 let api: TestApi | undefined;
@@ -114,5 +117,39 @@ describe('gateway failover', () => {
     } finally {
       clearInterval(beat);
     }
+  });
+});
+
+describe('gateway failover across controller replicas', () => {
+  const labs: SyncLab[] = [];
+  afterEach(async () => {
+    for (const l of labs.splice(0).reverse()) await l.close();
+  });
+
+  it('a replica fails over a gateway whose agent was connected to another replica (which does not act here)', async () => {
+    const shared = new MemorySharedState({ replicated: true });
+    // Replica one would wait a minute: only replica two can be the one that moves the router.
+    const one = await syncLab({ l3FailoverMarginMs: 60_000 }, undefined, undefined, shared);
+    labs.push(one);
+    const two = await syncLab({}, undefined, one.store, shared);
+    labs.push(two);
+    const g1 = one.agent('g1', { urls: [one.url] });
+    two.agent('g2', { urls: [two.url] });
+    const list = async () => (await two.call(ADMIN, 'GET', '/v2.0/agents')).body.agents as Array<{ host: string; alive: boolean }>;
+    await until(async () => (await list()).filter((a) => a.alive).length === 2, 'both agents alive on replica two');
+    const call = async (method: 'POST' | 'PUT', url: string, body: unknown) => {
+      const r = await two.call(ADMIN, method, url, body);
+      expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
+      return r.body;
+    };
+    const ext = (await call('POST', '/v2.0/networks', { network: { 'router:external': true } })).network.id;
+    await call('POST', '/v2.0/subnets', { subnet: { network_id: ext, cidr: '203.0.113.0/24', ip_version: 4 } });
+    const r = (await call('POST', '/v2.0/routers', { router: { ha: true, external_gateway_info: { network_id: ext } } })).router.id;
+    const hosts = () => [...new Set(two.store.view().find('port', 'device_id', r).map((p) => p['binding:host_id']))];
+    expect(hosts()).toEqual(['g1']);
+    expect(two.store.view().get('router', r)!.gateway_hosts).toEqual(['g1', 'g2']);
+    await g1.channel.close();
+    await until(() => hosts()[0] === 'g2', 'the router moved to g2 by replica two', 5000);
+    expect(two.store.view().get('router', r)!.gateway_hosts).toEqual(['g2', 'g1']);
   });
 });
