@@ -19,6 +19,7 @@ import { respondDhcp } from './dhcp/responder.ts';
 import { PacketInService } from './punt/packet-in.ts';
 import { L3Manager, routersTouched, type L3Status } from './l3/manager.ts';
 import { SelfFence } from './l3/self-fence.ts';
+import { RevisionGate } from './l3/legs.ts';
 import { instrumentAgent } from './metrics/agent-metrics.ts';
 import { serveMetrics, type MetricsServer } from './metrics/server.ts';
 
@@ -123,8 +124,12 @@ export class WeftAgent {
     // (they need the model only, not the flows; a floating IP remap does not wait for a bundle) and
     // without holding up the dataplane loop. Their statuses go to the controller with the last
     // revision the dataplane reported as applied.
+    // An HA router that becomes active here announces itself once br-int has its flows (l3/legs.ts).
+    const flows = new RevisionGate();
+    dataplane.on('applied', (r) => flows.reached(r.revision));
     const l3 = new L3Manager({
       host: c.host, ovsdb: this.ovsdb, namespace: { namespacePrefix: c.routerNamespacePrefix }, log: this.log.child({ part: 'l3' }),
+      flowsApplied: (revision) => flows.wait(revision),
     });
     this.l3 = l3;
     // HA self-fence (l3/self-fence.ts): routers go silent when the controller is gone for l3FenceMs.

@@ -2,7 +2,10 @@
 // or 'silent' (a standby HA router, or an HA router while the agent fences itself off: built in
 // full, its host-side veth ends down). A switch to active is one `ip -batch` plus gratuitous ARPs
 // for every IPv4 address of the router (interfaces, gateway, floating IPs), three a second apart,
-// so that the switches of the external and provider networks learn the router's MACs here.
+// so that the switches of the external and provider networks learn the router's MACs here. The
+// announcements wait until this host's flows for the model the switch was planned from are
+// installed (flowsReady; at most FLOWS_WAIT_MS): a gratuitous ARP sent before br-int knows the
+// router's ports as local would be dropped, and the next one is a second later.
 import type { L3Ops } from './ops.ts';
 import type { LegState, RouterSpec } from './namespace.ts';
 
@@ -21,12 +24,40 @@ export function activationAddresses(spec: RouterSpec): { iface: string; ip: stri
   return out;
 }
 
+/** Longest wait for the flows before announcing anyway. */
+export const FLOWS_WAIT_MS = 1000;
+
 type Background = (work: Promise<void>, context: Record<string, unknown>, message: string) => void;
+
+/** Promises of "the flows are installed up to revision R", kept by the agent from its dataplane's reports. */
+export class RevisionGate {
+  private at = -1;
+  private waiting: Array<{ revision: number; done: () => void }> = [];
+
+  /** The dataplane installed everything up to `revision`. */
+  reached(revision: number): void {
+    this.at = Math.max(this.at, revision);
+    const still: typeof this.waiting = [];
+    for (const w of this.waiting) (w.revision <= this.at ? w.done() : still.push(w));
+    this.waiting = still;
+  }
+
+  /** Resolves once `revision` is reached, or after `timeoutMs`. */
+  wait(revision: number, timeoutMs = FLOWS_WAIT_MS): Promise<void> {
+    if (revision <= this.at) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.waiting.push({ revision, done: () => { clearTimeout(timer); resolve(); } });
+    });
+  }
+}
 
 export class RouterLegs {
   private readonly state = new Map<string, LegState>();
 
-  constructor(private readonly ops: Pick<L3Ops, 'setLegs' | 'announce'>, private readonly background: Background) {}
+  constructor(private readonly ops: Pick<L3Ops, 'setLegs' | 'announce'>, private readonly background: Background,
+    private readonly flowsReady: () => Promise<void> = () => Promise.resolve()) {}
 
   get(id: string): LegState | undefined {
     return this.state.get(id);
@@ -52,10 +83,12 @@ export class RouterLegs {
     return true;
   }
 
-  /** Gratuitous ARPs for every address of the router, in the background. */
+  /** Gratuitous ARPs for every address of the router, in the background, once the flows are in. */
   announce(id: string, ns: string, spec: RouterSpec): void {
+    const ready = this.flowsReady();
     for (const { iface, ip } of activationAddresses(spec)) {
-      this.background(this.ops.announce(ns, iface, ip, ACTIVATION_ANNOUNCEMENTS), { router: id, address: ip }, 'gratuitous ARP failed');
+      const work = ready.then(() => this.ops.announce(ns, iface, ip, ACTIVATION_ANNOUNCEMENTS));
+      this.background(work, { router: id, address: ip }, 'gratuitous ARP failed');
     }
   }
 }

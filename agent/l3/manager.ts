@@ -16,9 +16,8 @@
 //      new legs (announcements.ts) at once, and after `aftermathDelayMs` conntrack clean-up of the
 //      floating IP mappings and port forwardings that went away and of legs whose firewall changed
 //      (conntrack-cleanups.ts) and gratuitous ARPs for floating IPs that appeared or moved.
-//   4. HA (legs.ts): legs are silent on a standby (built in full) and, while fenced (no controller
-//      for l3FenceMs: self-fence.ts), on every HA router; else active. A change of role alone only
-//      switches the legs (announcing every address when they become active).
+//   4. HA (legs.ts): legs silent on a standby (built in full) and on HA routers while fenced
+//      (self-fence.ts), else active; a change of role alone only switches the legs.
 // A failure for one router is logged, marks it 'error', and is retried at the next pass (a retry
 // pass is scheduled by itself after `retryMs`); it never stops the other routers.
 import { EventEmitter } from 'node:events';
@@ -61,6 +60,8 @@ export interface L3ManagerOptions {
    * with the first packets of a failover (each `conntrack -D` walks the kernel's conntrack hash).
    */
   aftermathDelayMs?: number;
+  /** Resolves once this host's flows are installed up to a model revision (HA activation waits for it: legs.ts). */
+  flowsApplied?: (revision: number) => Promise<void>;
 }
 
 interface Events {
@@ -118,7 +119,7 @@ export class L3Manager extends EventEmitter<Events> {
     this.log = opts.log ?? NOOP_LOG;
     this.retryMs = opts.retryMs ?? 5000;
     this.aftermaths = new DelayedWork(opts.aftermathDelayMs ?? 100);
-    this.legs = new RouterLegs(this.ops, (work, context, message) => this.background(work, context, message));
+    this.legs = new RouterLegs(this.ops, (w, c, m) => this.background(w, c, m), () => opts.flowsApplied?.(this.latest?.revision ?? 0) ?? Promise.resolve());
   }
 
   /** Fence (every HA router silent) or unfence (each router as its role says) at once. */

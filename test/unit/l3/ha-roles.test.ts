@@ -3,7 +3,7 @@
 // (legs.ts, manager.ts), the self-fence (self-fence.ts).
 import { describe, expect, it } from 'vitest';
 import { L3Manager, planRouter, type L3Ops } from '../../../agent/l3/manager.ts';
-import { activationAddresses, ACTIVATION_ANNOUNCEMENTS } from '../../../agent/l3/legs.ts';
+import { activationAddresses, ACTIVATION_ANNOUNCEMENTS, RevisionGate } from '../../../agent/l3/legs.ts';
 import { roleOf } from '../../../agent/l3/manager-plan.ts';
 import { SelfFence } from '../../../agent/l3/self-fence.ts';
 import type { LegState, RouterSpec } from '../../../agent/l3/namespace.ts';
@@ -128,6 +128,38 @@ describe('L3Manager with HA routers', () => {
     await l3b.setFenced(true);
     expect(plain.calls).toEqual([]);
     await l3b.close();
+  });
+});
+
+describe('activation waits for the flows', () => {
+  it('announces a router that becomes active only once the flows of that model revision are installed', async () => {
+    const ops = new FakeOps();
+    const gate = new RevisionGate();
+    const l3 = new L3Manager({ host: 'g2', ops, retryMs: 0, aftermathDelayMs: 0, flowsApplied: (r) => gate.wait(r, 5000) });
+    await l3.sync(model('g2', 'g1', ['g1', 'g2']));
+    gate.reached(1);
+    ops.calls = [];
+    const promoted = model('g2', 'g2', ['g2', 'g1']);
+    promoted.revision = 7;
+    await l3.sync(promoted);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ops.calls).toEqual(['legs active']); // legs up at once, no announcement yet
+    gate.reached(6);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ops.calls).toEqual(['legs active']);
+    gate.reached(7);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ops.calls.filter((c) => c.startsWith('announce'))).toHaveLength(3);
+    await l3.close();
+  });
+
+  it('gives up waiting after the timeout', async () => {
+    const gate = new RevisionGate();
+    const t = Date.now();
+    await gate.wait(3, 50);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(45);
+    gate.reached(3);
+    await gate.wait(2); // already reached: at once
   });
 });
 
