@@ -119,7 +119,9 @@ export function drawPicture(svg, scene) {
   const links = el('g', { class: 'links' }, svg);
   const layer = el('g', { class: 'nodes' }, svg);
   const routerNames = new Map(scene.routers.map((r) => [r.doc.id, label(r.doc)]));
-  const netTop = scene.routers.length ? MARGIN + ROUTER_H + 60 : MARGIN;
+  // Admins see where HA routers are active: a third line, so a taller box.
+  const routerH = scene.routers.some((r) => r.doc.gateway_hosts?.length) ? ROUTER_H + 14 : ROUTER_H;
+  const netTop = scene.routers.length ? MARGIN + routerH + 60 : MARGIN;
   const centreOf = new Map();
   let height = netTop;
   scene.networks.forEach((net, i) => {
@@ -140,19 +142,25 @@ export function drawPicture(svg, scene) {
     const x = Math.max(wanted, nextFree);
     nextFree = x + ROUTER_W + 20;
     const cx = x + ROUTER_W / 2;
-    const bottom = MARGIN + ROUTER_H;
+    const bottom = MARGIN + routerH;
     for (const id of r.interfaceNetworkIds) {
       el('line', { x1: cx, y1: bottom, x2: centreOf.get(id), y2: netTop, class: 'link', 'data-kind': 'router-interface', 'data-router-id': r.doc.id, 'data-network-id': id }, links);
     }
     if (r.gatewayNetworkId && centreOf.has(r.gatewayNetworkId)) {
       el('line', { x1: cx, y1: bottom, x2: centreOf.get(r.gatewayNetworkId), y2: netTop, class: 'link gateway', 'data-kind': 'router-gateway', 'data-router-id': r.doc.id, 'data-network-id': r.gatewayNetworkId }, links);
     }
-    const g = el('g', { class: 'node router', 'data-kind': 'router', 'data-id': r.doc.id, 'data-status': r.doc.status, 'data-name': r.doc.name }, layer);
-    el('rect', { x, y: MARGIN, width: ROUTER_W, height: ROUTER_H, rx: 22, class: 'box router-box' }, g);
-    statusDot(g, x + 20, MARGIN + ROUTER_H / 2, r.doc.status, 7);
+    const hosts = r.doc.gateway_hosts ?? [];
+    const g = el('g', {
+      class: 'node router', 'data-kind': 'router', 'data-id': r.doc.id, 'data-status': r.doc.status, 'data-name': r.doc.name,
+      ...(hosts.length ? { 'data-ha-active': hosts[0], 'data-ha-standby': hosts.slice(1).join(',') } : {}),
+    }, layer);
+    el('rect', { x, y: MARGIN, width: ROUTER_W, height: routerH, rx: 22, class: 'box router-box' }, g);
+    statusDot(g, x + 20, MARGIN + routerH / 2, r.doc.status, 7);
     text(g, x + 34, MARGIN + 19, label(r.doc), { class: 'title', max: 18 });
     const gw = r.doc.external_gateway_info?.external_fixed_ips?.map((f) => f.ip_address).join(', ');
     text(g, x + 34, MARGIN + 35, gw ? `gateway ${gw}` : 'no gateway', { class: 'detail', max: 22 });
+    // An HA router's gateway group (admins only): active host first, then the standbys.
+    if (hosts.length) text(g, x + 34, MARGIN + 49, `HA on ${hosts[0]}${hosts.length > 1 ? `, standby ${hosts.slice(1).join(', ')}` : ''}`, { class: 'detail', max: 22 });
   }
 
   const width = Math.max(MARGIN + scene.networks.length * (COLUMN + GAP), nextFree, 400);

@@ -41,6 +41,8 @@ const RULES: Record<TopologyKind, KindRule> = {
   router: {
     visible: ownerOrAdmin,
     attributes: ['id', 'name', 'project_id', 'status', 'admin_state_up', 'external_gateway_info'],
+    // HA routers (domain/l3-ha.ts): admins see the gateway group, active host first.
+    adminAttributes: ['ha', 'gateway_hosts'],
   },
   floatingip: {
     visible: ownerOrAdmin,

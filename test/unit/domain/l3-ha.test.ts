@@ -3,6 +3,8 @@ import { failoverGroup, nextGatewayGroup } from '../../../controller/domain/l3-h
 import { failoverGatewayHost, scheduleUnplacedRouters } from '../../../controller/domain/l3-scheduler.ts';
 import { registerAgent, updateAgentAndPlacement, agentByHost, deleteAgentAndCredential } from '../../../controller/sync/agents.ts';
 import { ADMIN, ALICE, testApi, type TestApi } from '../../helpers/api.ts';
+import { projectDoc } from '../../../controller/api/topology/view.ts';
+import { makeContext } from '../../../controller/auth/context.ts';
 
 // HA routers (controller/domain/l3-ha.ts): the gateway group, active first; failover to the first
 // live standby with the lost host last (no preemption when it returns); evacuation.
@@ -72,6 +74,9 @@ describe('HA routers through the API', () => {
     expect(hostsOf(id)).toEqual(['g1']);
     const shown = await ok(api.call(ADMIN, 'GET', `/v2.0/routers/${id}/l3-agents`), 200);
     expect(shown.agents.map((a: any) => [a.host, a.ha_state])).toEqual([['g1', 'active'], ['g2', 'standby'], ['g3', 'standby']]);
+    // The dashboard's topology shows admins the gateway group (active first); members do not see it.
+    expect(projectDoc('router', makeContext('admin-project', ['admin']), routerDoc(id))).toMatchObject({ ha: true, gateway_hosts: ['g1', 'g2', 'g3'] });
+    expect(projectDoc('router', makeContext(ALICE.project, ['member']), routerDoc(id)).gateway_hosts).toBeUndefined();
     const g2 = agentByHost(api.store.view(), 'g2')!;
     const routers = await ok(api.call(ADMIN, 'GET', `/v2.0/agents/${g2.id}/l3-routers`), 200);
     expect(routers.routers.map((r: any) => r.id)).toEqual([id]);
