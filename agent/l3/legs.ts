@@ -83,6 +83,16 @@ export class RouterLegs {
     return true;
   }
 
+  /** Makes the active legs of these routers silent now (self-fence), all at once; failures are logged. */
+  async silence(routers: Array<{ id: string; spec: RouterSpec }>): Promise<void> {
+    await Promise.all(routers.filter(({ id }) => this.state.get(id) === 'active').map(async ({ id, spec }) => {
+      this.state.delete(id);
+      const done = this.ops.setLegs!(spec, 'silent').then(() => void this.state.set(id, 'silent'));
+      this.background(done, { router: id }, 'router legs not silenced (the next pass retries)');
+      await done.catch(() => undefined);
+    }));
+  }
+
   /** Gratuitous ARPs for every address of the router, in the background, once the flows are in. */
   announce(id: string, ns: string, spec: RouterSpec): void {
     const ready = this.flowsReady();

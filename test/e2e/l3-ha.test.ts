@@ -249,7 +249,7 @@ describe('highly available routers', () => {
     expect(both, 'moments (ms after the cut) when both gateways had their legs up').toEqual([]);
     expect(seen.at(-1)).toMatch(/^-\/g2@/);
     expect(cut.ms).toBeLessThan(1000);
-    expect(f.agents.get('g1')!.output()).toMatch(/fenced: every router silent/);
+    expect(f.agents.get('g1')!.output()).toMatch(/fenced: every HA router silent/);
     await probe.stop('SIGTERM');
   }, 120_000);
 });
