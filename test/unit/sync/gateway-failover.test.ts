@@ -4,25 +4,18 @@
 // holds the router as the active one. With several replicas, any replica acts on what the one
 // holding the agent's session publishes.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SyncHub } from '../../../controller/sync/hub.ts';
 import { mustFailOver } from '../../../controller/sync/gateway-failover.ts';
 import { MemorySharedState } from '../../../controller/store/shared-state.ts';
-import { ADMIN, testApi, type TestApi } from '../../helpers/api.ts';
+import { ADMIN, testApi } from '../../helpers/api.ts';
 import { syncLab, until, type SyncLab } from './support.ts';
-import { connect, hubOn, idsOf } from './host-view-support.ts';
+import { closedAfterEach, connect, hubOn, idsOf } from './host-view-support.ts';
 
-let api: TestApi | undefined;
-let hub: SyncHub | undefined;
-afterEach(async () => {
-  hub?.close();
-  await api?.close();
-  api = hub = undefined;
-});
+const t = closedAfterEach();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function ok(method: 'POST' | 'PUT', url: string, body?: unknown) {
-  const res = await api!.call(ADMIN, method, url, body);
+  const res = await t.api!.call(ADMIN, method, url, body);
   expect(res.status, `${method} ${url}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
   return res.body;
 }
@@ -38,8 +31,8 @@ async function haRouter(): Promise<string> {
   return r;
 }
 
-const hostsOf = (id: string) => [...new Set(api!.store.view().find('port', 'device_id', id).map((p) => p['binding:host_id']))];
-const groupOf = (id: string) => api!.store.view().get('router', id)!.gateway_hosts;
+const hostsOf = (id: string) => [...new Set(t.api!.store.view().find('port', 'device_id', id).map((p) => p['binding:host_id']))];
+const groupOf = (id: string) => t.api!.store.view().get('router', id)!.gateway_hosts;
 
 describe('gateway failover', () => {
   it('decides on the merged liveness only', () => {
@@ -49,57 +42,57 @@ describe('gateway failover', () => {
   });
 
   it('moves the HA routers of a lost gateway host to the first live standby after the delay; the standby gets them in its view', async () => {
-    api = await testApi();
-    hub = hubOn(api.store, { l3FailoverDelayMs: 100 });
-    const g1 = await connect(hub, 'g1');
-    const g2 = await connect(hub, 'g2');
+    t.api = await testApi();
+    t.hub = hubOn(t.api.store, { l3FailoverDelayMs: 100 });
+    const g1 = await connect(t.hub, 'g1');
+    const g2 = await connect(t.hub, 'g2');
     const id = await haRouter();
     expect(hostsOf(id)).toEqual(['g1']);
     expect(groupOf(id)).toEqual(['g1', 'g2']);
     // The standby holds the router, its ports and their networks already.
     expect(idsOf(g2.held, 'router')).toEqual([id]);
-    g2.expectInStep(api.store, 'standby');
+    g2.expectInStep(t.api.store, 'standby');
     g1.session.close(1006, 'gone');
     await sleep(40);
     expect(hostsOf(id)).toEqual(['g1']); // not before the fence time has passed
     await sleep(150);
     expect(hostsOf(id)).toEqual(['g2']);
     expect(groupOf(id)).toEqual(['g2', 'g1']);
-    g2.expectInStep(api.store, 'active');
-    const shown = await api.call(ADMIN, 'GET', `/v2.0/routers/${id}/l3-agents`);
+    g2.expectInStep(t.api.store, 'active');
+    const shown = await t.api.call(ADMIN, 'GET', `/v2.0/routers/${id}/l3-agents`);
     expect(shown.body.agents.map((a: any) => [a.host, a.ha_state])).toEqual([['g2', 'active'], ['g1', 'standby']]);
     // g1 comes back: a standby, nothing moves back.
-    const back = await connect(hub, 'g1');
+    const back = await connect(t.hub, 'g1');
     await sleep(150);
     expect(hostsOf(id)).toEqual(['g2']);
-    back.expectInStep(api.store, 'returned as standby');
+    back.expectInStep(t.api.store, 'returned as standby');
     expect(idsOf(back.held, 'router')).toEqual([id]);
   });
 
   it('an agent that reconnects within the delay keeps its routers; no live standby: the router stays', async () => {
-    api = await testApi();
-    hub = hubOn(api.store, { l3FailoverDelayMs: 100 });
-    const g1 = await connect(hub, 'g1');
-    const g2 = await connect(hub, 'g2');
+    t.api = await testApi();
+    t.hub = hubOn(t.api.store, { l3FailoverDelayMs: 100 });
+    const g1 = await connect(t.hub, 'g1');
+    const g2 = await connect(t.hub, 'g2');
     const id = await haRouter();
     g1.session.close(1006, 'blip');
-    await connect(hub, 'g1');
+    await connect(t.hub, 'g1');
     await sleep(200);
     expect(hostsOf(id)).toEqual(['g1']);
     g2.session.close(1006, 'gone');
     await sleep(50);
     // Now g1 goes too, while g2 (its only standby) is down: nothing to switch to.
-    const again = [...(hub as any).sessions].find((s: any) => s.runtime?.host === 'g1');
+    const again = [...(t.hub as any).sessions].find((s: any) => s.runtime?.host === 'g1');
     again.close(1006, 'gone');
     await sleep(200);
     expect(hostsOf(id)).toEqual(['g1']);
   });
 
   it('also fails over when the active host stops heartbeating while its channel stays open', async () => {
-    api = await testApi();
+    t.api = await testApi();
     // Agents heartbeat every 0.1 s and are down after 0.3 s without one.
-    hub = hubOn(api.store, { l3FailoverDelayMs: 100, heartbeatInterval: 0.1, downTime: 0.3 });
-    const h = hub;
+    t.hub = hubOn(t.api.store, { l3FailoverDelayMs: 100, heartbeatInterval: 0.1, downTime: 0.3 });
+    const h = t.hub;
     const g1 = await connect(h, 'g1');
     const g2 = await connect(h, 'g2');
     // g2 heartbeats; g1 says nothing more (hung agent, socket open).

@@ -1,4 +1,5 @@
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
+import type { TestApi } from '../../helpers/api.ts';
 import type { Session, AgentLink } from '../../../controller/sync/session.ts';
 import { SyncHub, type SyncHubOptions } from '../../../controller/sync/hub.ts';
 import type { Doc, ReadView, Store } from '../../../controller/store/types.ts';
@@ -174,6 +175,17 @@ export class FoldingAgent implements AgentLink {
 
 export const helloText = (host: string, resume?: ResumeState) =>
   JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, host, tunnelIp: '192.0.2.1', bridgeMappings: {}, datapath: 'netdev', ...(resume ? { resume } : {}) });
+
+/** The test API and hub of a test file, both closed after each test (the test assigns them). */
+export function closedAfterEach(): { api?: TestApi; hub?: SyncHub } {
+  const held: { api?: TestApi; hub?: SyncHub } = {};
+  afterEach(async () => {
+    held.hub?.close();
+    await held.api?.close();
+    held.api = held.hub = undefined;
+  });
+  return held;
+}
 
 /** A hub on `store` (closed by the caller) with nothing listening on a network. */
 export function hubOn(store: Store, options: Partial<SyncHubOptions> = {}): SyncHub {

@@ -1,29 +1,22 @@
 // Examples of what enters and leaves a host's view as the API changes the model (the rules are in
 // controller/sync/interest.ts; host-view-property.test.ts checks them on random histories).
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HostModel } from '../../../agent/model/host-model.ts';
-import type { SyncHub } from '../../../controller/sync/hub.ts';
-import { ADMIN, testApi, type TestApi } from '../../helpers/api.ts';
-import { connect, hubOn, idsOf, type FoldingAgent } from './host-view-support.ts';
+import { ADMIN, testApi } from '../../helpers/api.ts';
+import { closedAfterEach, connect, hubOn, idsOf, type FoldingAgent } from './host-view-support.ts';
 
-let api: TestApi | undefined;
-let hub: SyncHub | undefined;
-afterEach(async () => {
-  hub?.close();
-  await api?.close();
-  api = hub = undefined;
-});
+const t = closedAfterEach();
 
 async function setup() {
-  api = await testApi();
-  hub = hubOn(api.store);
+  const api = t.api = await testApi();
+  const hub = t.hub = hubOn(api.store);
   const a = await connect(hub, 'host-a');
   const b = await connect(hub, 'host-b');
   return { api, a, b };
 }
 
 async function ok(method: 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown) {
-  const res = await api!.call(ADMIN, method, url, body);
+  const res = await t.api!.call(ADMIN, method, url, body);
   expect(res.status, `${method} ${url}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
   return res.body;
 }
