@@ -1,0 +1,161 @@
+// The L3 dead-man switch: an agent that dies while its Open vSwitch runs on silences its active HA
+// routers at once, instead of answering ARP and NATing next to the standby the controller promotes
+// l3FenceMs + a margin (400 ms) after the agent's channel closed.
+//
+// The agent keeps a small shell watcher (started with the first guarded HA router) in its own
+// session and process group, so that neither a signal to the agent nor to its process group reaches
+// it, with a pipe from the agent on its stdin. The agent writes the guard (dead-man-guard.ts: the
+// host-side veth ends of the HA routers whose legs may be up, written before they come up) as one
+// line each time it changes. The watcher only reads until EOF, which comes when the agent dies,
+// whatever the signal (the kernel closes the pipe; Node makes its pipes close-on-exec, so no other
+// child of the agent holds it open). Then it sets those links down in one `ip -batch`, in the
+// network namespace it inherited from the agent (where the veth ends live), once more 100 ms later
+// (an `ip` the agent had started just before it died may still bring a leg up), and exits.
+//
+// Why not something else: an OpenFlow hard_timeout lease on the legs' flows counts whole seconds
+// (too coarse for a 400 ms failover, and a lease renewed by the agent would expire under load);
+// a second Node process costs ~40 MB and hundreds of ms to start; a process in the agent's group
+// dies with it under `kill -- -pgid`.
+//
+// A restarted agent is not confused by its predecessor's watcher: that one acts only at the EOF
+// its agent's death caused, so within milliseconds of it and long before a new agent has started,
+// received its snapshot and brought any leg up; then it is gone. The new agent starts its own.
+//
+// A clean stop (SIGTERM) sets the legs down too (close() ends the pipe): the controller fails a
+// gateway over whenever its agent's channel closes, clean or not (controller/sync/hub.ts
+// sessionClosed), so legs left up after a clean stop would answer next to the new active gateway
+// until the agent is back. Neutron's L3 agent can leave keepalived running on a clean stop because
+// VRRP goes on electing without it; here the controller elects, and it has already moved on.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { armed, guardLine, settled, type Guard, type GuardedPlan, type SettleView } from './dead-man-guard.ts';
+
+/**
+ * The watcher ($1: network namespace of the veth ends, '' for its own; $2: host, for the log line).
+ * A partial last line (the agent died in the middle of a write longer than PIPE_BUF) adds its
+ * names to the last whole one: a cut name matches no link (they all have the same length).
+ */
+export const WATCHER_SCRIPT = `
+ns=$1
+last=
+while IFS= read -r line; do last=$line; done
+set -f
+legs=$(for n in $last $line; do echo "link set dev $n down"; done)
+[ -n "$legs" ] || exit 0
+down() {
+  if [ -n "$ns" ]; then echo "$legs" | ip -n "$ns" -force -batch - >/dev/null 2>&1
+  else echo "$legs" | ip -force -batch - >/dev/null 2>&1; fi
+}
+down
+at=$(date +%s%3N)
+sleep 0.1
+down
+printf '{"level":40,"time":%s,"host":"%s","part":"l3-dead-man","legs":"%s","msg":"agent gone: HA router legs set down"}\\n' "$at" "$2" "$(echo $last $line)" >&2
+`;
+
+/** The process name the watcher shows (its $0), to tell it apart in `ps`. */
+export const WATCHER_NAME = 'weft-l3-dead-man';
+
+export interface DeadManOptions {
+  /** This agent's host (in the watcher's log line). */
+  host?: string;
+  /** Namespace of the host-side veth ends (RouterNamespaceOptions.hostNetns); default: the agent's own. */
+  hostNetns?: string;
+  log?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** The watcher's environment (tests: a PATH with a fake `ip`). */
+  env?: NodeJS.ProcessEnv;
+  /** Wait before starting a new watcher when one died while the agent lives. Default 1000 ms. */
+  respawnMs?: number;
+}
+
+export class DeadManSwitch {
+  private guard: Guard = new Map();
+  /** The line the current watcher holds ('' with no watcher). */
+  private written = '';
+  private watcher: ChildProcess | undefined;
+  private closed = false;
+  private respawnTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: DeadManOptions = {}) {}
+
+  /** The watcher's pid, if one runs. */
+  get pid(): number | undefined {
+    return this.watcher?.pid;
+  }
+
+  /** Before a pass: guard every HA router it may bring up (resolves once the watcher's pipe has it). */
+  arm(plan: ReadonlyMap<string, GuardedPlan>): Promise<void> {
+    return this.update(armed(this.guard, plan));
+  }
+
+  /** After a pass: drop the routers it left silent or removed. */
+  settle(plan: ReadonlyMap<string, GuardedPlan>, view: SettleView): Promise<void> {
+    return this.update(settled(this.guard, plan, view));
+  }
+
+  /** Clean stop: the watcher sets the guarded legs down (see the header) and exits; resolves when it has. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.respawnTimer) clearTimeout(this.respawnTimer);
+    const w = this.watcher;
+    if (!w || w.exitCode !== null || w.signalCode !== null) return;
+    if (this.written) this.o.log?.info({ legs: this.written }, 'stopping: the HA routers\' legs go down (the controller fails them over)');
+    const exited = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 3000);
+      w.once('exit', () => { clearTimeout(timer); resolve(); });
+    });
+    w.stdin?.end();
+    await exited;
+  }
+
+  private async update(next: Guard): Promise<void> {
+    this.guard = next;
+    const line = guardLine(next);
+    if (this.closed || line === this.written) return;
+    try {
+      await this.write(line);
+    } catch (err) {
+      this.o.log?.error({ err }, 'dead-man watcher not told the legs of the active HA routers');
+    }
+  }
+
+  private write(line: string): Promise<void> {
+    const w = this.watcher ?? this.start();
+    return new Promise((resolve, reject) => {
+      w.stdin!.write(`${line}\n`, (err) => {
+        if (err) return reject(err);
+        if (this.watcher === w) this.written = line;
+        resolve();
+      });
+    });
+  }
+
+  private start(): ChildProcess {
+    // detached: setsid(), its own session and process group. stderr is the agent's (its one log line).
+    const child = spawn('sh', ['-c', WATCHER_SCRIPT, WATCHER_NAME, this.o.hostNetns ?? '', this.o.host ?? ''], {
+      detached: true, stdio: ['pipe', 'ignore', 'inherit'], ...(this.o.env ? { env: this.o.env } : {}),
+    });
+    // Never what keeps the agent's event loop alive.
+    child.unref();
+    (child.stdin as Socket).unref();
+    child.stdin!.on('error', (err) => this.o.log?.warn({ err }, 'dead-man watcher pipe failed'));
+    child.once('error', (err) => this.o.log?.error({ err }, 'dead-man watcher not started'));
+    child.once('exit', (code, signal) => {
+      if (this.watcher !== child) return;
+      this.watcher = undefined;
+      this.written = '';
+      if (this.closed) return;
+      this.o.log?.warn({ code, signal }, 'dead-man watcher exited while the agent runs; starting another');
+      this.respawnTimer = setTimeout(() => {
+        this.respawnTimer = undefined;
+        void this.update(this.guard);
+      }, this.o.respawnMs ?? 1000);
+      this.respawnTimer.unref();
+    });
+    this.watcher = child;
+    this.written = '';
+    this.o.log?.info({ pid: child.pid }, 'dead-man watcher started (it sets the active HA routers\' legs down if this agent dies)');
+    return child;
+  }
+}
