@@ -2,14 +2,14 @@
 // routers at once, instead of answering ARP and NATing next to the standby the controller promotes
 // l3FenceMs + a margin (400 ms) after the agent's channel closed.
 //
-// The agent keeps a small shell watcher (started with the first guarded HA router) in its own
+// The agent keeps a small bash watcher (started with the first HA router it plans) in its own
 // session and process group, so that neither a signal to the agent nor to its process group reaches
 // it, with a pipe from the agent on its stdin. The agent writes the guard (dead-man-guard.ts: the
 // host-side veth ends of the HA routers whose legs may be up, written before they come up) as one
 // line each time it changes. The watcher only reads until EOF, which comes when the agent dies,
 // whatever the signal (the kernel closes the pipe; Node makes its pipes close-on-exec, so no other
 // child of the agent holds it open). Then it sets those links down in one `ip -batch`, in the
-// network namespace it inherited from the agent (where the veth ends live), once more 100 ms later
+// network namespace of the veth ends (the agent's own, which it inherited, or hostNetns), once more 100 ms later
 // (an `ip` the agent had started just before it died may still bring a leg up), and exits.
 //
 // Why not something else: an OpenFlow hard_timeout lease on the legs' flows counts whole seconds
@@ -32,26 +32,32 @@ import type { Logger } from 'pino';
 import { armed, guardLine, settled, type Guard, type GuardedPlan, type SettleView } from './dead-man-guard.ts';
 
 /**
- * The watcher ($1: network namespace of the veth ends, '' for its own; $2: host, for the log line).
- * A partial last line (the agent died in the middle of a write longer than PIPE_BUF) adds its
- * names to the last whole one: a cut name matches no link (they all have the same length).
+ * The watcher, a bash script ($1: network namespace of the veth ends, '' for its own; $2: host, for
+ * its log line). bash for its builtins: nothing is forked between the EOF and `ip` but `ip`, and
+ * $EPOCHREALTIME stamps the EOF and the action for the log. A partial last line (the agent died in
+ * the middle of a write longer than PIPE_BUF) adds its names to the last whole one: a cut name
+ * matches no link (they all have the same length).
  */
 export const WATCHER_SCRIPT = `
 ns=$1
 last=
 while IFS= read -r line; do last=$line; done
+eof=$EPOCHREALTIME
 set -f
-legs=$(for n in $last $line; do echo "link set dev $n down"; done)
+legs=
+for n in $last $line; do legs+="link set dev $n down"$'\\n'; done
 [ -n "$legs" ] || exit 0
 down() {
-  if [ -n "$ns" ]; then echo "$legs" | ip -n "$ns" -force -batch - >/dev/null 2>&1
-  else echo "$legs" | ip -force -batch - >/dev/null 2>&1; fi
+  if [ -n "$ns" ]; then ip -n "$ns" -force -batch - <<<"$legs" >/dev/null 2>&1
+  else ip -force -batch - <<<"$legs" >/dev/null 2>&1; fi
 }
 down
-at=$(date +%s%3N)
+done=$EPOCHREALTIME
 sleep 0.1
 down
-printf '{"level":40,"time":%s,"host":"%s","part":"l3-dead-man","legs":"%s","msg":"agent gone: HA router legs set down"}\\n' "$at" "$2" "$(echo $last $line)" >&2
+ms() { local s=\${1%.*} u=\${1#*.}; echo $((s * 1000 + 10#\${u:0:3})); }
+printf '{"level":40,"time":%s,"eof":%s,"host":"%s","part":"l3-dead-man","legs":"%s","msg":"agent gone: HA router legs set down"}\\n' \\
+  "$(ms $done)" "$(ms $eof)" "$2" "$(echo $last $line)" >&2
 `;
 
 /** The process name the watcher shows (its $0), to tell it apart in `ps`. */
@@ -84,8 +90,12 @@ export class DeadManSwitch {
     return this.watcher?.pid;
   }
 
-  /** Before a pass: guard every HA router it may bring up (resolves once the watcher's pipe has it). */
+  /**
+   * Before a pass: guard every HA router it may bring up (resolves once the watcher's pipe has it).
+   * The watcher starts with the first HA router, a standby too: a promotion only writes a line.
+   */
   arm(plan: ReadonlyMap<string, GuardedPlan>): Promise<void> {
+    if (!this.watcher && !this.closed && [...plan.values()].some((p) => p.ha)) this.start();
     return this.update(armed(this.guard, plan));
   }
 
@@ -133,7 +143,7 @@ export class DeadManSwitch {
 
   private start(): ChildProcess {
     // detached: setsid(), its own session and process group. stderr is the agent's (its one log line).
-    const child = spawn('sh', ['-c', WATCHER_SCRIPT, WATCHER_NAME, this.o.hostNetns ?? '', this.o.host ?? ''], {
+    const child = spawn('bash', ['-c', WATCHER_SCRIPT, WATCHER_NAME, this.o.hostNetns ?? '', this.o.host ?? ''], {
       detached: true, stdio: ['pipe', 'ignore', 'inherit'], ...(this.o.env ? { env: this.o.env } : {}),
     });
     // Never what keeps the agent's event loop alive.
