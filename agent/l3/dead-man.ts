@@ -150,7 +150,11 @@ export class DeadManSwitch {
     child.unref();
     (child.stdin as Socket).unref();
     child.stdin!.on('error', (err) => this.o.log?.warn({ err }, 'dead-man watcher pipe failed'));
-    child.once('error', (err) => this.o.log?.error({ err }, 'dead-man watcher not started'));
+    child.once('error', (err) => {
+      // Not started (no bash?): the next pass tries again.
+      if (this.watcher === child) [this.watcher, this.written] = [undefined, ''];
+      this.o.log?.error({ err }, 'dead-man watcher not started');
+    });
     child.once('exit', (code, signal) => {
       if (this.watcher !== child) return;
       this.watcher = undefined;

@@ -2,7 +2,8 @@
 // dead-man-agent.ts) runs in a host namespace with real veth legs up and guards some of them; it is
 // killed with its whole process group (kill -9), as an agent dies; its detached watcher survives
 // that, sets exactly the guarded legs down and exits. Also: legs settled silent are left alone, a
-// clean stop sets the guarded legs down, and nothing stays running in the namespace.
+// clean stop sets the guarded legs down, a watcher killed under a living agent is replaced, the
+// watcher script copes with a line cut by the agent's death, and nothing stays running.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../agent/host/exec.ts';
 import { createNetns, deleteNetns, ip } from '../../agent/host/netns.ts';
-import { WATCHER_NAME } from '../../agent/l3/dead-man.ts';
+import { WATCHER_NAME, WATCHER_SCRIPT } from '../../agent/l3/dead-man.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const AGENT = join(REPO, 'test/helpers/dead-man-agent.ts');
@@ -134,5 +135,37 @@ describe('L3 dead-man switch', () => {
     expect(alive(watcher)).toBe(false);
     await until('the stand-in agent to exit', () => agent!.exitCode !== null);
     expect(await pidsInNs()).toEqual([]);
+  }, 60_000);
+
+  it('a watcher killed while its agent runs is replaced, and the new one holds the guard', async () => {
+    const first = await startAgent();
+    process.kill(first, 'SIGKILL');
+    let second = 0;
+    await until('a new watcher', async () => {
+      agent!.stdin!.write('pid\n');
+      await sleep(50);
+      const m = [...out.matchAll(/watcher (\d+)/g)].at(-1);
+      second = m ? Number(m[1]) : 0;
+      return second > 0 && second !== first && alive(second);
+    });
+    expect(out).toMatch(/dead-man watcher exited while the agent runs/);
+    process.kill(-agent!.pid!, 'SIGKILL');
+    await until('the guarded legs to go down', async () => (await upLegs()).length === 1);
+    expect(await upLegs()).toEqual([leg(OTHER)]);
+    await until('the watcher to exit', () => !alive(second));
+  }, 60_000);
+
+  it('the watcher script: the last whole line counts, plus the whole names of a line cut short; in the namespace it is given', async () => {
+    // Run from this (root) namespace with the legs' namespace as $1, as an agent with hostNetns runs it.
+    const w = spawn('bash', ['-c', WATCHER_SCRIPT, WATCHER_NAME, NS, 'test'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let log = '';
+    w.stderr!.on('data', (d) => (log += d));
+    const exited = new Promise((r) => w.once('exit', r));
+    w.stdin!.write(`${leg(OTHER)}\n`); // an older list, replaced by the next one
+    w.stdin!.write(`${leg(GUARDED[0]!)}\n`);
+    w.stdin!.end(`${leg(GUARDED[1]!)} ${leg(OTHER).slice(0, 7)}`); // the agent died mid-line
+    await exited;
+    expect(await upLegs()).toEqual([leg(OTHER)]);
+    expect(JSON.parse(log)).toMatchObject({ host: 'test', msg: 'agent gone: HA router legs set down' });
   }, 60_000);
 });
