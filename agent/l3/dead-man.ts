@@ -36,9 +36,13 @@ import { armed, guardLine, settled, type Guard, type GuardedPlan, type SettleVie
  * its log line). bash for its builtins: nothing is forked between the EOF and `ip` but `ip`, and
  * $EPOCHREALTIME stamps the EOF and the action for the log. A partial last line (the agent died in
  * the middle of a write longer than PIPE_BUF) adds its names to the last whole one: a cut name
- * matches no link (they all have the same length).
+ * matches no link (they all have the same length). It ignores SIGTERM, SIGINT and SIGHUP (and so
+ * do the `ip` it runs): a service manager that stops the agent's whole control group (systemd's
+ * default KillMode) signals it together with the agent, and it must still act on the EOF that
+ * follows; it exits by itself right after.
  */
 export const WATCHER_SCRIPT = `
+trap '' TERM INT HUP
 ns=$1
 last=
 while IFS= read -r line; do last=$line; done

@@ -4,7 +4,9 @@
 // up and answer next to g2's. Its watcher sets them down within milliseconds, before the controller
 // promotes g2 (l3FenceMs + margin, 400 ms after the channel closed): both hosts' legs are sampled
 // throughout and are never up together; the floating IP is back within a second. Then g1's agent
-// comes back: an alive standby, no probe lost.
+// comes back: an alive standby, no probe lost. Last, a clean stop (SIGTERM) of the new active
+// gateway's agent (g2): its legs go down too, since the controller fails it over all the same.
+// The replies/outage helpers are shared with l3-ha.test.ts's copy in test/helpers/probe-log.ts.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

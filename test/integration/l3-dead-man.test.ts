@@ -168,4 +168,13 @@ describe('L3 dead-man switch', () => {
     expect(await upLegs()).toEqual([leg(OTHER)]);
     expect(JSON.parse(log)).toMatchObject({ host: 'test', msg: 'agent gone: HA router legs set down' });
   }, 60_000);
+
+  it('a SIGTERM to the watcher along with the agent\'s death (systemd stopping the whole control group) does not stop it', async () => {
+    const watcher = await startAgent();
+    process.kill(watcher, 'SIGTERM');
+    process.kill(-agent!.pid!, 'SIGKILL');
+    await until('the guarded legs to go down', async () => (await upLegs()).length === 1);
+    expect(await upLegs()).toEqual([leg(OTHER)]);
+    await until('the watcher to exit', () => !alive(watcher));
+  }, 60_000);
 });
