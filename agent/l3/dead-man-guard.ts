@@ -2,34 +2,19 @@
 // routers whose legs may be up on this host, which its watcher sets down if the agent dies. PURE.
 //
 // The guard is written ahead of the legs: a pass first guards every HA router it may make active
-// (armed: role 'active' in the new plan, fenced or not: guarding a silent leg costs nothing), and
-// only after the pass drops what it left silent or removed (settled). So at no moment are the legs
-// of an HA router up without being guarded, whatever instant the agent dies at. Routers without HA
-// are never guarded: the controller never moves them, so a dead agent's router keeps forwarding.
+// (arm: role 'active' in the plan, fenced or not: guarding a silent leg costs nothing), and only
+// after the pass drops what it left silent or removed (settle). So at no moment are the legs of an
+// HA router up without being guarded, whatever instant the agent dies at. Routers without HA are
+// never guarded: the controller never moves them, so a dead agent's router keeps forwarding.
+// Both steps look only at the routers the pass considers (the only ones whose legs it can change),
+// and the line is rebuilt only when an entry changed: a pass's cost still follows its change.
 import { hostVethName, type LegState, type RouterSpec } from './namespace.ts';
-
-/** Per router id: the host-side veth ends its watcher sets down. */
-export type Guard = ReadonlyMap<string, readonly string[]>;
 
 /** What the guard needs of a router's plan (manager-plan.ts RouterPlan). */
 export interface GuardedPlan {
   ha: boolean;
   role: 'active' | 'standby';
   spec: RouterSpec;
-}
-
-/** The host-side veth ends of every leg of the router. */
-export function legNames(spec: RouterSpec): string[] {
-  return [...spec.interfaces, ...(spec.gateway ? [spec.gateway] : [])].map((i) => hostVethName(i.portId));
-}
-
-const union = (a: readonly string[], b: readonly string[]): string[] => [...new Set([...a, ...b])];
-
-/** Before a pass: the guard plus every HA router the pass may bring up (its legs old and new). */
-export function armed(prev: Guard, plan: ReadonlyMap<string, GuardedPlan>): Guard {
-  const next = new Map(prev);
-  for (const [id, p] of plan) if (p.ha && p.role === 'active') next.set(id, union(prev.get(id) ?? [], legNames(p.spec)));
-  return next;
 }
 
 export interface SettleView {
@@ -41,19 +26,71 @@ export interface SettleView {
   failed(id: string): boolean;
 }
 
-/** After a pass: HA routers whose legs are not known silent, and guarded routers not yet removed. */
-export function settled(prev: Guard, plan: ReadonlyMap<string, GuardedPlan>, view: SettleView): Guard {
-  const next = new Map<string, readonly string[]>();
-  for (const [id, names] of prev) if (!plan.has(id) && view.present(id)) next.set(id, names);
-  for (const [id, p] of plan) {
-    if (!p.ha || view.legs(id) === 'silent') continue;
-    const names = legNames(p.spec);
-    next.set(id, view.failed(id) ? union(prev.get(id) ?? [], names) : names);
-  }
-  return next;
+/** The host-side veth ends of every leg of the router. */
+export function legNames(spec: RouterSpec): string[] {
+  return [...spec.interfaces, ...(spec.gateway ? [spec.gateway] : [])].map((i) => hostVethName(i.portId));
 }
 
-/** The guard as one line for the watcher: every leg name once, sorted, space-separated. */
-export function guardLine(guard: Guard): string {
-  return [...new Set([...guard.values()].flat())].sort().join(' ');
+const union = (a: readonly string[], b: readonly string[]): string[] => [...new Set([...a, ...b])];
+const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+export class LegGuard {
+  /** Per router id: the host-side veth ends its watcher sets down. */
+  private readonly entries = new Map<string, readonly string[]>();
+  /** Guarded routers no longer planned whose namespace was not removed yet. */
+  private readonly leaving = new Set<string>();
+  private text = '';
+  private stale = false;
+
+  /** Before a pass over `ids`: every HA router among them that is active here is guarded (its legs old and new). */
+  arm(plan: ReadonlyMap<string, GuardedPlan>, ids: Iterable<string>): void {
+    for (const id of ids) {
+      const p = plan.get(id);
+      if (p?.ha && p.role === 'active') this.put(id, union(this.entries.get(id) ?? [], legNames(p.spec)));
+    }
+  }
+
+  /** After a pass over `ids`: HA routers whose legs are not known silent stay, with their current legs; removed ones go. */
+  settle(plan: ReadonlyMap<string, GuardedPlan>, ids: Iterable<string>, view: SettleView): void {
+    for (const id of ids) {
+      const p = plan.get(id);
+      if (!p) {
+        if (this.entries.has(id)) this.leaving.add(id);
+        continue;
+      }
+      this.leaving.delete(id);
+      if (!p.ha || view.legs(id) === 'silent') this.drop(id);
+      else this.put(id, view.failed(id) ? union(this.entries.get(id) ?? [], legNames(p.spec)) : legNames(p.spec));
+    }
+    for (const id of this.leaving) {
+      if (view.present(id)) continue;
+      this.leaving.delete(id);
+      this.drop(id);
+    }
+  }
+
+  /** Guarded router ids (tests). */
+  routers(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** The guard as one line for the watcher: every leg name once, sorted, space-separated ('' when none). */
+  line(): string {
+    if (this.stale) {
+      this.text = [...new Set([...this.entries.values()].flat())].sort().join(' ');
+      this.stale = false;
+    }
+    return this.text;
+  }
+
+  private put(id: string, names: readonly string[]): void {
+    const old = this.entries.get(id);
+    if (old && same(old, names)) return;
+    this.entries.set(id, names);
+    this.stale = true;
+  }
+
+  private drop(id: string): void {
+    if (this.entries.delete(id)) this.stale = true;
+  }
 }

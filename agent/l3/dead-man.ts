@@ -29,7 +29,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { armed, guardLine, settled, type Guard, type GuardedPlan, type SettleView } from './dead-man-guard.ts';
+import { LegGuard, type GuardedPlan, type SettleView } from './dead-man-guard.ts';
 
 /**
  * The watcher, a bash script ($1: network namespace of the veth ends, '' for its own; $2: host, for
@@ -80,7 +80,7 @@ export interface DeadManOptions {
 }
 
 export class DeadManSwitch {
-  private guard: Guard = new Map();
+  private readonly guard = new LegGuard();
   /** The line the current watcher holds ('' with no watcher). */
   private written = '';
   private watcher: ChildProcess | undefined;
@@ -95,17 +95,20 @@ export class DeadManSwitch {
   }
 
   /**
-   * Before a pass: guard every HA router it may bring up (resolves once the watcher's pipe has it).
-   * The watcher starts with the first HA router, a standby too: a promotion only writes a line.
+   * Before a pass over the routers `ids`: guard every HA router it may bring up (resolves once the
+   * watcher's pipe has it). The watcher starts with the first HA router, a standby too: a promotion
+   * then only writes a line.
    */
-  arm(plan: ReadonlyMap<string, GuardedPlan>): Promise<void> {
-    if (!this.watcher && !this.closed && [...plan.values()].some((p) => p.ha)) this.start();
-    return this.update(armed(this.guard, plan));
+  arm(plan: ReadonlyMap<string, GuardedPlan>, ids: ReadonlySet<string>): Promise<void> {
+    if (!this.watcher && !this.closed && [...ids].some((id) => plan.get(id)?.ha)) this.start();
+    this.guard.arm(plan, ids);
+    return this.update();
   }
 
-  /** After a pass: drop the routers it left silent or removed. */
-  settle(plan: ReadonlyMap<string, GuardedPlan>, view: SettleView): Promise<void> {
-    return this.update(settled(this.guard, plan, view));
+  /** After a pass over the routers `ids`: drop the ones it left silent or removed. */
+  settle(plan: ReadonlyMap<string, GuardedPlan>, ids: ReadonlySet<string>, view: SettleView): Promise<void> {
+    this.guard.settle(plan, ids, view);
+    return this.update();
   }
 
   /** Clean stop: the watcher sets the guarded legs down (see the header) and exits; resolves when it has. */
@@ -123,9 +126,8 @@ export class DeadManSwitch {
     await exited;
   }
 
-  private async update(next: Guard): Promise<void> {
-    this.guard = next;
-    const line = guardLine(next);
+  private async update(): Promise<void> {
+    const line = this.guard.line();
     if (this.closed || line === this.written) return;
     try {
       await this.write(line);
@@ -167,7 +169,7 @@ export class DeadManSwitch {
       this.o.log?.warn({ code, signal }, 'dead-man watcher exited while the agent runs; starting another');
       this.respawnTimer = setTimeout(() => {
         this.respawnTimer = undefined;
-        void this.update(this.guard);
+        void this.update();
       }, this.o.respawnMs ?? 1000);
       this.respawnTimer.unref();
     });

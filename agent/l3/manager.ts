@@ -229,7 +229,7 @@ export class L3Manager extends EventEmitter<Events> {
       }
     }
     const plan = this.plan;
-    await this.opts.deadMan?.arm(plan);
+    await this.opts.deadMan?.arm(plan, considered);
     let failed = false;
 
     if (!this.orphansChecked) {
@@ -279,7 +279,7 @@ export class L3Manager extends EventEmitter<Events> {
       for (const f of p.floatingIpIds) this.book.setFloatingIp(f, state);
     }
 
-    await this.opts.deadMan?.settle(plan, { legs: (id) => this.legs.get(id), present: (id) => this.owned.has(id), failed: (id) => this.failedRouters.has(id) });
+    await this.opts.deadMan?.settle(plan, considered, { legs: (id) => this.legs.get(id), present: (id) => this.owned.has(id), failed: (id) => this.failedRouters.has(id) });
     if (failed) this.scheduleRetry();
   }
 

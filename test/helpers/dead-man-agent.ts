@@ -13,12 +13,12 @@ const plan = new Map<string, GuardedPlan>([['r1', {
 }]]);
 const say = (_obj: unknown, msg: string) => console.log(msg);
 const dm = new DeadManSwitch({ host: 'stand-in', respawnMs: 200, log: { info: say, warn: say, error: say } as never });
-await dm.arm(plan);
+await dm.arm(plan, new Set(plan.keys()));
 console.log(`armed ${dm.pid}`);
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', async (order: string) => {
   if (order.includes('settle')) {
-    await dm.settle(plan, { legs: () => 'silent', present: () => true, failed: () => false });
+    await dm.settle(plan, new Set(plan.keys()), { legs: () => 'silent', present: () => true, failed: () => false });
     console.log('settled');
   }
   if (order.includes('pid')) console.log(`watcher ${dm.pid}`);

@@ -7,7 +7,7 @@ import { L3Manager, planRouter, type L3Ops } from '../../../agent/l3/manager.ts'
 import { activationAddresses, ACTIVATION_ANNOUNCEMENTS, RevisionGate } from '../../../agent/l3/legs.ts';
 import { roleOf } from '../../../agent/l3/manager-plan.ts';
 import { SelfFence } from '../../../agent/l3/self-fence.ts';
-import { armed, guardLine, settled, type Guard, type GuardedPlan, type SettleView } from '../../../agent/l3/dead-man-guard.ts';
+import { LegGuard, type GuardedPlan, type SettleView } from '../../../agent/l3/dead-man-guard.ts';
 import type { LegState, RouterSpec } from '../../../agent/l3/namespace.ts';
 import { HostModel } from '../../../agent/model/host-model.ts';
 
@@ -135,15 +135,14 @@ describe('L3Manager with HA routers', () => {
 
 /** The dead-man switch without its watcher: each change of the guard line lands in the ops' call log. */
 class RecordingDeadMan {
-  private guard: Guard = new Map();
+  private readonly guard = new LegGuard();
   private line = '';
   constructor(private readonly calls: string[]) {}
-  async arm(plan: ReadonlyMap<string, GuardedPlan>) { this.note(armed(this.guard, plan)); }
-  async settle(plan: ReadonlyMap<string, GuardedPlan>, view: SettleView) { this.note(settled(this.guard, plan, view)); }
+  async arm(plan: ReadonlyMap<string, GuardedPlan>, ids: ReadonlySet<string>) { this.guard.arm(plan, ids); this.note(); }
+  async settle(plan: ReadonlyMap<string, GuardedPlan>, ids: ReadonlySet<string>, view: SettleView) { this.guard.settle(plan, ids, view); this.note(); }
   async close() { this.calls.push('dead-man closed'); }
-  private note(g: Guard) {
-    this.guard = g;
-    if (guardLine(g) !== this.line) this.calls.push(`guard [${(this.line = guardLine(g))}]`);
+  private note() {
+    if (this.guard.line() !== this.line) this.calls.push(`guard [${(this.line = this.guard.line())}]`);
   }
 }
 
