@@ -73,7 +73,7 @@ export interface DeadManOptions {
   /** Namespace of the host-side veth ends (RouterNamespaceOptions.hostNetns); default: the agent's own. */
   hostNetns?: string;
   log?: Pick<Logger, 'info' | 'warn' | 'error'>;
-  /** The watcher's environment (tests: a PATH with a fake `ip`). */
+  /** The watcher's environment (default: the agent's). */
   env?: NodeJS.ProcessEnv;
   /** Wait before starting a new watcher when one died while the agent lives. Default 1000 ms. */
   respawnMs?: number;
