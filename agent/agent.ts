@@ -20,6 +20,7 @@ import { PacketInService } from './punt/packet-in.ts';
 import { L3Manager, routersTouched, type L3Status } from './l3/manager.ts';
 import { SelfFence } from './l3/self-fence.ts';
 import { RevisionGate } from './l3/legs.ts';
+import { DeadManSwitch } from './l3/dead-man.ts';
 import { instrumentAgent } from './metrics/agent-metrics.ts';
 import { serveMetrics, type MetricsServer } from './metrics/server.ts';
 
@@ -130,6 +131,8 @@ export class WeftAgent {
     const l3 = new L3Manager({
       host: c.host, ovsdb: this.ovsdb, namespace: { namespacePrefix: c.routerNamespacePrefix }, log: this.log.child({ part: 'l3' }),
       flowsApplied: (revision) => flows.wait(revision),
+      // If this agent dies (kill -9, a crash) while its switch runs on, its active HA routers go silent at once.
+      deadMan: new DeadManSwitch({ host: c.host, log: this.log.child({ part: 'l3-dead-man' }) }),
     });
     this.l3 = l3;
     // HA self-fence (l3/self-fence.ts): routers go silent when the controller is gone for l3FenceMs.

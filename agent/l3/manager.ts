@@ -34,6 +34,7 @@ import { applyFloatingTable, floatingNatElements, floatingNatTableLine } from '.
 import { routerRulesText, type RouterNat } from './rules.ts';
 import { DelayedWork } from './delayed-work.ts';
 import { RouterLegs } from './legs.ts';
+import type { DeadManSwitch } from './dead-man.ts';
 import { L3StatusBook, type FloatingIpState, type L3Status } from './statuses.ts';
 
 export { routersTouched } from './touched.ts';
@@ -62,6 +63,8 @@ export interface L3ManagerOptions {
   aftermathDelayMs?: number;
   /** Resolves once this host's flows are installed up to a model revision (HA activation waits for it: legs.ts). */
   flowsApplied?: (revision: number) => Promise<void>;
+  /** Sets the active HA routers' legs down if the agent dies (dead-man.ts). */
+  deadMan?: Pick<DeadManSwitch, 'arm' | 'settle' | 'close'>;
 }
 
 interface Events {
@@ -175,6 +178,7 @@ export class L3Manager extends EventEmitter<Events> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await this.idle();
+    await this.opts.deadMan?.close();
     this.aftermaths.flush();
     await Promise.all(this.inFlight);
     for (const id of this.owned) this.ops.releaseNft(this.nsName(id));
@@ -225,6 +229,7 @@ export class L3Manager extends EventEmitter<Events> {
       }
     }
     const plan = this.plan;
+    await this.opts.deadMan?.arm(plan, considered);
     let failed = false;
 
     if (!this.orphansChecked) {
@@ -274,6 +279,7 @@ export class L3Manager extends EventEmitter<Events> {
       for (const f of p.floatingIpIds) this.book.setFloatingIp(f, state);
     }
 
+    await this.opts.deadMan?.settle(plan, considered, { legs: (id) => this.legs.get(id), present: (id) => this.owned.has(id), failed: (id) => this.failedRouters.has(id) });
     if (failed) this.scheduleRetry();
   }
 

@@ -1,11 +1,13 @@
 // HA routers on the agent: the role of a router on this host (manager-plan.ts), the legs kept
 // silent on a standby and switched on promotion with gratuitous ARPs for every address
-// (legs.ts, manager.ts), the self-fence (self-fence.ts).
+// (legs.ts, manager.ts), the self-fence (self-fence.ts), the dead-man switch's guard kept ahead of
+// the legs (dead-man.ts).
 import { describe, expect, it } from 'vitest';
 import { L3Manager, planRouter, type L3Ops } from '../../../agent/l3/manager.ts';
 import { activationAddresses, ACTIVATION_ANNOUNCEMENTS, RevisionGate } from '../../../agent/l3/legs.ts';
 import { roleOf } from '../../../agent/l3/manager-plan.ts';
 import { SelfFence } from '../../../agent/l3/self-fence.ts';
+import { LegGuard, type GuardedPlan, type SettleView } from '../../../agent/l3/dead-man-guard.ts';
 import type { LegState, RouterSpec } from '../../../agent/l3/namespace.ts';
 import { HostModel } from '../../../agent/model/host-model.ts';
 
@@ -127,6 +129,57 @@ describe('L3Manager with HA routers', () => {
     plain.calls = [];
     await l3b.setFenced(true);
     expect(plain.calls).toEqual([]);
+    await l3b.close();
+  });
+});
+
+/** The dead-man switch without its watcher: each change of the guard line lands in the ops' call log. */
+class RecordingDeadMan {
+  private readonly guard = new LegGuard();
+  private line = '';
+  constructor(private readonly calls: string[]) {}
+  async arm(plan: ReadonlyMap<string, GuardedPlan>, ids: ReadonlySet<string>) { this.guard.arm(plan, ids); this.note(); }
+  async settle(plan: ReadonlyMap<string, GuardedPlan>, ids: ReadonlySet<string>, view: SettleView) { this.guard.settle(plan, ids, view); this.note(); }
+  async close() { this.calls.push('dead-man closed'); }
+  private note() {
+    if (this.guard.line() !== this.line) this.calls.push(`guard [${(this.line = this.guard.line())}]`);
+  }
+}
+
+describe('L3Manager keeps the dead-man guard ahead of the legs', () => {
+  const LEGS = 'tr-qg0-port-00 tr-qr1-port-00';
+
+  it('guards an HA router before its legs come up, and lets go only once they are down', async () => {
+    const ops = new FakeOps();
+    const l3 = new L3Manager({ host: 'g2', ops, retryMs: 0, aftermathDelayMs: 0, deadMan: new RecordingDeadMan(ops.calls) });
+    await l3.sync(model('g2', 'g1', ['g1', 'g2']));
+    expect(ops.calls).toEqual(['ensure silent', 'rules', 'nft']); // a standby: nothing guarded
+    ops.calls.length = 0; // the dead-man records into this array
+    await l3.sync(model('g2', 'g2', ['g2', 'g1']));
+    expect(ops.calls.filter((c) => !c.startsWith('announce'))).toEqual([`guard [${LEGS}]`, 'legs active']);
+    ops.calls.length = 0; // the dead-man records into this array
+    await l3.sync(model('g2', 'g1', ['g1', 'g2']));
+    expect(ops.calls).toEqual(['legs silent', 'guard []']);
+    await l3.close();
+    expect(ops.calls.at(-1)).toBe('dead-man closed');
+  });
+
+  it('an HA router built active is guarded before the build; fenced it is dropped; a router without HA is never guarded', async () => {
+    const ops = new FakeOps();
+    const l3 = new L3Manager({ host: 'g1', ops, retryMs: 0, aftermathDelayMs: 0, deadMan: new RecordingDeadMan(ops.calls) });
+    await l3.sync(model('g1', 'g1', ['g1', 'g2']));
+    expect(ops.calls.slice(0, 2)).toEqual([`guard [${LEGS}]`, 'ensure active']);
+    ops.calls.length = 0; // the dead-man records into this array
+    await l3.setFenced(true);
+    expect(ops.calls).toEqual(['legs silent', 'guard []']);
+    ops.calls.length = 0; // the dead-man records into this array
+    await l3.setFenced(false);
+    expect(ops.calls.slice(0, 2)).toEqual([`guard [${LEGS}]`, 'legs active']);
+    await l3.close();
+    const plain = new FakeOps();
+    const l3b = new L3Manager({ host: 'g1', ops: plain, retryMs: 0, aftermathDelayMs: 0, deadMan: new RecordingDeadMan(plain.calls) });
+    await l3b.sync(model('g1', 'g1', null));
+    expect(plain.calls.filter((c) => c.startsWith('guard'))).toEqual([]);
     await l3b.close();
   });
 });
