@@ -19,6 +19,7 @@ import type { LabProcess, LabVm } from '../../lab/lab.ts';
 import { WATCHER_NAME } from '../../agent/l3/dead-man.ts';
 import { run } from '../../agent/host/exec.ts';
 import { processAlive } from '../../agent/host/local-ovs.ts';
+import { legsUpOn } from '../helpers/router-legs.ts';
 
 const P = 'project-l3-ha-fencing';
 const OUTSIDE = '172.31.202.100';
@@ -41,11 +42,7 @@ async function l3Agents(): Promise<Array<{ host: string; ha_state: string; alive
 const roles = async () => JSON.stringify((await l3Agents()).map((x) => [x.host, x.ha_state, x.alive]));
 
 /** How many of the router's legs are up on a host (`ip -j link show` in its namespace). */
-async function legsUp(host: string): Promise<number> {
-  const r = await f.lab.host(host).exec(['ip', '-j', 'link', 'show']);
-  const links = JSON.parse(r.stdout || '[]') as Array<{ ifname: string; flags: string[] }>;
-  return legs.filter((l) => links.find((x) => x.ifname === l)?.flags.includes('UP')).length;
-}
+const legsUp = (host: string): Promise<number> => legsUpOn(f.lab.host(host), legs);
 
 /** Every watcher pid seen (none may outlive the test). */
 const watcherPids = new Set<number>();

@@ -15,6 +15,7 @@ import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
 import { network, port, portStatus, subnet } from '../helpers/fabric-model.ts';
 import { attachExternal, type ExternalHost } from '../../lab/lab-external.ts';
 import type { LabProcess, LabVm } from '../../lab/lab.ts';
+import { legsUpOn } from '../helpers/router-legs.ts';
 
 const P = 'project-l3-ha';
 const OUTSIDE = '172.31.201.100';
@@ -220,11 +221,7 @@ describe('highly available routers', () => {
     // The router's legs as each gateway host's switch sees them (host-side veth ends tr-<port id>).
     const { ports } = await f.api('GET', `/v2.0/ports?device_id=${routerId}`);
     const legs = ports.map((p: any) => `tr-${p.id.slice(0, 11)}`);
-    const legsUp = async (host: string): Promise<boolean> => {
-      const r = await f.lab.host(host).exec(['ip', '-j', 'link', 'show']);
-      const links = JSON.parse(r.stdout || '[]') as Array<{ ifname: string; flags: string[] }>;
-      return legs.some((l: string) => links.find((x) => x.ifname === l)?.flags.includes('UP'));
-    };
+    const legsUp = async (host: string): Promise<boolean> => (await legsUpOn(f.lab.host(host), legs)) > 0;
     await f.until('g1 legs up, g2 legs down', async () => (await legsUp('g1')) && !(await legsUp('g2')), 30_000);
     const fipFile = join(tmp, 'fip-partition.txt');
     const probe = ext.spawn([process.execPath, PROBE, 'udp-probe', fipAddress, '7001', '40021', '10', fipFile]);
