@@ -1,4 +1,4 @@
-import { agentMessage, type AppliedMessage, type ChangeEntry, type HelloMessage, type PortState, type ResumeState } from '../../schemas/agent/channel.ts';
+import { agentMessage, type AppliedMessage, type ChangeEntry, type HelloMessage, type PortState, type ResumeState, type UnderlayMessage } from '../../schemas/agent/channel.ts';
 import type { ReadView } from '../store/types.ts';
 import { HostInterest, type ViewCommit } from './interest.ts';
 import { resumeEntries, type ViewAtResume } from './resume.ts';
@@ -74,6 +74,8 @@ export interface SessionHost {
   register(session: Session, hello: HelloMessage): Promise<void>;
   applied(session: Session, message: AppliedMessage): Promise<void>;
   heartbeat(session: Session): void;
+  /** The agent's BFD peers' reachability changed (controller/sync/underlay-failover.ts). */
+  underlay(session: Session, message: UnderlayMessage): void;
   sessionClosed(session: Session): void;
   /** The session's phase or unapplied messages changed (waiters may be satisfied). */
   progressed(session: Session): void;
@@ -176,6 +178,7 @@ export class Session {
     if (this.phase === 'hello') return this.violation(`'${msg.type}' before hello`);
     if (!this.runtime) return; // registration still under way
     if (msg.type === 'heartbeat') return this.hub.heartbeat(this);
+    if (msg.type === 'underlay') return this.hub.underlay(this, msg);
     this.queue = this.queue.then(() => this.hub.applied(this, msg));
   }
 
