@@ -62,6 +62,12 @@ export class UnderlayVotes {
     return this.down.get(target) ?? new Set();
   }
 
+  /** The targets `reporter` says are down, sorted. */
+  downOf(reporter: string): string[] {
+    const held = this.byReporter.get(reporter);
+    return held ? [...held].filter(([, r]) => r === 'down').map(([t]) => t).sort() : [];
+  }
+
   /** Targets some reporter says are down. */
   targets(): IterableIterator<string> {
     return this.down.keys();

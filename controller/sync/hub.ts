@@ -133,7 +133,10 @@ export class SyncHub implements SessionHost {
       onRemoteChange: () => {
         this.agents.remoteChanged();
         this.waiters.check();
-        this.failover?.remoteChanged([...this.presence!.remote.entries()].filter(remoteAlive));
+        const alive = [...this.presence!.remote.entries()].filter(remoteAlive);
+        this.failover?.remoteChanged(alive);
+        const here = new Set([...this.sessions].flatMap((s) => (s.runtime?.session === s ? [s.runtime.host] : [])));
+        this.underlayFailover?.remoteChanged(alive, (host) => here.has(host));
       },
       now: this.now,
       log: this.log,
@@ -229,7 +232,11 @@ export class SyncHub implements SessionHost {
   }
 
   underlay(session: Session, message: UnderlayMessage): void {
-    if (session.runtime) this.underlayFailover?.report(session.runtime.host, message.peers, message.full, message.isolated);
+    const runtime = session.runtime;
+    if (!runtime || !this.underlayFailover) return;
+    this.underlayFailover.report(runtime.host, message.peers, message.full, message.isolated);
+    runtime.underlay = this.underlayFailover.reportedBy(runtime.host);
+    this.presence?.changed();
   }
 
   async applied(session: Session, message: AppliedMessage): Promise<void> {
@@ -275,6 +282,7 @@ export class SyncHub implements SessionHost {
       this.log.info({ host: runtime.host, agent: runtime.agentId }, 'agent disconnected');
       this.failover?.lost(runtime.host, runtime.agentId);
       this.underlayFailover?.reporterGone(runtime.host);
+      runtime.underlay = undefined;
     }
     this.waiters.check();
   }

@@ -63,6 +63,8 @@ export interface AgentRuntime {
   applied: number | null;
   /** Port states as last reported by this connection. */
   readonly ports: Map<string, PortState>;
+  /** The peers this agent reports lost over the underlay, and whether it says its HA routers are silent for it. */
+  underlay?: { down: string[]; silent: boolean };
 }
 
 /** What a session needs from the hub. */

@@ -17,7 +17,10 @@ import type { FailoverLog } from './gateway-failover.ts';
 // When that host's agent says it has silenced them (`isolated`, over the management network, which
 // is how the controller still hears it), the routers move at once, without the margin.
 //
-// Reports are held by the replica the agent is connected to, and dropped when its session closes.
+// Reports are held by the replica the agent is connected to, and dropped when its session closes;
+// that replica publishes them with the agent's presence (presence.ts), and the other replicas fold
+// them in as the reports of that agent (remoteChanged), so a verdict can rest on reporters
+// connected to different replicas, and every replica acts on it (the move is idempotent).
 
 export interface UnderlayFailoverOptions {
   store: Store;
@@ -35,6 +38,8 @@ export class UnderlayFailover {
   private readonly dead = new Set<string>();
   /** Hosts whose agent said it lost its peers and silenced its HA routers. */
   private readonly silenced = new Set<string>();
+  /** Reporters connected to other replicas, with what they last published (to skip what did not change). */
+  private remote = new Map<string, string>();
   private closed = false;
 
   constructor(private readonly o: UnderlayFailoverOptions) {}
@@ -52,6 +57,28 @@ export class UnderlayFailover {
     clearTimeout(timer);
     this.timers.delete(reporter);
     void this.fire(reporter, 'silenced');
+  }
+
+  /** What `reporter` says now, to publish to the other replicas. */
+  reportedBy(reporter: string): { down: string[]; silent: boolean } {
+    return { down: this.votes.downOf(reporter), silent: this.silenced.has(reporter) };
+  }
+
+  /**
+   * The agents other replicas publish alive now, with their reports; `local` tells hosts whose
+   * agent is connected here (their own reports win). Reporters no longer listed are dropped.
+   */
+  remoteChanged(entries: Iterable<{ host: string; underlayDown?: string[]; underlaySilent?: boolean }>, local: (host: string) => boolean): void {
+    const now = new Map<string, string>();
+    for (const e of entries) {
+      if (local(e.host)) continue;
+      const key = `${(e.underlayDown ?? []).join(',')}|${!!e.underlaySilent}`;
+      now.set(e.host, key);
+      if (this.remote.get(e.host) === key) continue;
+      this.report(e.host, Object.fromEntries((e.underlayDown ?? []).map((t) => [t, 'down' as const])), true, !!e.underlaySilent);
+    }
+    for (const host of this.remote.keys()) if (!now.has(host) && !local(host)) this.reporterGone(host);
+    this.remote = now;
   }
 
   /** The reporter's session closed: its reports no longer count. */

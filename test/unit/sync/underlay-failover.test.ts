@@ -5,12 +5,16 @@
 // are skipped, by this failover and by the liveness one.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SyncHub } from '../../../controller/sync/hub.ts';
+import { MemorySharedState } from '../../../controller/store/shared-state.ts';
 import { ADMIN, testApi, type TestApi } from '../../helpers/api.ts';
 import { connect, hubOn, type FoldingAgent } from './host-view-support.ts';
 
 let api: TestApi | undefined;
 let hub: SyncHub | undefined;
+let other: SyncHub | undefined;
 afterEach(async () => {
+  other?.close();
+  other = undefined;
   hub?.close();
   await api?.close();
   api = hub = undefined;
@@ -121,5 +125,29 @@ describe('underlay failover', () => {
     say(a.h4!, { g1: 'up' }, { full: true });
     await sleep(200);
     expect(hostsOf(id)).toEqual(['g1']);
+  });
+
+  it('across replicas: reporters on two replicas make one verdict, and each replica acts on it', async () => {
+    api = await testApi();
+    const shared = new MemorySharedState({ replicated: true });
+    // The first replica would wait a minute: only the second, which holds neither g1 nor g2, can move the router in time.
+    hub = hubOn(api.store, { l3FailoverDelayMs: 400, l3FailoverMarginMs: 60_000, shared });
+    other = hubOn(api.store, { l3FailoverDelayMs: 400, l3FailoverMarginMs: 50, shared });
+    await hub.start();
+    await other.start();
+    const a: Record<string, FoldingAgent> = {};
+    for (const h of ['g1', 'g2']) a[h] = await connect(hub, h);
+    for (const h of ['g3', 'h4']) a[h] = await connect(other, h);
+    const id = await haRouter();
+    expect(hostsOf(id)).toEqual(['g1']);
+    expect(groupOf(id)).toEqual(['g1', 'g2', 'g3']);
+    say(a.g2!, { g1: 'down' }); // on the first replica
+    await sleep(150);
+    expect(hostsOf(id)).toEqual(['g1']); // one vote
+    say(a.h4!, { g1: 'down' }); // on the second
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline && hostsOf(id)[0] !== 'g2') await sleep(20);
+    expect(hostsOf(id)).toEqual(['g2']);
+    expect(groupOf(id)).toEqual(['g2', 'g3', 'g1']);
   });
 });
