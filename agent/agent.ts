@@ -137,7 +137,10 @@ export class WeftAgent {
     this.l3 = l3;
     // HA self-fence (l3/self-fence.ts): routers go silent when the controller is gone for l3FenceMs,
     // or while the host is cut off from the underlay (underlay/underlay-health.ts: BFD to every peer VTEP).
-    const causes = new FenceCauses((on) => l3.setFenced(on));
+    // Resolves once the legs are silent (the L3 pass that follows is not waited for).
+    const causes = new FenceCauses((on) => new Promise<void>((resolve) => {
+      l3.setFenced(on, resolve).then(resolve, (err) => { this.log.error({ err }, 'HA routers not (un)fenced'); resolve(); });
+    }));
     const fence = new SelfFence({ fenceMs: c.l3FenceMs, set: (on) => void causes.set('controller', on) });
     const underlay = c.tunnelIp ? await UnderlayHealth.start({
       conn: this.ovsdb, host: c.host, tunnelIp: c.tunnelIp, bridge: INTEGRATION_BRIDGE, holdMs: c.l3FenceMs, log: this.log.child({ part: 'underlay' }),

@@ -28,6 +28,7 @@ let fipAddress = '';
 let vm: LabVm;
 let tmp = '';
 let legs: string[] = [];
+let tenantVni = 0;
 const procs: LabProcess[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,6 +85,7 @@ beforeAll(async () => {
     gateway_ip: OUTSIDE, allocation_pools: [{ start: '172.31.202.10', end: '172.31.202.99' }],
   });
   const net = await network(f, P);
+  tenantVni = (await f.api('GET', `/v2.0/networks/${net}`)).network['provider:segmentation_id'];
   const sub = await subnet(f, P, net, '10.31.0.0/24', { gateway_ip: '10.31.0.1' });
   const { router } = await f.api('POST', '/v2.0/routers', {
     router: { name: 'r-ha-underlay', project_id: P, ha: true, external_gateway_info: { network_id: extNet } },
@@ -135,6 +137,12 @@ describe('HA routers: underlay failure of the active gateway', () => {
     // Tenant traffic crosses the tunnels between c1 and g1 while the BFD ports to the same peers
     // exist: they do not capture it (a fixed key only takes packets with that key).
     await f.until('both probes answered', async () => replies(fipFile).length > 50 && replies(snatFile).length > 50, 60_000);
+    for (const h of ['g1', 'c1']) {
+      // The tenant network's packets from the other host came in on vxlan0 (its classify flow counted them).
+      const flows = await f.lab.host(h).ovs.ofctl('dump-flows', 'br-int');
+      const classify = flows.split('\n').find((l) => new RegExp(`tun_id=0x${tenantVni.toString(16)}\\b`).test(l) && /in_port=(60000|vxlan0)\b/.test(l));
+      expect(Number(/n_packets=(\d+)/.exec(classify ?? '')?.[1] ?? 0), `${h}: ${classify}`).toBeGreaterThan(50);
+    }
 
     // Cut g1's underlay: its port on the fabric bridge goes down. Management and provider stay up.
     const g1 = f.lab.host('g1');
