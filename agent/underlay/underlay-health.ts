@@ -38,6 +38,8 @@ export class UnderlayHealth {
   private planKey = '';
   private ports: Promise<unknown> = Promise.resolve();
   private isolated = false;
+  /** Isolated and the HA routers are silent by now (what the controller may rely on). */
+  private silent = false;
   private holdTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -66,7 +68,7 @@ export class UnderlayHealth {
 
   /** Welcomed by a controller: it hears everything this agent knows. */
   welcomed(): void {
-    this.o.report(this.states.takeFull(), true, this.isolated);
+    this.o.report(this.states.takeFull(), true, this.silent);
   }
 
   async close(): Promise<void> {
@@ -110,7 +112,9 @@ export class UnderlayHealth {
       this.o.log.warn({ lost: this.states.lost, peers: this.states.peers }, 'cut off from the underlay: HA routers silenced');
       // Once silent, the controller hears it (over the management network) and need not wait its margin.
       void this.o.setIsolated(true).then(() => {
-        if (this.isolated && !this.closed) this.o.report({}, false, true);
+        if (!this.isolated || this.closed) return;
+        this.silent = true;
+        this.o.report({}, false, true);
       });
       return;
     }
@@ -119,6 +123,7 @@ export class UnderlayHealth {
       this.holdTimer = undefined;
       if (this.closed || this.states.isolated) return;
       this.isolated = false;
+      this.silent = false;
       this.o.log.info({ peers: this.states.peers }, 'underlay reachable again: HA routers follow the view');
       this.o.report({}, false, false);
       void this.o.setIsolated(false);

@@ -232,11 +232,7 @@ export class SyncHub implements SessionHost {
   }
 
   underlay(session: Session, message: UnderlayMessage): void {
-    const runtime = session.runtime;
-    if (!runtime || !this.underlayFailover) return;
-    this.underlayFailover.report(runtime.host, message.peers, message.full, message.isolated);
-    runtime.underlay = this.underlayFailover.reportedBy(runtime.host);
-    this.presence?.changed();
+    if (session.runtime && this.underlayFailover?.fromAgent(session.runtime, message)) this.presence?.changed();
   }
 
   async applied(session: Session, message: AppliedMessage): Promise<void> {
@@ -281,8 +277,7 @@ export class SyncHub implements SessionHost {
       this.presence?.changed();
       this.log.info({ host: runtime.host, agent: runtime.agentId }, 'agent disconnected');
       this.failover?.lost(runtime.host, runtime.agentId);
-      this.underlayFailover?.reporterGone(runtime.host);
-      runtime.underlay = undefined;
+      this.underlayFailover?.agentGone(runtime);
     }
     this.waiters.check();
   }

@@ -1,5 +1,6 @@
 import { failoverGatewayHost } from '../domain/l3-scheduler.ts';
 import { probersOf, underlayDead, UnderlayVotes, type UnderlayReach } from '../domain/underlay.ts';
+import type { UnderlayMessage } from '../../schemas/agent/channel.ts';
 import type { Store } from '../store/types.ts';
 import { agentByHost, type AgentDoc } from './agents.ts';
 import type { FailoverLog } from './gateway-failover.ts';
@@ -57,6 +58,19 @@ export class UnderlayFailover {
     clearTimeout(timer);
     this.timers.delete(reporter);
     void this.fire(reporter, 'silenced');
+  }
+
+  /** A report of an agent connected here; what it says now is kept on its runtime (published to the other replicas). */
+  fromAgent(runtime: { host: string; underlay?: { down: string[]; silent: boolean } }, m: UnderlayMessage): true {
+    this.report(runtime.host, m.peers, m.full, m.isolated);
+    runtime.underlay = this.reportedBy(runtime.host);
+    return true;
+  }
+
+  /** The agent's session here closed. */
+  agentGone(runtime: { host: string; underlay?: unknown }): void {
+    this.reporterGone(runtime.host);
+    runtime.underlay = undefined;
   }
 
   /** What `reporter` says now, to publish to the other replicas. */
