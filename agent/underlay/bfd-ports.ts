@@ -26,6 +26,7 @@ export async function syncBfdPorts(
   const onBridge = new Set(asSet(bridgeRow.ports).map((p) => rowUuid(p)));
   const portUuid = new Map((ports?.rows ?? []).map((r) => [String(r.name), rowUuid(r._uuid)]));
   const want = new Map(peers.map((p) => [p.name, p]));
+  // Every BFD port's ofport is taken, also of ports removed here: OVS would not hand it to a port added in the same step.
   const used = new Set<number>();
   const have = new Map<string, { uuid: string; options: Record<string, string>; bfd: Record<string, string>; ids: Record<string, string> }>();
   for (const r of ifs?.rows ?? []) {
