@@ -147,7 +147,7 @@ export class WeftAgent {
       report: (peers, full, isolated) => channel.reportUnderlay(peers, full, isolated), setIsolated: (on) => causes.set('underlay', on),
     }) : undefined;
     this.underlay = underlay;
-    if (underlay) channel.on('welcome', () => underlay.welcomed());
+    if (underlay) channel.on('welcome', (m) => underlay.welcomed(m.underlay === true));
     this.fence = fence;
     channel.on('disconnected', () => fence.lost());
     channel.on('welcome', () => fence.connected());

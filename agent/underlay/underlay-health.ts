@@ -42,6 +42,8 @@ export class UnderlayHealth {
   private silent = false;
   private holdTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The controller of the current connection takes underlay reports (its welcome said so). */
+  private heard = false;
 
   private constructor(private readonly o: UnderlayHealthOptions) {}
 
@@ -66,9 +68,15 @@ export class UnderlayHealth {
     this.ports = this.ports.then(() => this.writePorts(peers));
   }
 
-  /** Welcomed by a controller: it hears everything this agent knows. */
-  welcomed(): void {
-    this.o.report(this.states.takeFull(), true, this.silent);
+  /** Welcomed by a controller: if it takes underlay reports, it hears everything this agent knows. */
+  welcomed(takesReports: boolean): void {
+    this.heard = takesReports;
+    const full = this.states.takeFull();
+    if (takesReports) this.o.report(full, true, this.silent);
+  }
+
+  private report(peers: Record<string, Reach | null>, isolated?: boolean): void {
+    if (this.heard) this.o.report(peers, false, isolated);
   }
 
   async close(): Promise<void> {
@@ -102,7 +110,7 @@ export class UnderlayHealth {
   /** Report what changed, and fence or (after the hold) unfence. */
   private changed(): void {
     const delta = this.states.takeDelta();
-    if (Object.keys(delta).length) this.o.report(delta, false);
+    if (Object.keys(delta).length) this.report(delta);
     const isolated = this.states.isolated;
     if (isolated) {
       if (this.holdTimer) clearTimeout(this.holdTimer);
@@ -114,7 +122,7 @@ export class UnderlayHealth {
       void this.o.setIsolated(true).then(() => {
         if (!this.isolated || this.closed) return;
         this.silent = true;
-        this.o.report({}, false, true);
+        this.report({}, true);
       });
       return;
     }
@@ -125,7 +133,7 @@ export class UnderlayHealth {
       this.isolated = false;
       this.silent = false;
       this.o.log.info({ peers: this.states.peers }, 'underlay reachable again: HA routers follow the view');
-      this.o.report({}, false, false);
+      this.report({}, false);
       void this.o.setIsolated(false);
     }, this.o.holdMs);
     this.holdTimer.unref();

@@ -212,6 +212,7 @@ export class SyncHub implements SessionHost {
     this.presence?.changed();
     session.sendControl(JSON.stringify({
       type: 'welcome', agentId: doc.id, heartbeatInterval: this.heartbeatMs / 1000, ...(this.dhcp ? { dhcp: this.dhcp } : {}),
+      ...(this.underlayFailover ? { underlay: true } : {}),
     }));
     // The agent's own id guards against resuming from another store's history.
     const resume = hello.resume?.agentId === doc.id ? hello.resume : undefined;

@@ -90,6 +90,8 @@ export const welcomeMessage = z.object({
   heartbeatInterval: z.number(),
   /** What the agent's DHCP responder hands out beside the model (Neutron's dns_domain, dhcp_lease_duration). */
   dhcp: z.object({ domain: z.string(), leaseSeconds: z.number().int().positive() }).optional(),
+  /** The controller takes `underlay` reports (an older one would close the channel on them). */
+  underlay: z.boolean().optional(),
 });
 
 export const snapshotMessage = z.object({
