@@ -5,7 +5,7 @@ import type { AgentConfig } from './config.ts';
 import { Dataplane } from './dataplane.ts';
 import { ALL_FEATURES } from './features/index.ts';
 import type { HostConfig } from './features/engine.ts';
-import { prepareBridges } from './host/bridges.ts';
+import { INTEGRATION_BRIDGE, prepareBridges } from './host/bridges.ts';
 import { ownOpenvswitch, superviseVswitchd } from './host/own-ovs.ts';
 import type { LocalOvs } from './host/local-ovs.ts';
 import { OpenFlowConnection } from './openflow/connection.ts';
@@ -19,6 +19,8 @@ import { respondDhcp } from './dhcp/responder.ts';
 import { PacketInService } from './punt/packet-in.ts';
 import { L3Manager, routersTouched, type L3Status } from './l3/manager.ts';
 import { SelfFence } from './l3/self-fence.ts';
+import { FenceCauses } from './l3/fence-causes.ts';
+import { UnderlayHealth } from './underlay/underlay-health.ts';
 import { RevisionGate } from './l3/legs.ts';
 import { DeadManSwitch } from './l3/dead-man.ts';
 import { instrumentAgent } from './metrics/agent-metrics.ts';
@@ -37,6 +39,7 @@ export class WeftAgent {
   private punt: PacketInService | undefined;
   private l3: L3Manager | undefined;
   private fence: SelfFence | undefined;
+  private underlay: UnderlayHealth | undefined;
   private metricsServer: MetricsServer | undefined;
   private dhcpSettings = { domain: 'openstacklocal.', leaseSeconds: 86400 };
   dataplane: Dataplane | undefined;
@@ -135,14 +138,26 @@ export class WeftAgent {
       deadMan: new DeadManSwitch({ host: c.host, log: this.log.child({ part: 'l3-dead-man' }) }),
     });
     this.l3 = l3;
-    // HA self-fence (l3/self-fence.ts): routers go silent when the controller is gone for l3FenceMs.
-    const fence = new SelfFence({ fenceMs: c.l3FenceMs, set: (on) => void l3.setFenced(on) });
+    // HA self-fence (l3/self-fence.ts): routers go silent when the controller is gone for l3FenceMs,
+    // or while the host is cut off from the underlay (underlay/underlay-health.ts: BFD to every peer VTEP).
+    // Resolves once the legs are silent (the L3 pass that follows is not waited for).
+    const causes = new FenceCauses((on) => new Promise<void>((resolve) => {
+      l3.setFenced(on, resolve).then(resolve, (err) => { this.log.error({ err }, 'HA routers not (un)fenced'); resolve(); });
+    }));
+    const fence = new SelfFence({ fenceMs: c.l3FenceMs, set: (on) => void causes.set('controller', on) });
+    const underlay = c.tunnelIp ? await UnderlayHealth.start({
+      conn: this.ovsdb, host: c.host, tunnelIp: c.tunnelIp, bridge: INTEGRATION_BRIDGE, holdMs: c.l3FenceMs, log: this.log.child({ part: 'underlay' }),
+      report: (peers, full, isolated) => channel.reportUnderlay(peers, full, isolated), setIsolated: (on) => causes.set('underlay', on),
+    }) : undefined;
+    this.underlay = underlay;
+    if (underlay) channel.on('welcome', (m) => underlay.welcomed(m.underlay === true));
     this.fence = fence;
     channel.on('disconnected', () => fence.lost());
     channel.on('welcome', () => fence.connected());
     let appliedRevision: number | undefined;
     dataplane.on('model', (events, snapshot) => {
       fence.viewUpdated();
+      if (underlay && (snapshot || events.some((e) => e.type === 'doc' && e.kind === 'agent'))) underlay.agentsChanged(dataplane.model.all('agent'));
       void l3.sync(dataplane.model, snapshot ? 'all' : routersTouched(dataplane.model, events));
     });
     const reportL3 = (s: L3Status): void => {
@@ -193,6 +208,7 @@ export class WeftAgent {
   async stop(): Promise<void> {
     this.stopSupervisor?.();
     this.fence?.close();
+    await this.underlay?.close();
     await this.channel?.close();
     await this.punt?.close();
     await this.l3?.close();

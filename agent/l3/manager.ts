@@ -125,12 +125,13 @@ export class L3Manager extends EventEmitter<Events> {
     this.legs = new RouterLegs(this.ops, (w, c, m) => this.background(w, c, m), () => opts.flowsApplied?.(this.latest?.revision ?? 0) ?? Promise.resolve());
   }
 
-  /** Fence (every HA router silent at once, not behind a running pass; a pass confirms it) or unfence. */
-  async setFenced(on: boolean): Promise<void> {
+  /** Fence (every HA router silent at once, then `silenced()`; a pass confirms it) or unfence. */
+  async setFenced(on: boolean, silenced?: () => void): Promise<void> {
     if (this.fenced === on) return;
     this.fenced = on;
     this.log.warn({ routers: this.plan.size }, on ? 'fenced: every HA router silent' : 'unfenced: routers follow the model');
     if (on) await this.legs.silence([...this.plan].filter(([, p]) => p.ha).map(([id, p]) => ({ id, spec: p.spec })));
+    silenced?.();
     if (this.latest) await this.sync(this.latest, [...this.plan.keys()]);
   }
   /** Fenced, HA routers go silent; the others stay (the controller never moves them off a lost host). */

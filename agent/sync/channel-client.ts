@@ -12,6 +12,7 @@ import {
   type RevisionMessage,
   type RouterState,
   type SnapshotMessage,
+  type UnderlayReach,
   type WelcomeMessage,
 } from '../../schemas/agent/channel.ts';
 import { HeldView } from './held-view.ts';
@@ -161,6 +162,11 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
     l3: { routers?: Record<string, RouterState>; floatingips?: Record<string, FloatingIpState> } = {},
   ): boolean {
     return this.send({ type: 'applied', revision, ports, ...l3 });
+  }
+
+  /** Report BFD peers' reachability over the underlay (agent/underlay). False when not connected. */
+  reportUnderlay(peers: Record<string, UnderlayReach | null>, full = false, isolated?: boolean): boolean {
+    return this.send({ type: 'underlay', peers, ...(full ? { full } : {}), ...(isolated === undefined ? {} : { isolated }) });
   }
 
   /** Disconnect for good; resolves once the socket is closed. No timers remain. */

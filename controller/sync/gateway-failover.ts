@@ -28,6 +28,8 @@ export interface GatewayFailoverOptions {
   delayMs: number;
   /** Whether the agent is alive (connected and heartbeating) on any replica. */
   agentAlive: (agentId: string) => boolean;
+  /** Whether a host is cut off from the underlay (underlay-failover.ts): never promoted. */
+  underlayDead?: (host: string) => boolean;
   log?: FailoverLog;
   /** Called after each attempt, with the routers moved (tests, metrics). */
   onFailover?: (host: string, moved: Map<string, string>) => void;
@@ -106,7 +108,7 @@ export class GatewayFailover {
     if (!mustFailOver(this.o.agentAlive(agentId), this.closed)) return;
     try {
       const { result: moved } = await this.o.store.transact((tx) => failoverGatewayHost(tx, host, (h) => {
-        if (h === host) return false;
+        if (h === host || this.o.underlayDead?.(h)) return false;
         const agent = agentByHost(tx, h);
         return !!agent && agent.admin_state_up !== false && this.o.agentAlive(agent.id);
       }));

@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION, type AppliedMessage, type HelloMessage } from '../../schemas/agent/channel.ts';
+import { PROTOCOL_VERSION, type AppliedMessage, type HelloMessage, type UnderlayMessage } from '../../schemas/agent/channel.ts';
 import type { AgentUpdate } from '../../schemas/api/agent.ts';
 import { revokedCredentials } from '../auth/agent-credentials.ts';
 import { scheduleUnplacedRouters } from '../domain/l3-scheduler.ts';
@@ -7,6 +7,7 @@ import type { Change, ReadView, Store } from '../store/types.ts';
 import { AGENT_KIND, deleteAgentAndCredential, registerAgent, updateAgentAndPlacement, type AgentDoc } from './agents.ts';
 import { ConvergenceTracker } from './convergence.ts';
 import { GatewayFailover } from './gateway-failover.ts';
+import { UnderlayFailover } from './underlay-failover.ts';
 import { viewCommit } from './interest.ts';
 import { AgentDirectory, type AgentState } from './liveness.ts';
 import { remoteAlive } from './presence.ts';
@@ -69,6 +70,8 @@ export interface SyncHubOptions {
   shared?: SharedState;
   /** Milliseconds from losing an agent to moving its HA routers (l3FenceMs + margin; gateway-failover.ts). Absent: none. */
   l3FailoverDelayMs?: number;
+  /** l3FailoverMarginMs: from a gateway host found cut off from the underlay to moving its HA routers (underlay-failover.ts). */
+  l3FailoverMarginMs?: number;
 }
 
 export type { AgentState } from './liveness.ts';
@@ -103,6 +106,8 @@ export class SyncHub implements SessionHost {
   private isClosed = false;
   /** HA routers' failover when a gateway host's agent is lost (absent: none). */
   private readonly failover: GatewayFailover | undefined;
+  /** HA routers' failover when a gateway host is cut off from the underlay (BFD reports of its peers). */
+  private readonly underlayFailover: UnderlayFailover | undefined;
 
   constructor(options: SyncHubOptions) {
     this.store = options.store;
@@ -128,7 +133,10 @@ export class SyncHub implements SessionHost {
       onRemoteChange: () => {
         this.agents.remoteChanged();
         this.waiters.check();
-        this.failover?.remoteChanged([...this.presence!.remote.entries()].filter(remoteAlive));
+        const alive = [...this.presence!.remote.entries()].filter(remoteAlive);
+        this.failover?.remoteChanged(alive);
+        const here = new Set([...this.sessions].flatMap((s) => (s.runtime?.session === s ? [s.runtime.host] : [])));
+        this.underlayFailover?.remoteChanged(alive, (host) => here.has(host));
       },
       now: this.now,
       log: this.log,
@@ -137,9 +145,12 @@ export class SyncHub implements SessionHost {
       downMs: this.downMs, now: this.now, remote: this.presence?.remote, inStep: (runtime) => this.appliedRevision(runtime),
     });
     this.unsubscribe = this.store.subscribe((changes, revision) => this.onCommit(changes, revision));
+    const agentAlive = (agentId: string) => this.agents.liveness(agentId)?.alive ?? false;
+    this.underlayFailover = options.l3FailoverDelayMs === undefined ? undefined
+      : new UnderlayFailover({ store: this.store, marginMs: options.l3FailoverMarginMs ?? 100, log: this.log, agentAlive });
     this.failover = options.l3FailoverDelayMs === undefined ? undefined : new GatewayFailover({
       store: this.store, delayMs: options.l3FailoverDelayMs, log: this.log, checkEveryMs: Math.max(100, Math.min(1000, this.downMs / 4)),
-      agentAlive: (agentId) => this.agents.liveness(agentId)?.alive ?? false,
+      agentAlive, underlayDead: (host) => this.underlayFailover!.isDead(host),
       // Agents with an open channel here but no heartbeat for the down time.
       silent: () => [...this.sessions].flatMap((x) => (x.runtime?.session === x && !this.agents.isAlive(x.runtime) ? [x.runtime] : [])),
     });
@@ -201,6 +212,7 @@ export class SyncHub implements SessionHost {
     this.presence?.changed();
     session.sendControl(JSON.stringify({
       type: 'welcome', agentId: doc.id, heartbeatInterval: this.heartbeatMs / 1000, ...(this.dhcp ? { dhcp: this.dhcp } : {}),
+      ...(this.underlayFailover ? { underlay: true } : {}),
     }));
     // The agent's own id guards against resuming from another store's history.
     const resume = hello.resume?.agentId === doc.id ? hello.resume : undefined;
@@ -218,6 +230,10 @@ export class SyncHub implements SessionHost {
     this.failover?.heartbeat(session.runtime.agentId);
     // Nothing for this agent since some commits: it learns their revision, and reports it applied.
     session.sendRevision(this.routedRevision);
+  }
+
+  underlay(session: Session, message: UnderlayMessage): void {
+    if (session.runtime && this.underlayFailover?.fromAgent(session.runtime, message)) this.presence?.changed();
   }
 
   async applied(session: Session, message: AppliedMessage): Promise<void> {
@@ -262,6 +278,7 @@ export class SyncHub implements SessionHost {
       this.presence?.changed();
       this.log.info({ host: runtime.host, agent: runtime.agentId }, 'agent disconnected');
       this.failover?.lost(runtime.host, runtime.agentId);
+      this.underlayFailover?.agentGone(runtime);
     }
     this.waiters.check();
   }
@@ -402,6 +419,7 @@ export class SyncHub implements SessionHost {
     if (this.isClosed) return;
     this.isClosed = true;
     this.failover?.close();
+    this.underlayFailover?.close();
     void this.presence?.close();
     this.unsubscribe();
     this.waiters.close();

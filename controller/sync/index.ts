@@ -41,6 +41,7 @@ export async function registerSync(app: FastifyInstance, deps: SyncDeps): Promis
     observeConvergence: deps.metrics && ((seconds) => deps.metrics!.convergence.observe(seconds)),
     shared: deps.shared,
     l3FailoverDelayMs: deps.config.l3FenceMs + deps.config.l3FailoverMarginMs,
+    l3FailoverMarginMs: deps.config.l3FailoverMarginMs,
   });
   try {
     await hub.start();

@@ -147,6 +147,7 @@ export class AgentDirectory {
       out.push({
         agentId: r.agentId, host: r.host, startedAt: r.startedAt, heartbeatAt: r.heartbeatAt,
         connected: !!r.session, alive: this.isAlive(r, now), inStepAt: this.o.inStep(r),
+        ...(r.underlay?.down.length ? { underlayDown: r.underlay.down } : {}), ...(r.underlay?.silent ? { underlaySilent: true } : {}),
       });
     }
     return out;

@@ -19,6 +19,10 @@ export interface PresenceEntry {
   alive: boolean;
   /** The revision the agent is in step at (everything sent to it up to there applied); null before its first report. */
   inStepAt: number | null;
+  /** The peers the agent reports lost over the underlay (BFD), sorted; absent: none. */
+  underlayDown?: string[];
+  /** The agent says it is cut off from the underlay and its HA routers are silent. */
+  underlaySilent?: boolean;
 }
 
 export interface PresenceRecord {
@@ -43,6 +47,8 @@ const presenceRecord = z.object({
     connected: z.boolean(),
     alive: z.boolean(),
     inStepAt: z.number().int().nullable(),
+    underlayDown: z.array(z.string()).optional(),
+    underlaySilent: z.boolean().optional(),
   })),
 });
 
@@ -174,6 +180,8 @@ export function mustPublish(
   for (const e of current) {
     const p = before.get(e.agentId);
     if (!p || p.startedAt !== e.startedAt || p.connected !== e.connected || p.alive !== e.alive || p.host !== e.host) return true;
+    // Underlay reports drive failovers: the other replicas hear them at once.
+    if (String(p.underlayDown ?? '') !== String(e.underlayDown ?? '') || !!p.underlaySilent !== !!e.underlaySilent) return true;
     if (p.inStepAt !== e.inStepAt && e.alive && (p.inStepAt ?? -1) < o.wanted) return true;
     if (p.inStepAt !== e.inStepAt || p.heartbeatAt !== e.heartbeatAt) changed = true;
   }

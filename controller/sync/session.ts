@@ -1,4 +1,4 @@
-import { agentMessage, type AppliedMessage, type ChangeEntry, type HelloMessage, type PortState, type ResumeState } from '../../schemas/agent/channel.ts';
+import { agentMessage, type AppliedMessage, type ChangeEntry, type HelloMessage, type PortState, type ResumeState, type UnderlayMessage } from '../../schemas/agent/channel.ts';
 import type { ReadView } from '../store/types.ts';
 import { HostInterest, type ViewCommit } from './interest.ts';
 import { resumeEntries, type ViewAtResume } from './resume.ts';
@@ -63,6 +63,8 @@ export interface AgentRuntime {
   applied: number | null;
   /** Port states as last reported by this connection. */
   readonly ports: Map<string, PortState>;
+  /** The peers this agent reports lost over the underlay, and whether it says its HA routers are silent for it. */
+  underlay?: { down: string[]; silent: boolean };
 }
 
 /** What a session needs from the hub. */
@@ -74,6 +76,8 @@ export interface SessionHost {
   register(session: Session, hello: HelloMessage): Promise<void>;
   applied(session: Session, message: AppliedMessage): Promise<void>;
   heartbeat(session: Session): void;
+  /** The agent's BFD peers' reachability changed (controller/sync/underlay-failover.ts). */
+  underlay(session: Session, message: UnderlayMessage): void;
   sessionClosed(session: Session): void;
   /** The session's phase or unapplied messages changed (waiters may be satisfied). */
   progressed(session: Session): void;
@@ -176,6 +180,7 @@ export class Session {
     if (this.phase === 'hello') return this.violation(`'${msg.type}' before hello`);
     if (!this.runtime) return; // registration still under way
     if (msg.type === 'heartbeat') return this.hub.heartbeat(this);
+    if (msg.type === 'underlay') return this.hub.underlay(this, msg);
     this.queue = this.queue.then(() => this.hub.applied(this, msg));
   }
 

@@ -61,7 +61,25 @@ export const appliedMessage = z.object({
 
 export const heartbeatMessage = z.object({ type: z.literal('heartbeat') });
 
-export const agentMessage = z.discriminatedUnion('type', [helloMessage, appliedMessage, heartbeatMessage]);
+export const underlayReach = z.enum(['up', 'down']);
+
+/**
+ * What the agent's BFD sessions over the underlay say of its peers (agent/underlay), by peer host:
+ * sent when a session changes state (a peer is 'down' only after it was 'up'; null: no longer a
+ * peer), and in full after each welcome (`full`: replaces whatever the controller held).
+ */
+export const underlayMessage = z.object({
+  type: z.literal('underlay'),
+  full: z.boolean().optional(),
+  peers: z.record(z.string(), underlayReach.nullable()),
+  /**
+   * This host lost a majority of its peers and its HA routers are silent now (true), or it follows
+   * its view again (false); absent: unchanged. Lets the controller move them without its margin.
+   */
+  isolated: z.boolean().optional(),
+});
+
+export const agentMessage = z.discriminatedUnion('type', [helloMessage, appliedMessage, heartbeatMessage, underlayMessage]);
 
 // controller -> agent
 
@@ -72,6 +90,8 @@ export const welcomeMessage = z.object({
   heartbeatInterval: z.number(),
   /** What the agent's DHCP responder hands out beside the model (Neutron's dns_domain, dhcp_lease_duration). */
   dhcp: z.object({ domain: z.string(), leaseSeconds: z.number().int().positive() }).optional(),
+  /** The controller takes `underlay` reports (an older one would close the channel on them). */
+  underlay: z.boolean().optional(),
 });
 
 export const snapshotMessage = z.object({
@@ -117,6 +137,8 @@ export const controllerMessage = z.discriminatedUnion('type', [welcomeMessage, s
 export type HelloMessage = z.infer<typeof helloMessage>;
 export type AppliedMessage = z.infer<typeof appliedMessage>;
 export type AgentMessage = z.infer<typeof agentMessage>;
+export type UnderlayMessage = z.infer<typeof underlayMessage>;
+export type UnderlayReach = z.infer<typeof underlayReach>;
 export type WelcomeMessage = z.infer<typeof welcomeMessage>;
 export type SnapshotMessage = z.infer<typeof snapshotMessage>;
 export type ChangeEntry = z.infer<typeof changeEntry>;

@@ -1,5 +1,5 @@
-// Reading the log of a UDP probe (test/helpers/probe.mjs udp-probe): the answered probes, and the
-// longest outage a client probing every few milliseconds saw. Taken from test/e2e/l3-ha.test.ts.
+// Reading what test/helpers/probe.mjs `udp-probe` wrote: the answered probes and the longest
+// outage a client probing every few milliseconds saw (as test/e2e/l3-ha.test.ts computes them).
 import { readFileSync } from 'node:fs';
 
 /** One answered probe: when it was sent and when its answer came (epoch ms), by sequence number. */
@@ -31,9 +31,9 @@ export function outage(rs: Reply[], from: number, to: number): { ms: number; los
   let ms = 0;
   let lost = 0;
   for (let i = 1; i < inWindow.length; i++) {
-    const gap = inWindow[i].seq - inWindow[i - 1].seq - 1;
+    const gap = inWindow[i]!.seq - inWindow[i - 1]!.seq - 1;
     if (gap > 0) lost += gap;
-    ms = Math.max(ms, inWindow[i].sent - inWindow[i - 1].sent);
+    ms = Math.max(ms, inWindow[i]!.sent - inWindow[i - 1]!.sent);
   }
   return { ms: Math.round(ms), lost, firstSeq: inWindow[0]?.seq ?? -1, lastSeq: inWindow.at(-1)?.seq ?? -1 };
 }

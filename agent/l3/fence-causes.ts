@@ -1,0 +1,23 @@
+// HA routers are silenced (L3Manager.setFenced) for either of two reasons: the agent lost the
+// controller for l3FenceMs (self-fence.ts), or it is cut off from the underlay (agent/underlay).
+// Fenced while any cause holds; each cause lifts itself once its own condition is over.
+
+export type FenceCause = 'controller' | 'underlay';
+
+export class FenceCauses {
+  private readonly on = new Set<FenceCause>();
+
+  constructor(private readonly apply: (fenced: boolean) => Promise<void>) {}
+
+  get fenced(): boolean {
+    return this.on.size > 0;
+  }
+
+  /** Resolves once the routers are as the causes want them (at once when nothing changes). */
+  set(cause: FenceCause, on: boolean): Promise<void> {
+    const before = this.fenced;
+    if (on) this.on.add(cause);
+    else this.on.delete(cause);
+    return this.fenced !== before ? this.apply(this.fenced) : Promise.resolve();
+  }
+}

@@ -1,0 +1,92 @@
+// Underlay failure of a gateway host, as its peers' BFD sessions see it (agent/underlay). PURE.
+//
+// Every agent with a VTEP runs a BFD session to every other one and reports a peer 'down' when a
+// session that was up goes down, and 'up' when it comes back. A host is underlay-dead when a
+// strict majority of the other hosts with a VTEP (the hosts that probe it) report it down, and at
+// least two do: with one prober, "the link of A is cut" and "the link of B is cut" look the same.
+// The isolated host itself sees a majority of its peers go down at the same moment and silences
+// its HA routers (agent/underlay/bfd-plan.ts isolatedOnUnderlay, the same majority rule).
+
+export type UnderlayReach = 'up' | 'down';
+
+/** The hosts that probe `target`: every other host with a VTEP. */
+export function probersOf(target: string, agents: Iterable<{ host?: string | null; tunnel_ip?: string | null }>): Set<string> {
+  const out = new Set<string>();
+  for (const a of agents) if (a.host && a.host !== target && a.tunnel_ip) out.add(a.host);
+  return out;
+}
+
+/** Whether `target` is underlay-dead: at least two probers, and a strict majority of them report it down. */
+export function underlayDead(probers: ReadonlySet<string>, downVoters: ReadonlySet<string>): boolean {
+  let votes = 0;
+  for (const v of downVoters) if (probers.has(v)) votes++;
+  return probers.size >= 2 && votes * 2 > probers.size;
+}
+
+/**
+ * The reports held, as votes: for each target, the reporters that say it is down. Work per report
+ * is proportional to the peers it names.
+ */
+export class UnderlayVotes {
+  private readonly byReporter = new Map<string, Map<string, UnderlayReach>>();
+  private readonly down = new Map<string, Set<string>>();
+
+  /**
+   * Folds in one report of `reporter` (a delta, or everything it knows when `full`). Returns the
+   * targets whose votes changed.
+   */
+  apply(reporter: string, peers: Record<string, UnderlayReach | null>, full = false): Set<string> {
+    const changed = new Set<string>();
+    let held = this.byReporter.get(reporter);
+    if (full && held) {
+      for (const target of [...held.keys()]) if (!(target in peers)) this.set(reporter, held, target, null, changed);
+    }
+    if (!held) this.byReporter.set(reporter, (held = new Map()));
+    for (const [target, reach] of Object.entries(peers)) this.set(reporter, held, target, reach, changed);
+    if (!held.size) this.byReporter.delete(reporter);
+    return changed;
+  }
+
+  /** The reporter is gone (its session closed): what it said no longer counts. */
+  drop(reporter: string): Set<string> {
+    const held = this.byReporter.get(reporter);
+    const changed = new Set<string>();
+    if (!held) return changed;
+    for (const target of [...held.keys()]) this.set(reporter, held, target, null, changed);
+    this.byReporter.delete(reporter);
+    return changed;
+  }
+
+  /** The reporters that say `target` is down. */
+  downVoters(target: string): ReadonlySet<string> {
+    return this.down.get(target) ?? new Set();
+  }
+
+  /** The targets `reporter` says are down, sorted. */
+  downOf(reporter: string): string[] {
+    const held = this.byReporter.get(reporter);
+    return held ? [...held].filter(([, r]) => r === 'down').map(([t]) => t).sort() : [];
+  }
+
+  /** Targets some reporter says are down. */
+  targets(): IterableIterator<string> {
+    return this.down.keys();
+  }
+
+  private set(reporter: string, held: Map<string, UnderlayReach>, target: string, reach: UnderlayReach | null, changed: Set<string>): void {
+    if (target === reporter) return;
+    const before = held.get(target);
+    if (before === (reach ?? undefined)) return;
+    if (reach === null) held.delete(target);
+    else held.set(target, reach);
+    let voters = this.down.get(target);
+    if (reach === 'down') {
+      if (!voters) this.down.set(target, (voters = new Set()));
+      voters.add(reporter);
+    } else if (voters) {
+      voters.delete(reporter);
+      if (!voters.size) this.down.delete(target);
+    }
+    if ((before === 'down') !== (reach === 'down')) changed.add(target);
+  }
+}

@@ -1,0 +1,95 @@
+// The BFD ports' names, key, options and ofports, the peers chosen, and the isolation rule
+// (agent/underlay/bfd-plan.ts); and the peer states the agent reports (peer-states.ts).
+import { describe, expect, it } from 'vitest';
+import {
+  BFD_OFPORT_FIRST, BFD_OFPORT_LAST, BFD_TUNNEL_KEY, bfdInterface, bfdPeers, bfdPortName, bfdReach, freeBfdOfport, isolatedOnUnderlay,
+} from '../../../agent/underlay/bfd-plan.ts';
+import { PeerStates } from '../../../agent/underlay/peer-states.ts';
+import { TUNNEL_OFPORT } from '../../../agent/host/bridges.ts';
+import { loadConfig } from '../../../controller/config.ts';
+
+describe('BFD ports', () => {
+  it('are named by the peer VTEP, fit an interface name, and differ per address', () => {
+    expect(bfdPortName('172.31.50.11')).toBe('bfd-ac1f320b');
+    expect(bfdPortName('255.255.255.255')).toBe('bfd-ffffffff');
+    expect(bfdPortName('0.0.0.1')).toBe('bfd-00000001');
+    expect(Buffer.byteLength(bfdPortName('255.255.255.255'))).toBeLessThanOrEqual(15);
+    expect(bfdPortName('10.0.0.1')).not.toBe(bfdPortName('10.0.1.0'));
+  });
+
+  it('use VNI 0, which no tenant network can get: the VNI ranges and segmentation ids start at 1', () => {
+    expect(BFD_TUNNEL_KEY).toBe(0);
+    expect(() => loadConfig({ WEFT_VNI_RANGES: '1:100' })).not.toThrow();
+    expect(() => loadConfig({ WEFT_VNI_RANGES: '0:100' })).toThrow();
+    expect(bfdInterface('10.0.0.1', '10.0.0.2')).toEqual({
+      options: { remote_ip: '10.0.0.2', local_ip: '10.0.0.1', key: '0' },
+      bfd: { enable: 'true', min_tx: '100', min_rx: '100', check_tnl_key: 'true' },
+    });
+  });
+
+  it('take the lowest free ofport of their band, below the tunnel port', () => {
+    expect(BFD_OFPORT_LAST).toBeLessThan(TUNNEL_OFPORT);
+    expect(freeBfdOfport(new Set())).toBe(BFD_OFPORT_FIRST);
+    expect(freeBfdOfport(new Set([BFD_OFPORT_FIRST, BFD_OFPORT_FIRST + 2]))).toBe(BFD_OFPORT_FIRST + 1);
+  });
+
+  it('go to every other host with a VTEP, once per address', () => {
+    const agents = [
+      { host: 'me', tunnel_ip: '10.0.0.1' }, { host: 'b', tunnel_ip: '10.0.0.3' }, { host: 'a', tunnel_ip: '10.0.0.2' },
+      { host: 'none', tunnel_ip: null }, { host: 'twin', tunnel_ip: '10.0.0.1' }, { host: 'a-old', tunnel_ip: '10.0.0.2' },
+    ];
+    expect(bfdPeers('10.0.0.1', agents, 'me')).toEqual([
+      { host: 'a', ip: '10.0.0.2', name: 'bfd-0a000002' },
+      { host: 'b', ip: '10.0.0.3', name: 'bfd-0a000003' },
+    ]);
+    expect(bfdPeers(null, agents, 'me')).toEqual([]);
+  });
+
+  it('read bfd_status: up, down (also init/admin_down), or nothing yet', () => {
+    expect(bfdReach({ state: 'up', forwarding: 'true' })).toBe('up');
+    expect(bfdReach({ state: 'down' })).toBe('down');
+    expect(bfdReach({ state: 'init' })).toBe('down');
+    expect(bfdReach({})).toBeUndefined();
+  });
+
+  it('isolation: a strict majority of at least two peers lost', () => {
+    expect(isolatedOnUnderlay(2, 2)).toBe(true);
+    expect(isolatedOnUnderlay(2, 1)).toBe(false);
+    expect(isolatedOnUnderlay(4, 2)).toBe(false);
+    expect(isolatedOnUnderlay(4, 3)).toBe(true);
+    expect(isolatedOnUnderlay(1, 1)).toBe(false);
+  });
+});
+
+describe('peer states', () => {
+  it('a peer is lost only once it was up; changes go out as deltas, everything after a welcome', () => {
+    const s = new PeerStates();
+    s.setPlanned(['g2', 'c1']);
+    expect(s.update('g2', 'down')).toBe(false); // still coming up
+    expect(s.update('g2', 'up')).toBe(true);
+    expect(s.update('g2', 'up')).toBe(false);
+    expect(s.update('c1', 'up')).toBe(true);
+    expect(s.takeDelta()).toEqual({ g2: 'up', c1: 'up' });
+    expect(s.takeDelta()).toEqual({});
+    expect(s.update('g2', 'down')).toBe(true);
+    expect(s.isolated).toBe(false);
+    expect(s.update('c1', 'down')).toBe(true);
+    expect(s.isolated).toBe(true);
+    expect(s.takeFull()).toEqual({ g2: 'down', c1: 'down' });
+    expect(s.takeDelta()).toEqual({});
+    expect(s.update('x', 'up')).toBe(false); // not a peer
+  });
+
+  it('a peer that is no longer planned is forgotten and the controller told', () => {
+    const s = new PeerStates();
+    s.setPlanned(['g2', 'c1']);
+    s.update('g2', 'up');
+    s.update('c1', 'up');
+    s.takeDelta();
+    s.update('c1', 'down');
+    s.setPlanned(['g2']);
+    expect(s.takeDelta()).toEqual({ c1: null });
+    expect(s.lost).toBe(0);
+    expect(s.peers).toBe(1);
+  });
+});
