@@ -2,12 +2,11 @@ import { PROTOCOL_VERSION, type AppliedMessage, type HelloMessage, type Underlay
 import type { AgentUpdate } from '../../schemas/api/agent.ts';
 import { revokedCredentials } from '../auth/agent-credentials.ts';
 import { scheduleUnplacedRouters } from '../domain/l3-scheduler.ts';
-import type { SharedState } from '../store/shared-state.ts';
 import type { Change, ReadView, Store } from '../store/types.ts';
+import type { SyncHubOptions, SyncLogger } from './hub-options.ts';
 import { AGENT_KIND, deleteAgentAndCredential, registerAgent, updateAgentAndPlacement, type AgentDoc } from './agents.ts';
 import { ConvergenceTracker } from './convergence.ts';
-import { GatewayFailover } from './gateway-failover.ts';
-import { UnderlayFailover } from './underlay-failover.ts';
+import { HubFailovers } from './hub-failovers.ts';
 import { viewCommit } from './interest.ts';
 import { AgentDirectory, type AgentState } from './liveness.ts';
 import { remoteAlive } from './presence.ts';
@@ -37,43 +36,7 @@ import { DataplaneWaiters, type DataplaneOutcome } from './waiters.ts';
 
 export type { DataplaneOutcome } from './waiters.ts';
 
-export interface SyncLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export interface SyncHubOptions {
-  store: Store;
-  /** Seconds between heartbeats, told to agents in the welcome. */
-  heartbeatInterval: number;
-  /** Seconds without a heartbeat after which an agent is not alive. */
-  downTime: number;
-  /** Bytes queued on a connection beyond which it falls behind (and later gets a fresh snapshot). */
-  sendBufferLimit: number;
-  /** DHCP settings told to agents in the welcome. */
-  dhcp?: { domain: string; leaseSeconds: number };
-  log?: SyncLogger;
-  /** Milliseconds an agent has to say hello after connecting (default 10 s). */
-  helloTimeoutMs?: number;
-  /** Milliseconds to wait for the store to reach the revision an agent resumes from (default 2 s); then a snapshot. */
-  resumeCatchUpMs?: number;
-  now?: () => number;
-  /**
-   * The API request ids behind the commit being streamed, sent to the agents with its changes so
-   * that their logs name them. Called synchronously in the store's commit listener.
-   */
-  commitRequestIds?: () => readonly string[] | undefined;
-  /** Seconds from a streamed commit until every agent it was sent to has applied it (see convergence.ts). */
-  observeConvergence?: (seconds: number) => void;
-  /** State shared with other replicas: when it is replicated, agent presence is shared through it (start()). */
-  shared?: SharedState;
-  /** Milliseconds from losing an agent to moving its HA routers (l3FenceMs + margin; gateway-failover.ts). Absent: none. */
-  l3FailoverDelayMs?: number;
-  /** l3FailoverMarginMs: from a gateway host found cut off from the underlay to moving its HA routers (underlay-failover.ts). */
-  l3FailoverMarginMs?: number;
-}
-
+export type { SyncHubOptions, SyncLogger } from './hub-options.ts';
 export type { AgentState } from './liveness.ts';
 
 const quiet: SyncLogger = { info() {}, warn() {}, error() {} };
@@ -104,10 +67,8 @@ export class SyncHub implements SessionHost {
   private routedRevision: number;
   private readonly unsubscribe: () => void;
   private isClosed = false;
-  /** HA routers' failover when a gateway host's agent is lost (absent: none). */
-  private readonly failover: GatewayFailover | undefined;
-  /** HA routers' failover when a gateway host is cut off from the underlay (BFD reports of its peers). */
-  private readonly underlayFailover: UnderlayFailover | undefined;
+  /** HA routers' failover when a gateway host's agent is lost or cut off from the underlay (absent: none). */
+  private readonly failovers: HubFailovers | undefined;
 
   constructor(options: SyncHubOptions) {
     this.store = options.store;
@@ -134,9 +95,8 @@ export class SyncHub implements SessionHost {
         this.agents.remoteChanged();
         this.waiters.check();
         const alive = [...this.presence!.remote.entries()].filter(remoteAlive);
-        this.failover?.remoteChanged(alive);
         const here = new Set([...this.sessions].flatMap((s) => (s.runtime?.session === s ? [s.runtime.host] : [])));
-        this.underlayFailover?.remoteChanged(alive, (host) => here.has(host));
+        this.failovers?.remoteChanged(alive, (host) => here.has(host));
       },
       now: this.now,
       log: this.log,
@@ -145,12 +105,9 @@ export class SyncHub implements SessionHost {
       downMs: this.downMs, now: this.now, remote: this.presence?.remote, inStep: (runtime) => this.appliedRevision(runtime),
     });
     this.unsubscribe = this.store.subscribe((changes, revision) => this.onCommit(changes, revision));
-    const agentAlive = (agentId: string) => this.agents.liveness(agentId)?.alive ?? false;
-    this.underlayFailover = options.l3FailoverDelayMs === undefined ? undefined
-      : new UnderlayFailover({ store: this.store, marginMs: options.l3FailoverMarginMs ?? 100, log: this.log, agentAlive });
-    this.failover = options.l3FailoverDelayMs === undefined ? undefined : new GatewayFailover({
-      store: this.store, delayMs: options.l3FailoverDelayMs, log: this.log, checkEveryMs: Math.max(100, Math.min(1000, this.downMs / 4)),
-      agentAlive, underlayDead: (host) => this.underlayFailover!.isDead(host),
+    this.failovers = options.l3FailoverDelayMs === undefined ? undefined : new HubFailovers({
+      store: this.store, delayMs: options.l3FailoverDelayMs, marginMs: options.l3FailoverMarginMs ?? 100, downMs: this.downMs, log: this.log,
+      agentAlive: (agentId) => this.agents.liveness(agentId)?.alive ?? false,
       // Agents with an open channel here but no heartbeat for the down time.
       silent: () => [...this.sessions].flatMap((x) => (x.runtime?.session === x && !this.agents.isAlive(x.runtime) ? [x.runtime] : [])),
     });
@@ -212,7 +169,7 @@ export class SyncHub implements SessionHost {
     this.presence?.changed();
     session.sendControl(JSON.stringify({
       type: 'welcome', agentId: doc.id, heartbeatInterval: this.heartbeatMs / 1000, ...(this.dhcp ? { dhcp: this.dhcp } : {}),
-      ...(this.underlayFailover ? { underlay: true } : {}),
+      ...(this.failovers ? { underlay: true } : {}),
     }));
     // The agent's own id guards against resuming from another store's history.
     const resume = hello.resume?.agentId === doc.id ? hello.resume : undefined;
@@ -227,13 +184,13 @@ export class SyncHub implements SessionHost {
     const now = this.now();
     if (this.presence && !this.agents.isAlive(session.runtime, now)) this.presence.changed();
     session.runtime.heartbeatAt = now;
-    this.failover?.heartbeat(session.runtime.agentId);
+    this.failovers?.heartbeat(session.runtime.agentId);
     // Nothing for this agent since some commits: it learns their revision, and reports it applied.
     session.sendRevision(this.routedRevision);
   }
 
   underlay(session: Session, message: UnderlayMessage): void {
-    if (session.runtime && this.underlayFailover?.fromAgent(session.runtime, message)) this.presence?.changed();
+    if (session.runtime && this.failovers?.underlayReport(session.runtime, message)) this.presence?.changed();
   }
 
   async applied(session: Session, message: AppliedMessage): Promise<void> {
@@ -277,8 +234,7 @@ export class SyncHub implements SessionHost {
       this.agents.disconnected(runtime);
       this.presence?.changed();
       this.log.info({ host: runtime.host, agent: runtime.agentId }, 'agent disconnected');
-      this.failover?.lost(runtime.host, runtime.agentId);
-      this.underlayFailover?.agentGone(runtime);
+      this.failovers?.lost(runtime);
     }
     this.waiters.check();
   }
@@ -418,8 +374,7 @@ export class SyncHub implements SessionHost {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    this.failover?.close();
-    this.underlayFailover?.close();
+    this.failovers?.close();
     void this.presence?.close();
     this.unsubscribe();
     this.waiters.close();
