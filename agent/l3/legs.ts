@@ -116,8 +116,10 @@ export class RouterLegs {
    */
   async switchTogether(switches: ReadonlyArray<{ id: string; ns: string; plan: RouterPlan; want: LegState }>, log: SwitchLog): Promise<void> {
     if (!switches.length) return;
+    const started = performance.now();
     try {
       await this.applyAll(switches.map(({ id, ns, plan, want }) => ({ id, ns, spec: plan.spec, want })));
+      log.info({ routers: switches.length, ms: Math.round(performance.now() - started) }, 'router legs switched together');
       for (const { id, plan, want } of switches) log.info({ router: id, role: plan.role, legs: want }, 'router legs switched');
     } catch (e) {
       log.warn({ err: e, routers: switches.length }, 'router legs not switched together; one by one');
