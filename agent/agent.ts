@@ -120,7 +120,8 @@ export class WeftAgent {
     channel.on('snapshot', (m) => this.log.info({ revision: m.revision }, 'snapshot from the controller'));
     // Names the API requests behind what was applied: one request can be followed from the controller's log to each agent's.
     dataplane.on('applied', (r) => {
-      if (r.requestIds) this.log.info({ revision: r.revision, requestIds: r.requestIds, ms: Math.round(dataplane.lastBatchMs) }, 'changes applied');
+      // Also a slow batch without requests (a failover's rebinding of a whole gateway's router ports): where a promotion's time goes.
+      if (r.requestIds || dataplane.lastBatchMs >= 100) this.log.info({ revision: r.revision, requestIds: r.requestIds, ms: Math.round(dataplane.lastBatchMs) }, 'changes applied');
     });
     feedDataplane(channel, dataplane);
 

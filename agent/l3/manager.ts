@@ -29,9 +29,10 @@ import { planRouter, routerPlan, type RouterPlan } from './manager-plan.ts';
 import { routerNamespaceName, type LegState, type RouterNamespaceOptions, type RouterSpec } from './namespace.ts';
 import { defaultL3Ops, withDefaultOps, type L3Ops } from './ops.ts';
 import { firewallChangeCleanups, stalePortForwardingCleanups, staleMappingCleanups } from './conntrack-cleanups.ts';
-import { routerFirewallRules, type FirewallPortSpec } from './firewall-rules.ts';
-import { applyFloatingTable, floatingNatElements, floatingNatTableLine } from './floating-nat.ts';
-import { routerRulesText, type RouterNat } from './rules.ts';
+import type { FirewallPortSpec } from './firewall-rules.ts';
+import { applyFloatingTable } from './floating-nat.ts';
+import type { RouterNat } from './rules.ts';
+import { compileRouter, legsOnlySwitches, type CompiledRouter } from './apply-key.ts';
 import { DelayedWork } from './delayed-work.ts';
 import { RouterLegs } from './legs.ts';
 import type { DeadManSwitch } from './dead-man.ts';
@@ -259,6 +260,9 @@ export class L3Manager extends EventEmitter<Events> {
     }
     for (const id of [...this.book.routerIds()]) if (!plan.has(id)) this.book.setRouter(id, undefined);
 
+    // Routers whose legs alone switch (a failover's promotions) go first, all in one batch.
+    const switches = legsOnlySwitches(considered, plan, (id) => this.appliedKey.get(id), (id) => this.legs.get(id), this.legsWanted);
+    await this.legs.switchTogether(switches.map((x) => ({ ...x, ns: this.nsName(x.id) })), this.log);
     for (const id of considered) {
       const p = plan.get(id);
       if (!p) {
@@ -286,20 +290,15 @@ export class L3Manager extends EventEmitter<Events> {
 
   /** Applies one router if it changed; false if it failed and should be retried. */
   private async applyRouter(id: string, p: RouterPlan): Promise<boolean> {
-    let rules: string;
-    let table: string | null;
-    let elements: string;
+    let compiled: CompiledRouter;
     try {
-      rules = routerRulesText(p.nat, routerFirewallRules(p.firewall));
-      table = floatingNatTableLine(p.nat);
-      elements = floatingNatElements(p.nat);
+      compiled = compileRouter(p);
     } catch (e) {
       this.book.setRouter(id, 'error');
       this.log.error({ err: e, router: id }, 'router rules cannot be compiled (waiting for a model change)');
       return true; // not retried by the timer: only a model change can fix it
     }
-    const spec = JSON.stringify(p.spec);
-    const key = `${spec}\n${rules}\n${table}\n${elements}`;
+    const { spec, rules, table, elements, key } = compiled;
     const ns = this.nsName(id);
     const legs = this.legsWanted(p);
     if (this.appliedKey.get(id) === key) return this.switchLegs(id, ns, p, legs);

@@ -345,14 +345,23 @@ export async function ensureRouterNamespace(conn: OvsdbConnection, spec: RouterS
   if (failures.length) throw new Error(`router ${spec.routerId}: routes not installed: ${failures.join('; ')}`);
 }
 
+/** One router's legs to bring up ('active') or down ('silent'). */
+export interface LegChange { spec: RouterSpec; legs: LegState }
+
+/** The `ip -batch` lines that bring the host-side veth ends of these routers' legs up or down. PURE. */
+export function legBatchLines(changes: readonly LegChange[]): string[] {
+  return changes.flatMap(({ spec, legs }) => wantedInterfaces(spec).map((w) => `link set dev ${w.hostName} ${legs === 'active' ? 'up' : 'down'}`));
+}
+
 /**
- * Brings the host-side veth ends of the router's legs up ('active') or down ('silent') in one
- * `ip -batch`: an HA router's switch between standby and active, no rebuild. A silent leg's
- * namespace end has no carrier: addresses, routes, iptables and nft stay as they are.
+ * Brings the host-side veth ends of the routers' legs up ('active') or down ('silent') in one
+ * `ip -batch` for all of them: HA routers' switches between standby and active (a whole gateway's
+ * routers at a failover), no rebuild. A silent leg's namespace end has no carrier: addresses,
+ * routes, iptables and nft stay as they are.
  */
-export async function setRouterLegs(spec: RouterSpec, legs: LegState, opts: RouterNamespaceOptions = {}): Promise<void> {
+export async function setRouterLegs(changes: readonly LegChange[], opts: RouterNamespaceOptions = {}): Promise<void> {
   const hostNs = opts.hostNetns === undefined ? undefined : checkNetnsName(opts.hostNetns);
-  const lines = wantedInterfaces(spec).map((w) => `link set dev ${w.hostName} ${legs === 'active' ? 'up' : 'down'}`);
+  const lines = legBatchLines(changes);
   if (!lines.length) return;
   await run('ip', [...(hostNs ? ['-n', hostNs] : []), '-force', '-batch', '-'], { input: `${lines.join('\n')}\n` });
 }

@@ -1,12 +1,17 @@
 // The L3 manager's side effects (namespace, iptables, nft, conntrack, gratuitous ARP), behind one
 // interface so that the manager's logic is tested with a fake.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { run } from '../host/exec.ts';
+import { checkNetnsName } from '../host/netns.ts';
 import type { OvsdbConnection } from '../ovsdb/connection.ts';
 import {
   deleteRouterNamespace,
   ensureRouterNamespace,
   listRouterNamespaces,
   setRouterLegs,
+  type LegChange,
   type LegState,
   type RouterNamespaceOptions,
   type RouterSpec,
@@ -18,8 +23,8 @@ import { applyRouterRules } from './rules-apply.ts';
 export interface L3Ops {
   /** Builds the namespace; its legs end up `legs` (default 'active'). */
   ensure(spec: RouterSpec, legs?: LegState): Promise<void>;
-  /** Brings the legs of a built router up or down (HA: standby/fenced <-> active), nothing else. */
-  setLegs?(spec: RouterSpec, legs: LegState): Promise<void>;
+  /** Brings the legs of built routers up or down (HA: standby/fenced <-> active), nothing else; all at once. */
+  setLegs?(changes: readonly LegChange[]): Promise<void>;
   applyRules(netns: string, text: string): Promise<void>;
   /** One nft command line (one transaction) in the namespace. */
   nft(netns: string, line: string): Promise<void>;
@@ -32,7 +37,15 @@ export interface L3Ops {
   conntrack(netns: string, args: string[]): Promise<void>;
   /** Gratuitous ARPs (`count`, default 1, a second apart) for `ip` out of `iface` in the namespace, so the outside learns where it is now. */
   announce(netns: string, iface: string, ip: string, count?: number): Promise<void>;
+  /** The same for many addresses at once, from one process (a failover's promotions; garp.py). */
+  announceMany?(items: readonly Announcement[], count: number): Promise<void>;
 }
+
+/** An address to announce: `ip` out of `iface` in namespace `netns`. */
+export interface Announcement { netns: string; iface: string; ip: string }
+
+const GARP = join(dirname(fileURLToPath(import.meta.url)), 'garp.py');
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 export function defaultL3Ops(ovsdb: OvsdbConnection | undefined, nsOpts: RouterNamespaceOptions = {}): L3Ops {
   const conn = (): OvsdbConnection => {
@@ -42,7 +55,7 @@ export function defaultL3Ops(ovsdb: OvsdbConnection | undefined, nsOpts: RouterN
   const nftables = new NftablesClient();
   return {
     ensure: (spec, legs) => ensureRouterNamespace(conn(), spec, nsOpts, legs),
-    setLegs: (spec, legs) => setRouterLegs(spec, legs, nsOpts),
+    setLegs: (changes) => setRouterLegs(changes, nsOpts),
     applyRules: (netns, text) => applyRouterRules(netns, text),
     nft: (netns, line) => nftables.run(netns, line),
     releaseNft: (netns) => nftables.forget(netns),
@@ -57,6 +70,13 @@ export function defaultL3Ops(ovsdb: OvsdbConnection | undefined, nsOpts: RouterN
       const n = String(count);
       await run('ip', ['netns', 'exec', netns, 'busybox', 'arping', '-U', '-c', n, '-w', n, '-I', iface, '-s', ip, ip], { allowFail: true, timeoutMs: 5000 + count * 1000 });
     },
+    announceMany: async (items, count) => {
+      if (!items.length) return;
+      for (const a of items) checkNetnsName(a.netns);
+      const input = items.map((a) => `${a.netns}\t${a.iface}\t${a.ip}\n`).join('');
+      const r = await run(PYTHON, [GARP, String(count), '1000'], { input, allowFail: true, timeoutMs: 5000 + count * 1000 });
+      if (r.code !== 0) throw new Error(`gratuitous ARPs: ${r.stderr.trim() || `exit ${r.code}`}`);
+    },
   };
 }
 
@@ -68,8 +88,13 @@ export function withDefaultOps(given: Partial<L3Ops>, defaults: () => L3Ops): L3
     const own = given[k] as ((...a: unknown[]) => unknown) | undefined;
     return (own ? own.bind(given) : (...a: unknown[]) => (d()[k] as (...a: unknown[]) => unknown)(...a)) as NonNullable<L3Ops[K]>;
   };
+  // A fake that announces one address at a time sees every announcement there.
+  const given1 = given.announce?.bind(given);
+  const many: L3Ops['announceMany'] = !given.announceMany && given1
+    ? async (items, count) => void (await Promise.all(items.map((a) => given1(a.netns, a.iface, a.ip, count))))
+    : pick('announceMany');
   return {
     ensure: pick('ensure'), setLegs: pick('setLegs'), applyRules: pick('applyRules'), nft: pick('nft'), releaseNft: pick('releaseNft'),
-    remove: pick('remove'), list: pick('list'), conntrack: pick('conntrack'), announce: pick('announce'),
+    remove: pick('remove'), list: pick('list'), conntrack: pick('conntrack'), announce: pick('announce'), announceMany: many,
   };
 }

@@ -7,12 +7,13 @@
 // only (its credential revoked: its agent and switch run on, the underlay is up): it silences the
 // router itself before the controller moves it, so the two gateways are never active together.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
 import { network, port, portStatus, subnet } from '../helpers/fabric-model.ts';
+import { outage, replies } from '../helpers/probe-log.ts';
 import { attachExternal, type ExternalHost } from '../../lab/lab-external.ts';
 import type { LabProcess, LabVm } from '../../lab/lab.ts';
 import { legsUpOn } from '../helpers/router-legs.ts';
@@ -28,42 +29,6 @@ let tmp = '';
 const procs: LabProcess[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** One answered probe: when it was sent and when its answer came (epoch ms), by sequence number. */
-interface Reply { seq: number; sent: number; got: number }
-
-function replies(file: string): Reply[] {
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return [];
-  }
-  const out: Reply[] = [];
-  for (const line of text.split('\n')) {
-    // reply <epoch ms> <tag>:<seq> <epoch ms sent>
-    const m = /^reply (\S+) \S+:(\d+) (\S+)$/.exec(line);
-    if (m && m[3] !== '-') out.push({ seq: Number(m[2]), got: Number(m[1]), sent: Number(m[3]) });
-  }
-  return out.sort((a, b) => a.seq - b.seq);
-}
-
-/**
- * The longest time without an answered probe among the probes sent in [from, to): from the send
- * time of the last answered probe before a run of lost ones to the send time of the next answered
- * one (what a client probing every 10 ms sees as the outage), and the probes lost in that window.
- */
-function outage(rs: Reply[], from: number, to: number): { ms: number; lost: number; firstSeq: number; lastSeq: number } {
-  const inWindow = rs.filter((r) => r.sent >= from && r.sent < to);
-  let ms = 0;
-  let lost = 0;
-  for (let i = 1; i < inWindow.length; i++) {
-    const gap = inWindow[i].seq - inWindow[i - 1].seq - 1;
-    if (gap > 0) lost += gap;
-    ms = Math.max(ms, inWindow[i].sent - inWindow[i - 1].sent);
-  }
-  return { ms: Math.round(ms), lost, firstSeq: inWindow[0]?.seq ?? -1, lastSeq: inWindow.at(-1)?.seq ?? -1 };
-}
 
 async function l3Agents(): Promise<Array<{ host: string; ha_state: string; alive: boolean }>> {
   return (await f.api('GET', `/v2.0/routers/${routerId}/l3-agents`)).agents;

@@ -3,12 +3,14 @@
 // (legs.ts, manager.ts), the self-fence (self-fence.ts), the dead-man switch's guard kept ahead of
 // the legs (dead-man.ts).
 import { describe, expect, it } from 'vitest';
-import { L3Manager, planRouter, type L3Ops } from '../../../agent/l3/manager.ts';
+import { L3Manager, planRouter, type L3Ops, type RouterPlan } from '../../../agent/l3/manager.ts';
+import type { Announcement } from '../../../agent/l3/ops.ts';
+import { compileRouter, legsOnlySwitches } from '../../../agent/l3/apply-key.ts';
 import { activationAddresses, ACTIVATION_ANNOUNCEMENTS, RevisionGate } from '../../../agent/l3/legs.ts';
 import { roleOf } from '../../../agent/l3/manager-plan.ts';
 import { SelfFence } from '../../../agent/l3/self-fence.ts';
 import { LegGuard, type GuardedPlan, type SettleView } from '../../../agent/l3/dead-man-guard.ts';
-import type { LegState, RouterSpec } from '../../../agent/l3/namespace.ts';
+import { legBatchLines, type LegChange, type LegState, type RouterSpec } from '../../../agent/l3/namespace.ts';
 import { HostModel } from '../../../agent/model/host-model.ts';
 
 const R = 'r0000000-aaaa-bbbb-cccc-000000000001';
@@ -18,9 +20,9 @@ const net = (id: string, external = false) => ({
 });
 const subnet = (id: string, network_id: string, cidr: string, gateway_ip: string) =>
   ({ id, network_id, ip_version: 4, cidr, gateway_ip, enable_dhcp: true, dns_nameservers: [], host_routes: [] });
-const port = (id: string, network_id: string, owner: string, ip: [string, string], host: string, mac: string) => ({
+const port = (id: string, network_id: string, owner: string, ip: [string, string], host: string, mac: string, router = R) => ({
   id, network_id, admin_state_up: true, mac_address: mac, fixed_ips: [{ subnet_id: ip[0], ip_address: ip[1] }],
-  allowed_address_pairs: [], port_security_enabled: false, security_groups: [], device_owner: owner, device_id: R, 'binding:host_id': host,
+  allowed_address_pairs: [], port_security_enabled: false, security_groups: [], device_owner: owner, device_id: router, 'binding:host_id': host,
 });
 
 /** Router R, HA with gateway group `group`, its ports bound to `active`; a floating IP. */
@@ -77,8 +79,11 @@ class FakeOps implements L3Ops {
   async ensure(spec: RouterSpec, legs: LegState = 'active'): Promise<void> {
     this.calls.push(`ensure ${legs}`);
   }
-  async setLegs(_spec: RouterSpec, legs: LegState): Promise<void> {
-    this.calls.push(`legs ${legs}`);
+  /** setLegs fails for batches of more than one router (the manager then goes one by one). */
+  failBatches = false;
+  async setLegs(changes: readonly LegChange[]): Promise<void> {
+    if (this.failBatches && changes.length > 1) throw new Error('batch refused');
+    this.calls.push(`legs ${changes.map((c) => `${c.spec.routerId.slice(-1)}:${c.legs}`).join(' ')}`);
   }
   async applyRules(): Promise<void> { this.calls.push('rules'); }
   async nft(): Promise<void> { this.calls.push('nft'); }
@@ -102,11 +107,11 @@ describe('L3Manager with HA routers', () => {
     // Failover: the ports are bound here now.
     await l3.sync(model('g2', 'g2', ['g2', 'g1']));
     const x = `x${ACTIVATION_ANNOUNCEMENTS}`;
-    expect(ops.calls).toEqual(['legs active', `announce qg-qg0-port-00 203.0.113.10 ${x}`, `announce qg-qg0-port-00 203.0.113.50 ${x}`,
+    expect(ops.calls).toEqual(['legs 1:active', `announce qg-qg0-port-00 203.0.113.10 ${x}`, `announce qg-qg0-port-00 203.0.113.50 ${x}`,
       `announce qr-qr1-port-00 10.0.0.1 ${x}`]);
     ops.calls = [];
     await l3.sync(model('g2', 'g1', ['g1', 'g2']));
-    expect(ops.calls).toEqual(['legs silent']);
+    expect(ops.calls).toEqual(['legs 1:silent']);
     await l3.close();
   });
 
@@ -117,10 +122,10 @@ describe('L3Manager with HA routers', () => {
     expect(ops.calls[0]).toBe('ensure active');
     ops.calls = [];
     await l3.setFenced(true);
-    expect(ops.calls).toEqual(['legs silent']);
+    expect(ops.calls).toEqual(['legs 1:silent']);
     ops.calls = [];
     await l3.setFenced(false);
-    expect(ops.calls[0]).toBe('legs active');
+    expect(ops.calls[0]).toBe('legs 1:active');
     await l3.close();
     // Without HA (no gateway group) the router keeps answering: nobody else would take it over.
     const plain = new FakeOps();
@@ -156,10 +161,10 @@ describe('L3Manager keeps the dead-man guard ahead of the legs', () => {
     expect(ops.calls).toEqual(['ensure silent', 'rules', 'nft']); // a standby: nothing guarded
     ops.calls.length = 0; // the dead-man records into this array
     await l3.sync(model('g2', 'g2', ['g2', 'g1']));
-    expect(ops.calls.filter((c) => !c.startsWith('announce'))).toEqual([`guard [${LEGS}]`, 'legs active']);
+    expect(ops.calls.filter((c) => !c.startsWith('announce'))).toEqual([`guard [${LEGS}]`, 'legs 1:active']);
     ops.calls.length = 0; // the dead-man records into this array
     await l3.sync(model('g2', 'g1', ['g1', 'g2']));
-    expect(ops.calls).toEqual(['legs silent', 'guard []']);
+    expect(ops.calls).toEqual(['legs 1:silent', 'guard []']);
     await l3.close();
     expect(ops.calls.at(-1)).toBe('dead-man closed');
   });
@@ -171,16 +176,110 @@ describe('L3Manager keeps the dead-man guard ahead of the legs', () => {
     expect(ops.calls.slice(0, 2)).toEqual([`guard [${LEGS}]`, 'ensure active']);
     ops.calls.length = 0; // the dead-man records into this array
     await l3.setFenced(true);
-    expect(ops.calls).toEqual(['legs silent', 'guard []']);
+    expect(ops.calls).toEqual(['legs 1:silent', 'guard []']);
     ops.calls.length = 0; // the dead-man records into this array
     await l3.setFenced(false);
-    expect(ops.calls.slice(0, 2)).toEqual([`guard [${LEGS}]`, 'legs active']);
+    expect(ops.calls.slice(0, 2)).toEqual([`guard [${LEGS}]`, 'legs 1:active']);
     await l3.close();
     const plain = new FakeOps();
     const l3b = new L3Manager({ host: 'g1', ops: plain, retryMs: 0, aftermathDelayMs: 0, deadMan: new RecordingDeadMan(plain.calls) });
     await l3b.sync(model('g1', 'g1', null));
     expect(plain.calls.filter((c) => c.startsWith('guard'))).toEqual([]);
     await l3b.close();
+  });
+});
+
+/** Three HA routers (ids ending 1, 2, 3), each with a subnet and a gateway, their ports bound to `active`. */
+function threeRouters(host: string, active: string, group: string[]): HostModel {
+  const m = new HostModel(host);
+  const ids = [1, 2, 3].map((i) => `r0000000-aaaa-bbbb-cccc-00000000000${i}`);
+  m.replace(1, {
+    network: [net('ext', true), ...[1, 2, 3].map((i) => net(`n${i}`))],
+    subnet: [subnet('ext-v4', 'ext', '203.0.113.0/24', '203.0.113.1'), ...[1, 2, 3].map((i) => subnet(`n${i}-v4`, `n${i}`, `10.0.${i}.0/24`, `10.0.${i}.1`))],
+    port: ids.flatMap((r, k) => [
+      port(`qr${k + 1}-port-0001`, `n${k + 1}`, 'network:router_interface', [`n${k + 1}-v4`, `10.0.${k + 1}.1`], active, `fa:16:3e:00:01:0${k + 1}`, r),
+      port(`qg${k + 1}-port-0003`, 'ext', 'network:router_gateway', ['ext-v4', `203.0.113.1${k + 1}`], active, `fa:16:3e:00:02:0${k + 1}`, r),
+    ]),
+    router: ids.map((id, k) => ({
+      id, project_id: 'p', admin_state_up: true, routes: [], gateway_hosts: group,
+      external_gateway_info: { network_id: 'ext', enable_snat: true, external_fixed_ips: [{ subnet_id: 'ext-v4', ip_address: `203.0.113.1${k + 1}` }] },
+    })),
+    floatingip: [],
+  } as never);
+  return m;
+}
+
+describe('a whole gateway fails over', () => {
+  it('promotes every router of the pass in one batch of leg switches, then announces each; demotes them in one batch too', async () => {
+    const ops = new FakeOps();
+    const l3 = new L3Manager({ host: 'g2', ops, retryMs: 0, aftermathDelayMs: 0 });
+    await l3.sync(threeRouters('g2', 'g1', ['g1', 'g2']));
+    expect(ops.calls.filter((c) => c.startsWith('ensure'))).toEqual(['ensure silent', 'ensure silent', 'ensure silent']);
+    ops.calls = [];
+    await l3.sync(threeRouters('g2', 'g2', ['g2', 'g1']));
+    const legs = ops.calls.filter((c) => c.startsWith('legs'));
+    expect(legs).toHaveLength(1);
+    expect(legs[0]!.split(' ').slice(1).sort()).toEqual(['1:active', '2:active', '3:active']);
+    expect(ops.calls[0]).toBe(legs[0]); // before any announcement
+    expect(ops.calls.filter((c) => c.startsWith('announce'))).toHaveLength(6); // a gateway and an interface address each
+    ops.calls = [];
+    await l3.sync(threeRouters('g2', 'g1', ['g1', 'g2']));
+    expect(ops.calls).toHaveLength(1);
+    expect(ops.calls[0]!.split(' ').slice(1).sort()).toEqual(['1:silent', '2:silent', '3:silent']);
+    await l3.close();
+  });
+
+  it('announces every promoted router\'s addresses from one process when the ops can', async () => {
+    class ManyOps extends FakeOps {
+      async announceMany(items: readonly Announcement[], count: number): Promise<void> {
+        this.calls.push(`announceMany ${items.map((a) => a.ip).sort().join(',')} x${count}`);
+      }
+    }
+    const ops = new ManyOps();
+    const l3 = new L3Manager({ host: 'g2', ops, retryMs: 0, aftermathDelayMs: 0 });
+    await l3.sync(threeRouters('g2', 'g1', ['g1', 'g2']));
+    ops.calls = [];
+    await l3.sync(threeRouters('g2', 'g2', ['g2', 'g1']));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(ops.calls.slice(1)).toEqual([`announceMany 10.0.1.1,10.0.2.1,10.0.3.1,203.0.113.11,203.0.113.12,203.0.113.13 x${ACTIVATION_ANNOUNCEMENTS}`]);
+    await l3.close();
+  });
+
+  it('a batch that fails is redone router by router in the same pass', async () => {
+    const ops = new FakeOps();
+    const l3 = new L3Manager({ host: 'g2', ops, retryMs: 0, aftermathDelayMs: 0 });
+    await l3.sync(threeRouters('g2', 'g1', ['g1', 'g2']));
+    ops.calls = [];
+    ops.failBatches = true;
+    await l3.sync(threeRouters('g2', 'g2', ['g2', 'g1']));
+    expect(ops.calls.filter((c) => c.startsWith('legs')).sort()).toEqual(['legs 1:active', 'legs 2:active', 'legs 3:active']);
+    expect(Object.values(l3.statuses().routers)).toEqual(['active', 'active', 'active']);
+    await l3.close();
+  });
+
+  it('leaves to the per-router apply a router that changed in more than its role (legsOnlySwitches, pure)', () => {
+    const standby = threeRouters('g2', 'g1', ['g1', 'g2']);
+    const promoted = threeRouters('g2', 'g2', ['g2', 'g1']);
+    const ids = [1, 2, 3].map((i) => `r0000000-aaaa-bbbb-cccc-00000000000${i}`);
+    const applied = new Map(ids.map((id) => [id, compileRouter(planRouter(standby, 'g2', id)!).key]));
+    applied.set(ids[1]!, 'an older key'); // router 2 changed meanwhile
+    applied.delete(ids[2]!); // router 3 never applied
+    const plan = new Map(ids.map((id) => [id, planRouter(promoted, 'g2', id)!]));
+    const wanted = (p: RouterPlan): LegState => (p.role === 'active' ? 'active' : 'silent');
+    const out = legsOnlySwitches(ids, plan, (id) => applied.get(id), () => 'silent', wanted);
+    expect(out.map((x) => [x.id, x.want])).toEqual([[ids[0], 'active']]);
+    // Legs already as wanted: nothing to switch.
+    expect(legsOnlySwitches(ids, plan, (id) => applied.get(id), () => 'active', wanted)).toEqual([]);
+  });
+});
+
+describe('legBatchLines (pure)', () => {
+  it('one line per leg of every router, up for active and down for silent', () => {
+    const m = threeRouters('g1', 'g1', ['g1', 'g2']);
+    const [a, b] = [1, 2].map((i) => planRouter(m, 'g1', `r0000000-aaaa-bbbb-cccc-00000000000${i}`)!.spec);
+    expect(legBatchLines([{ spec: a!, legs: 'active' }, { spec: b!, legs: 'silent' }])).toEqual([
+      'link set dev tr-qr1-port-00 up', 'link set dev tr-qg1-port-00 up', 'link set dev tr-qr2-port-00 down', 'link set dev tr-qg2-port-00 down',
+    ]);
   });
 });
 
@@ -196,10 +295,10 @@ describe('activation waits for the flows', () => {
     promoted.revision = 7;
     await l3.sync(promoted);
     await new Promise((r) => setTimeout(r, 20));
-    expect(ops.calls).toEqual(['legs active']); // legs up at once, no announcement yet
+    expect(ops.calls).toEqual(['legs 1:active']); // legs up at once, no announcement yet
     gate.reached(6);
     await new Promise((r) => setTimeout(r, 20));
-    expect(ops.calls).toEqual(['legs active']);
+    expect(ops.calls).toEqual(['legs 1:active']);
     gate.reached(7);
     await new Promise((r) => setTimeout(r, 20));
     expect(ops.calls.filter((c) => c.startsWith('announce'))).toHaveLength(3);

@@ -1,0 +1,57 @@
+// What the L3 manager applies for a router, as text, and the key it compares with what it applied
+// last; and which routers of a pass need nothing but their legs switched (an HA promotion or
+// demotion: the whole gateway's routers at a failover, switched in one batch, legs.ts). PURE.
+import type { RouterPlan } from './manager-plan.ts';
+import type { LegState } from './namespace.ts';
+import { routerFirewallRules } from './firewall-rules.ts';
+import { floatingNatElements, floatingNatTableLine } from './floating-nat.ts';
+import { routerRulesText } from './rules.ts';
+
+export interface CompiledRouter {
+  /** The namespace spec as JSON (a change means an ensure). */
+  spec: string;
+  /** The iptables text. */
+  rules: string;
+  /** The nft table line and the floating IP map elements. */
+  table: string | null;
+  elements: string;
+  /** Everything above: equal to the last applied key, nothing but the legs can need work. */
+  key: string;
+}
+
+/** Throws when the router's rules cannot be compiled (only a model change can fix that). */
+export function compileRouter(p: RouterPlan): CompiledRouter {
+  const rules = routerRulesText(p.nat, routerFirewallRules(p.firewall));
+  const table = floatingNatTableLine(p.nat);
+  const elements = floatingNatElements(p.nat);
+  const spec = JSON.stringify(p.spec);
+  return { spec, rules, table, elements, key: `${spec}\n${rules}\n${table}\n${elements}` };
+}
+
+export interface LegSwitch { id: string; plan: RouterPlan; want: LegState }
+
+/**
+ * The routers among `ids` planned in `plan`, applied as planned (`appliedKey` equals their key),
+ * whose legs are not as wanted: their legs alone must switch. Routers that changed otherwise, or
+ * do not compile, are left to the per-router apply.
+ */
+export function legsOnlySwitches(ids: Iterable<string>, plan: ReadonlyMap<string, RouterPlan>, appliedKey: (id: string) => string | undefined,
+  legsNow: (id: string) => LegState | undefined, wanted: (p: RouterPlan) => LegState): LegSwitch[] {
+  const out: LegSwitch[] = [];
+  for (const id of ids) {
+    const p = plan.get(id);
+    if (!p) continue;
+    const want = wanted(p);
+    if (legsNow(id) === want) continue;
+    const applied = appliedKey(id);
+    if (applied === undefined) continue;
+    let key: string;
+    try {
+      key = compileRouter(p).key;
+    } catch {
+      continue;
+    }
+    if (key === applied) out.push({ id, plan: p, want });
+  }
+  return out;
+}
