@@ -184,3 +184,26 @@ export function planRouter(model: HostModel, host: string, routerId: string): Ro
     firewall: routerFirewallPlan(model, interfaces.map((i) => ({ portId: i.portId, interfaceName: i.name }))),
   };
 }
+
+/**
+ * The plan after a model change: every router again ('all'), or only the dirty and failed ones,
+ * updated in `plan` in place. `before`: the previous plans of the routers considered (their
+ * floating IPs' statuses are taken back). PURE (but for `plan`, which it updates).
+ */
+export function replan(model: HostModel, host: string, plan: Map<string, RouterPlan>, dirty: Set<string> | 'all', failed: ReadonlySet<string>):
+  { plan: Map<string, RouterPlan>; before: Map<string, RouterPlan>; considered: Set<string> } {
+  if (dirty === 'all') {
+    const next = routerPlan(model, host);
+    return { plan: next, before: plan, considered: new Set([...plan.keys(), ...next.keys()]) };
+  }
+  const considered = new Set([...dirty, ...failed]);
+  const before = new Map<string, RouterPlan>();
+  for (const id of considered) {
+    const old = plan.get(id);
+    if (old) before.set(id, old);
+    const p = planRouter(model, host, id);
+    if (p) plan.set(id, p);
+    else plan.delete(id);
+  }
+  return { plan, before, considered };
+}

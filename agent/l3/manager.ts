@@ -25,7 +25,7 @@ import type { Logger } from 'pino';
 import type { HostModel } from '../model/host-model.ts';
 import type { OvsdbConnection } from '../ovsdb/connection.ts';
 import { movedFloatingIps, newLegAddresses } from './announcements.ts';
-import { planRouter, routerPlan, type RouterPlan } from './manager-plan.ts';
+import { replan, type RouterPlan } from './manager-plan.ts';
 import { routerNamespaceName, type LegState, type RouterNamespaceOptions, type RouterSpec } from './namespace.ts';
 import { defaultL3Ops, withDefaultOps, type L3Ops } from './ops.ts';
 import { firewallChangeCleanups, stalePortForwardingCleanups, staleMappingCleanups } from './conntrack-cleanups.ts';
@@ -212,25 +212,8 @@ export class L3Manager extends EventEmitter<Events> {
     // The model is shared with the dataplane and changes while we await: plan once, up front.
     const dirty = this.dirty;
     this.dirty = new Set();
-    // The replanned routers' previous plans: their floating IPs' statuses are taken back below.
-    let before: Map<string, RouterPlan>;
-    let considered: Set<string>;
-    if (dirty === 'all') {
-      before = this.plan;
-      this.plan = routerPlan(model, this.opts.host);
-      considered = new Set([...before.keys(), ...this.plan.keys()]);
-    } else {
-      considered = new Set([...dirty, ...this.failedRouters]);
-      before = new Map();
-      for (const id of considered) {
-        const old = this.plan.get(id);
-        if (old) before.set(id, old);
-        const p = planRouter(model, this.opts.host, id);
-        if (p) this.plan.set(id, p);
-        else this.plan.delete(id);
-      }
-    }
-    const plan = this.plan;
+    const { plan, before, considered } = replan(model, this.opts.host, this.plan, dirty, this.failedRouters);
+    this.plan = plan;
     await this.opts.deadMan?.arm(plan, considered);
     let failed = false;
 
