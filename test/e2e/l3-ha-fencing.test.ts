@@ -11,10 +11,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
-import { network, port, portStatus, subnet } from '../helpers/fabric-model.ts';
+import { PROBE, type Fabric } from '../helpers/fabric.ts';
+import { haRouterFabric, l3AgentsOf } from '../helpers/ha-fabric.ts';
 import { outage, replies } from '../helpers/probe-log.ts';
-import { attachExternal, type ExternalHost } from '../../lab/lab-external.ts';
+import type { ExternalHost } from '../../lab/lab-external.ts';
 import type { LabProcess, LabVm } from '../../lab/lab.ts';
 import { WATCHER_NAME } from '../../agent/l3/dead-man.ts';
 import { run } from '../../agent/host/exec.ts';
@@ -22,7 +22,6 @@ import { processAlive } from '../../agent/host/local-ovs.ts';
 import { legsUpOn } from '../helpers/router-legs.ts';
 
 const P = 'project-l3-ha-fencing';
-const OUTSIDE = '172.31.202.100';
 let f: Fabric;
 let ext: ExternalHost;
 let routerId = '';
@@ -35,9 +34,7 @@ const procs: LabProcess[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function l3Agents(): Promise<Array<{ host: string; ha_state: string; alive: boolean }>> {
-  return (await f.api('GET', `/v2.0/routers/${routerId}/l3-agents`)).agents;
-}
+const l3Agents = () => l3AgentsOf(f, routerId);
 
 const roles = async () => JSON.stringify((await l3Agents()).map((x) => [x.host, x.ha_state, x.alive]));
 
@@ -85,35 +82,9 @@ async function sampleLegs(t0: number, ms: number, from: string, to: string) {
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'weft-l3haf-'));
-  f = await createFabric({ hosts: ['g1', 'g2', 'c1'], provider: true });
-  ext = await attachExternal(f.lab, `${OUTSIDE}/24`);
-  // c1 is kept out of the gateways (an admin-down agent gets no routers), so g1 is active and g2 standby.
-  const { agents } = await f.api('GET', '/v2.0/agents');
-  await f.api('PUT', `/v2.0/agents/${agents.find((a: any) => a.host === 'c1').id}`, { agent: { admin_state_up: false } });
-  const extNet = await network(f, 'admin-project', {
-    'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'physnet1',
-  });
-  await subnet(f, 'admin-project', extNet, '172.31.202.0/24', {
-    gateway_ip: OUTSIDE, allocation_pools: [{ start: '172.31.202.10', end: '172.31.202.99' }],
-  });
-  const net = await network(f, P);
-  const sub = await subnet(f, P, net, '10.31.0.0/24', { gateway_ip: '10.31.0.1' });
-  const { router } = await f.api('POST', '/v2.0/routers', {
-    router: { name: 'r-ha-fencing', project_id: P, ha: true, external_gateway_info: { network_id: extNet } },
-  });
-  routerId = router.id;
-  await f.api('PUT', `/v2.0/routers/${routerId}/add_router_interface`, { subnet_id: sub });
-  const p = await port(f, P, net, 'c1', { name: 'vm', fixed_ips: [{ ip_address: '10.31.0.5' }] });
-  vm = await f.lab.plug('c1', { name: 'vm', portId: p.id, mac: p.mac_address, ip: '10.31.0.5/24', gateway: '10.31.0.1' });
-  await f.until('vm ACTIVE', async () => (await portStatus(f, p.id)) === 'ACTIVE');
-  await f.api('POST', '/v2.0/security-group-rules', { security_group_rule: {
-    security_group_id: p.security_groups[0], direction: 'ingress', ethertype: 'IPv4', protocol: 'udp',
-    port_range_min: 7001, port_range_max: 7001, remote_ip_prefix: '0.0.0.0/0',
-  } });
-  const { floatingip } = await f.api('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: extNet, project_id: P, port_id: p.id } });
-  fipAddress = floatingip.floating_ip_address;
-  const { ports } = await f.api('GET', `/v2.0/ports?device_id=${routerId}`);
-  legs = ports.map((x: any) => `tr-${x.id.slice(0, 11)}`);
+  ({ f, ext, vm, fipAddress, legs, router: { id: routerId } } = await haRouterFabric({
+    project: P, routerName: 'r-ha-fencing', outsidePrefix: '172.31.202', tenantPrefix: '10.31.0',
+  }));
 }, 240_000);
 
 afterAll(async () => {

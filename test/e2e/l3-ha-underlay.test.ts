@@ -12,10 +12,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ip } from '../../agent/host/netns.ts';
 import { BFD_TUNNEL_KEY, bfdPortName } from '../../agent/underlay/bfd-plan.ts';
-import { attachExternal, type ExternalHost } from '../../lab/lab-external.ts';
+import type { ExternalHost } from '../../lab/lab-external.ts';
 import type { LabProcess, LabVm } from '../../lab/lab.ts';
-import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
-import { network, port, portStatus, subnet } from '../helpers/fabric-model.ts';
+import { PROBE, type Fabric } from '../helpers/fabric.ts';
+import { haRouterFabric, l3AgentsOf } from '../helpers/ha-fabric.ts';
+import { legsUpOn } from '../helpers/router-legs.ts';
 import { outage, replies } from '../helpers/probe-log.ts';
 
 const P = 'project-l3-ha-underlay';
@@ -33,17 +34,10 @@ const procs: LabProcess[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function l3Agents(): Promise<string> {
-  const { agents } = await f.api('GET', `/v2.0/routers/${routerId}/l3-agents`);
-  return JSON.stringify(agents.map((x: any) => [x.host, x.ha_state, x.alive]));
-}
+const l3Agents = async () => JSON.stringify((await l3AgentsOf(f, routerId)).map((x) => [x.host, x.ha_state, x.alive]));
 
-/** Whether any of the router's legs (host-side veth ends tr-<port id>) is up on `host`. */
-async function legsUp(host: string): Promise<boolean> {
-  const r = await f.lab.host(host).exec(['ip', '-j', 'link', 'show']);
-  const links = JSON.parse(r.stdout || '[]') as Array<{ ifname: string; flags: string[] }>;
-  return legs.some((l) => links.find((x) => x.ifname === l)?.flags.includes('UP'));
-}
+/** Whether any of the router's legs is up on `host`. */
+const legsUp = async (host: string): Promise<boolean> => (await legsUpOn(f.lab.host(host), legs)) > 0;
 
 /** The BFD ports of a host's br-int: name -> [remote_ip, key, BFD state]. */
 async function bfdPorts(host: string): Promise<Record<string, [string, string, string]>> {
@@ -71,38 +65,13 @@ async function sampleLegs(since: number, ms: number): Promise<{ seen: string[]; 
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'weft-l3hau-'));
-  f = await createFabric({ hosts: HOSTS, provider: true, controllerEnv: { WEFT_LOG_LEVEL: 'info' } });
-  ext = await attachExternal(f.lab, `${OUTSIDE}/24`);
-  // c1 admin-down: no routers there (the L3 scheduler's rule), so g1 is active and g2 standby. It
-  // still runs BFD and reports: admin state is about placement, not about probing.
-  const { agents } = await f.api('GET', '/v2.0/agents');
-  const c1 = agents.find((a: any) => a.host === 'c1');
-  await f.api('PUT', `/v2.0/agents/${c1.id}`, { agent: { admin_state_up: false } });
-  const extNet = await network(f, 'admin-project', {
-    'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'physnet1',
-  });
-  await subnet(f, 'admin-project', extNet, '172.31.202.0/24', {
-    gateway_ip: OUTSIDE, allocation_pools: [{ start: '172.31.202.10', end: '172.31.202.99' }],
-  });
-  const net = await network(f, P);
-  tenantVni = (await f.api('GET', `/v2.0/networks/${net}`)).network['provider:segmentation_id'];
-  const sub = await subnet(f, P, net, '10.31.0.0/24', { gateway_ip: '10.31.0.1' });
-  const { router } = await f.api('POST', '/v2.0/routers', {
-    router: { name: 'r-ha-underlay', project_id: P, ha: true, external_gateway_info: { network_id: extNet } },
-  });
-  routerId = router.id;
-  await f.api('PUT', `/v2.0/routers/${routerId}/add_router_interface`, { subnet_id: sub });
-  const p = await port(f, P, net, 'c1', { name: 'vm', fixed_ips: [{ ip_address: '10.31.0.5' }] });
-  vm = await f.lab.plug('c1', { name: 'vm', portId: p.id, mac: p.mac_address, ip: '10.31.0.5/24', gateway: '10.31.0.1' });
-  await f.until('vm ACTIVE', async () => (await portStatus(f, p.id)) === 'ACTIVE');
-  await f.api('POST', '/v2.0/security-group-rules', { security_group_rule: {
-    security_group_id: p.security_groups[0], direction: 'ingress', ethertype: 'IPv4', protocol: 'udp',
-    port_range_min: 7001, port_range_max: 7001, remote_ip_prefix: '0.0.0.0/0',
-  } });
-  const { floatingip } = await f.api('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: extNet, project_id: P, port_id: p.id } });
-  fipAddress = floatingip.floating_ip_address;
-  const { ports } = await f.api('GET', `/v2.0/ports?device_id=${routerId}`);
-  legs = ports.map((x: any) => `tr-${x.id.slice(0, 11)}`);
+  // c1 is admin-down (no routers there), yet it still runs BFD and reports: admin state is about
+  // placement, not about probing.
+  let netId = '';
+  ({ f, ext, vm, fipAddress, legs, tenantNetworkId: netId, router: { id: routerId } } = await haRouterFabric({
+    project: P, routerName: 'r-ha-underlay', outsidePrefix: '172.31.202', tenantPrefix: '10.31.0', controllerEnv: { WEFT_LOG_LEVEL: 'info' },
+  }));
+  tenantVni = (await f.api('GET', `/v2.0/networks/${netId}`)).network['provider:segmentation_id'];
 }, 240_000);
 
 afterAll(async () => {

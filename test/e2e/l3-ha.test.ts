@@ -11,10 +11,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
-import { network, port, portStatus, subnet } from '../helpers/fabric-model.ts';
+import { PROBE, type Fabric } from '../helpers/fabric.ts';
+import { haRouterFabric, l3AgentsOf } from '../helpers/ha-fabric.ts';
 import { outage, replies } from '../helpers/probe-log.ts';
-import { attachExternal, type ExternalHost } from '../../lab/lab-external.ts';
+import type { ExternalHost } from '../../lab/lab-external.ts';
 import type { LabProcess, LabVm } from '../../lab/lab.ts';
 import { legsUpOn } from '../helpers/router-legs.ts';
 
@@ -26,13 +26,13 @@ let routerId = '';
 let fipAddress = '';
 let vm: LabVm;
 let tmp = '';
+/** The router's legs as the gateway hosts' switches see them (host-side veth ends tr-<port id[:11]>). */
+let legs: string[] = [];
 const procs: LabProcess[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function l3Agents(): Promise<Array<{ host: string; ha_state: string; alive: boolean }>> {
-  return (await f.api('GET', `/v2.0/routers/${routerId}/l3-agents`)).agents;
-}
+const l3Agents = () => l3AgentsOf(f, routerId);
 
 /** `openstack network agent list --router R --long -f json` with the admin token, nothing else from the environment. */
 function openstackAgentList(): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -49,38 +49,12 @@ function openstackAgentList(): Promise<{ code: number; stdout: string; stderr: s
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'weft-l3ha-'));
-  f = await createFabric({ hosts: ['g1', 'g2', 'c1'], provider: true });
-  ext = await attachExternal(f.lab, `${OUTSIDE}/24`);
-  // Every lab host maps physnet1; the compute host is kept out of the gateways by making its agent
-  // admin-down (it then gets no routers: the L3 scheduler's rule), so g1 is active and g2 standby.
-  const { agents } = await f.api('GET', '/v2.0/agents');
-  const c1 = agents.find((a: any) => a.host === 'c1');
-  await f.api('PUT', `/v2.0/agents/${c1.id}`, { agent: { admin_state_up: false } });
-  const extNet = await network(f, 'admin-project', {
-    'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'physnet1',
-  });
-  await subnet(f, 'admin-project', extNet, '172.31.201.0/24', {
-    gateway_ip: OUTSIDE, allocation_pools: [{ start: '172.31.201.10', end: '172.31.201.99' }],
-  });
-  const net = await network(f, P);
-  const sub = await subnet(f, P, net, '10.30.0.0/24', { gateway_ip: '10.30.0.1' });
-  const { router } = await f.api('POST', '/v2.0/routers', {
-    router: { name: 'r-ha', project_id: P, ha: true, external_gateway_info: { network_id: extNet } },
-  });
+  let router: Record<string, any>;
+  ({ f, ext, vm, fipAddress, legs, router } = await haRouterFabric({
+    project: P, routerName: 'r-ha', outsidePrefix: '172.31.201', tenantPrefix: '10.30.0', icmp: true,
+  }));
   routerId = router.id;
   expect(router.ha).toBe(true);
-  await f.api('PUT', `/v2.0/routers/${routerId}/add_router_interface`, { subnet_id: sub });
-  const p = await port(f, P, net, 'c1', { name: 'vm', fixed_ips: [{ ip_address: '10.30.0.5' }] });
-  vm = await f.lab.plug('c1', { name: 'vm', portId: p.id, mac: p.mac_address, ip: '10.30.0.5/24', gateway: '10.30.0.1' });
-  await f.until('vm ACTIVE', async () => (await portStatus(f, p.id)) === 'ACTIVE');
-  for (const proto of ['udp', 'icmp'] as const) {
-    await f.api('POST', '/v2.0/security-group-rules', { security_group_rule: {
-      security_group_id: p.security_groups[0], direction: 'ingress', ethertype: 'IPv4', protocol: proto,
-      ...(proto === 'udp' ? { port_range_min: 7001, port_range_max: 7001 } : {}), remote_ip_prefix: '0.0.0.0/0',
-    } });
-  }
-  const { floatingip } = await f.api('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: extNet, project_id: P, port_id: p.id } });
-  fipAddress = floatingip.floating_ip_address;
 }, 240_000);
 
 afterAll(async () => {
@@ -183,9 +157,7 @@ describe('highly available routers', () => {
     await f.api('PUT', `/v2.0/agents/${id('g2')}`, { agent: { admin_state_up: true } });
     await f.until('g1 active, g2 standby', async () =>
       JSON.stringify((await l3Agents()).map((x) => [x.host, x.ha_state, x.alive])) === JSON.stringify([['g1', 'active', true], ['g2', 'standby', true]]), 30_000);
-    // The router's legs as each gateway host's switch sees them (host-side veth ends tr-<port id>).
-    const { ports } = await f.api('GET', `/v2.0/ports?device_id=${routerId}`);
-    const legs = ports.map((p: any) => `tr-${p.id.slice(0, 11)}`);
+    // Whether any of the router's legs is up on a host.
     const legsUp = async (host: string): Promise<boolean> => (await legsUpOn(f.lab.host(host), legs)) > 0;
     await f.until('g1 legs up, g2 legs down', async () => (await legsUp('g1')) && !(await legsUp('g2')), 30_000);
     const fipFile = join(tmp, 'fip-partition.txt');
