@@ -107,10 +107,17 @@ describe('HA routers: underlay failure of the active gateway', () => {
     // exist: they do not capture it (a fixed key only takes packets with that key).
     await f.until('both probes answered', async () => replies(fipFile).length > 50 && replies(snatFile).length > 50, 60_000);
     for (const h of ['g1', 'c1']) {
-      // The tenant network's packets from the other host came in on vxlan0 (its classify flow counted them).
-      const flows = await f.lab.host(h).ovs.ofctl('dump-flows', 'br-int');
-      const classify = flows.split('\n').find((l) => new RegExp(`tun_id=0x${tenantVni.toString(16)}\\b`).test(l) && /in_port=(60000|vxlan0)\b/.test(l));
-      expect(Number(/n_packets=(\d+)/.exec(classify ?? '')?.[1] ?? 0), `${h}: ${classify}`).toBeGreaterThan(50);
+      // The tenant network's packets from the other host came in on vxlan0 (its classify flow counted
+      // them). A reinstalled flow starts counting from 0 again, so this waits for the count to pass 50.
+      let classify: string | undefined;
+      const counted = async () => {
+        const flows = await f.lab.host(h).ovs.ofctl('dump-flows', 'br-int');
+        classify = flows.split('\n').find((l) => new RegExp(`tun_id=0x${tenantVni.toString(16)}\\b`).test(l) && /in_port=(60000|vxlan0)\b/.test(l));
+        return Number(/n_packets=(\d+)/.exec(classify ?? '')?.[1] ?? 0) > 50;
+      };
+      await f.until(`${h}: tenant packets counted on vxlan0`, counted, 10_000).catch(() => {
+        throw new Error(`${h}: vxlan0's classify flow did not count 50 tenant packets: ${classify}`);
+      });
     }
 
     // Cut g1's underlay: its port on the fabric bridge goes down. Management and provider stay up.
