@@ -126,12 +126,23 @@ export const firewallRuleView = z.object({
   action: z.enum(['allow', 'deny', 'reject']),
 });
 
-/** Another host's agent: where its tunnel ends. */
+/** Another host's agent: where its tunnel ends, and whether it is a gateway host for BFD. */
 export const agentView = z.object({
   id: z.string(),
   host: z.string(),
   tunnel_ip: z.string().nullable(),
+  /** controller/domain/gateway-capable.ts; null from a controller that does not say (taken as false). */
+  gateway_capable: z.boolean().nullish(),
 });
+
+/**
+ * Whether two hosts run a BFD session with each other (agent/underlay/bfd-plan.ts): as in OVN,
+ * only when at least one of them is a gateway host. Here so that the agent (which plans the
+ * sessions) and the controller (which counts a host's probers) cannot disagree.
+ */
+export function bfdPair(a: { gateway_capable?: boolean | null }, b: { gateway_capable?: boolean | null }): boolean {
+  return !!a.gateway_capable || !!b.gateway_capable;
+}
 
 export const VIEW_SCHEMAS = {
   network: networkView,
