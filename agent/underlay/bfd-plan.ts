@@ -51,7 +51,7 @@ type PlannedAgent = { host: string; tunnel_ip: string | null; gateway_capable?: 
 /**
  * The BFD peers of this host: every other agent with a VTEP that is not ours, by address, with
  * which it makes a pair (bfdPair: one of the two is a gateway host). This host's own flag is its
- * own agent's in the view (none yet: a compute host).
+ * own agent's in the view (not there yet: taken as a gateway host, like any unflagged agent).
  */
 export function bfdPeers(localIp: string | null, agents: Iterable<PlannedAgent>, localHost: string): BfdPeer[] {
   if (!localIp) return [];

@@ -131,7 +131,10 @@ export const agentView = z.object({
   id: z.string(),
   host: z.string(),
   tunnel_ip: z.string().nullable(),
-  /** controller/domain/gateway-capable.ts; null from a controller that does not say (taken as false). */
+  /**
+   * controller/domain/gateway-capable.ts. Null or absent (a controller, or an agent document, from
+   * before the flag) is taken as a gateway host: sessions as in the full mesh, never fewer.
+   */
   gateway_capable: z.boolean().nullish(),
 });
 
@@ -141,7 +144,7 @@ export const agentView = z.object({
  * sessions) and the controller (which counts a host's probers) cannot disagree.
  */
 export function bfdPair(a: { gateway_capable?: boolean | null }, b: { gateway_capable?: boolean | null }): boolean {
-  return !!a.gateway_capable || !!b.gateway_capable;
+  return a.gateway_capable !== false || b.gateway_capable !== false;
 }
 
 export const VIEW_SCHEMAS = {

@@ -24,6 +24,8 @@ describe('underlay-dead', () => {
     // c2 becomes a gateway host: it probes c1 too.
     const c2Gateway = more.map((a) => (a.host === 'c2' ? { ...a, gateway_capable: true } : a));
     expect([...probersOf('c1', c2Gateway)]).toEqual(['g1', 'g2', 'c2']);
+    // An agent document without the flag (from before it) probes like a gateway host, as its agent does.
+    expect([...probersOf('c1', [...more, { host: 'old', tunnel_ip: '10.0.0.9' }])]).toEqual(['g1', 'g2', 'old']);
   });
 
   it('needs a strict majority of the probers, and at least two', () => {

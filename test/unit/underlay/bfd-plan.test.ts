@@ -46,12 +46,13 @@ describe('BFD ports', () => {
   });
 
   it('from a compute host, go to the gateway hosts only, and follow the flags', () => {
-    const agents = [
+    type Agent = { host: string; tunnel_ip: string; gateway_capable?: boolean };
+    const agents: Agent[] = [
       { host: 'c1', tunnel_ip: '10.0.0.1', gateway_capable: false }, { host: 'c2', tunnel_ip: '10.0.0.2', gateway_capable: false },
-      { host: 'c3', tunnel_ip: '10.0.0.3', gateway_capable: null }, { host: 'g1', tunnel_ip: '10.0.0.4', gateway_capable: true },
+      { host: 'c3', tunnel_ip: '10.0.0.3', gateway_capable: false }, { host: 'g1', tunnel_ip: '10.0.0.4', gateway_capable: true },
       { host: 'g2', tunnel_ip: '10.0.0.5', gateway_capable: true },
     ];
-    const hosts = (list: typeof agents, me: string) => bfdPeers(list.find((a) => a.host === me)!.tunnel_ip, list, me).map((p) => p.host);
+    const hosts = (list: Agent[], me: string) => bfdPeers(list.find((a) => a.host === me)!.tunnel_ip, list, me).map((p) => p.host);
     expect(hosts(agents, 'c1')).toEqual(['g1', 'g2']);
     expect(hosts(agents, 'g1')).toEqual(['c1', 'c2', 'c3', 'g2']);
     // c2 becomes a gateway host: c1 and c3 start a session to it; c2 runs one to everyone.
@@ -63,8 +64,11 @@ describe('BFD ports', () => {
     expect(hosts(g2Compute, 'c1')).toEqual(['g1']);
     expect(hosts(g2Compute, 'g2')).toEqual(['g1']);
     expect(hosts(g2Compute, 'g1')).toEqual(['c1', 'c2', 'c3', 'g2']);
-    // Without its own agent in the view yet, a host plans as a compute host.
-    expect(bfdPeers('10.0.0.9', agents, 'newcomer').map((p) => p.host)).toEqual(['g1', 'g2']);
+    // A flag nobody set (a controller from before it) counts as a gateway host: never fewer
+    // sessions than the full mesh had. So does this host before its own agent is in its view.
+    const unflagged = agents.map((a) => (a.host === 'c3' ? { host: a.host, tunnel_ip: a.tunnel_ip } : a));
+    expect(hosts(unflagged, 'c1')).toEqual(['c3', 'g1', 'g2']);
+    expect(bfdPeers('10.0.0.9', agents, 'newcomer').map((p) => p.host)).toEqual(['c1', 'c2', 'c3', 'g1', 'g2']);
   });
 
   it('read bfd_status: up, down (also init/admin_down), or nothing yet', () => {
