@@ -10,14 +10,18 @@
 // a BFD port, so anything else arriving there is dropped by br-int (fail-mode secure).
 // bfd:check_tnl_key=true makes OVS take BFD packets only with key 0.
 //
-// Which pairs: every pair of hosts with a VTEP. Any agent may be a router's gateway host (the L3
-// scheduler takes every agent that reaches the external network, and for a tunnelled one that is
-// every host with a VTEP), so "every host to every gateway host" is the full mesh; each host runs
-// N-1 sessions at 10 packets a second each.
+// Which pairs: as in OVN, only pairs where at least one host is a gateway host (the controller
+// flags them in the agent view, controller/domain/gateway-capable.ts; schemas/agent/view.ts
+// bfdPair). A gateway host runs a session to every other host with a VTEP; a compute host only to
+// the gateway hosts. With G gateway hosts among N, that is (N-1) sessions on a gateway host and G
+// on a compute host, not N-1 everywhere, each at 10 packets a second. The underlay only decides
+// where HA routers run, and they run on gateway hosts, so a session between two compute hosts
+// would tell nobody anything.
 //
 // Timing: min_tx = min_rx = 100 ms and OVS's fixed detect multiplier 3: a cut link is seen down
 // about 300 ms after the last packet. A session that is down sends once a second (RFC 5880), so
 // coming back takes one to two seconds.
+import { bfdPair } from '../../schemas/agent/view.ts';
 import { ipv4Number } from '../features/placement.ts';
 
 /** VNI of the BFD ports: outside the tenant range (1..16777215), so no network can ever have it. */
@@ -42,12 +46,20 @@ export function bfdPortName(peerIp: string): string {
   return `bfd-${(ipv4Number(peerIp) >>> 0).toString(16).padStart(8, '0')}`;
 }
 
-/** The BFD peers of this host: every other agent with a VTEP that is not ours, by address. */
-export function bfdPeers(localIp: string | null, agents: Iterable<{ host: string; tunnel_ip: string | null }>, localHost: string): BfdPeer[] {
+type PlannedAgent = { host: string; tunnel_ip: string | null; gateway_capable?: boolean | null };
+
+/**
+ * The BFD peers of this host: every other agent with a VTEP that is not ours, by address, with
+ * which it makes a pair (bfdPair: one of the two is a gateway host). This host's own flag is its
+ * own agent's in the view (not there yet: taken as a gateway host, like any unflagged agent).
+ */
+export function bfdPeers(localIp: string | null, agents: Iterable<PlannedAgent>, localHost: string): BfdPeer[] {
   if (!localIp) return [];
+  const all = [...agents];
+  const self = all.find((a) => a.host === localHost) ?? {};
   const byIp = new Map<string, BfdPeer>();
-  for (const a of agents) {
-    if (a.host === localHost || !a.tunnel_ip || a.tunnel_ip === localIp) continue;
+  for (const a of all) {
+    if (a.host === localHost || !a.tunnel_ip || a.tunnel_ip === localIp || !bfdPair(self, a)) continue;
     const prev = byIp.get(a.tunnel_ip);
     // Two agents claiming one address (a re-registered host): the smaller name, for a stable plan.
     if (!prev || a.host < prev.host) byIp.set(a.tunnel_ip, { host: a.host, ip: a.tunnel_ip, name: bfdPortName(a.tunnel_ip) });
@@ -81,7 +93,8 @@ export function bfdReach(bfdStatus: Record<string, string>): 'up' | 'down' | und
 
 /**
  * Whether this host is cut off from the underlay: it lost (up once, down now) a strict majority
- * of its BFD peers. Below two peers there is no majority to tell "I am cut off" from "my one peer
+ * of its BFD peers (the planned ones: for a gateway host every other host, for a compute host the
+ * gateway hosts). Below two peers there is no majority to tell "I am cut off" from "my one peer
  * is", so never (the controller's rule, controller/domain/underlay.ts, needs two reporters too).
  */
 export function isolatedOnUnderlay(peers: number, lost: number): boolean {

@@ -1,4 +1,4 @@
-// The agent's underlay health: a BFD port to every peer VTEP on br-int (bfd-ports.ts), their
+// The agent's underlay health: a BFD port to every BFD peer (bfd-plan.ts) on br-int (bfd-ports.ts), their
 // sessions followed (bfd-watch.ts), the controller told of every change of a peer's state (and of
 // all of them after each welcome), and the HA routers silenced while this host has lost a majority
 // of its peers (isolated: its own link is the likely cut, and the controller, which hears the
@@ -57,7 +57,7 @@ export class UnderlayHealth {
     return h;
   }
 
-  /** The agents of the model (every host's VTEP): BFD ports follow, written only when the peers changed. */
+  /** The agents of the model (their VTEPs and gateway flags): BFD ports follow, written only when the peers changed. */
   agentsChanged(agents: Iterable<AgentView>): void {
     const peers = bfdPeers(this.o.tunnelIp, agents, this.o.host);
     const key = peers.map((p) => `${p.name}=${p.host}`).join(',');

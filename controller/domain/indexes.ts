@@ -1,4 +1,5 @@
 import type { Doc, IndexSpec } from '../store/types.ts';
+import { externalReachKey } from './gateway-capable.ts';
 
 // Secondary indexes the domain looks things up by.
 
@@ -13,7 +14,8 @@ export const ROUTER_INTERFACE_OWNERS: readonly string[] = [
 const isRouterInterface = (d: Doc): boolean => ROUTER_INTERFACE_OWNERS.includes(d.device_owner as string);
 
 export const MODEL_INDEXES: IndexSpec = {
-  network: { project_id: byProject },
+  // External networks by what a host needs to reach them (gateway-capable.ts).
+  network: { project_id: byProject, external_reach: externalReachKey },
   subnet: { project_id: byProject, network_id: (d) => d.network_id, subnetpool_id: (d) => d.subnetpool_id ?? undefined },
   subnetpool: { project_id: byProject },
   port: {
@@ -52,6 +54,7 @@ export const MODEL_INDEXES: IndexSpec = {
     egress_firewall_policy_id: (d) => d.egress_firewall_policy_id ?? undefined,
   },
   // Agent identity (auth/agent-credentials.ts): a secret is looked up by its hash, a host's credential by host.
+  agent: { host: (d) => d.host },
   agent_credential: { host: (d) => d.host, secret_hash: (d) => d.secret_hash },
   agent_enrolment: { token_hash: (d) => d.token_hash },
 };

@@ -1,5 +1,6 @@
 import type { Doc, ReadView, Tx } from '../store/types.ts';
 import { binding } from './ports.ts';
+import { refreshGatewayCapable } from './gateway-capable.ts';
 import { revise } from './standard-attrs.ts';
 
 // Highly available routers (Neutron's l3-ha extension), the controller's side. PURE: works on a
@@ -65,6 +66,10 @@ export function setGatewayGroup(tx: Tx, routerId: string, group: string[] | null
   if (group === null ? have === null : have !== null && sameList(have, group)) return;
   const { gateway_hosts: _old, ...rest } = router;
   tx.put('router', group === null ? (rest as Doc) : { ...rest, gateway_hosts: group } as Doc);
+  // Hosts entering or leaving a gateway group may start or stop being BFD gateway hosts.
+  const kept = new Set(group ?? []);
+  const left = (have ?? []).filter((h) => !kept.delete(h));
+  refreshGatewayCapable(tx, [...left, ...kept]);
 }
 
 /** Bind every router port of the router to `host` (a moving port is DOWN until its new host reports it up). */

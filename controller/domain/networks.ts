@@ -1,4 +1,5 @@
 import type { RequestContext } from '../auth/context.ts';
+import { refreshGatewayCapableOnNetwork } from './gateway-capable.ts';
 import type { Config } from '../config.ts';
 import { inUse, invalidInput } from '../errors.ts';
 import type { Doc, Tx } from '../store/types.ts';
@@ -66,6 +67,7 @@ export function networkDomain(config: Config) {
         tags: [...new Set(input.tags ?? [])],
       };
       tx.put('network', doc);
+      refreshGatewayCapableOnNetwork(tx, null, doc);
       return doc;
     },
 
@@ -78,6 +80,7 @@ export function networkDomain(config: Config) {
       }
       const next = revise(current, input as Partial<Doc>);
       tx.put('network', next);
+      refreshGatewayCapableOnNetwork(tx, current, next);
       return next;
     },
 
@@ -99,6 +102,7 @@ export function networkDomain(config: Config) {
       for (const subnet of tx.find('subnet', 'network_id', network.id)) tx.remove('subnet', subnet.id);
       releaseSegment(tx, segmentOf(network));
       tx.remove('network', network.id);
+      refreshGatewayCapableOnNetwork(tx, network, null);
     },
   };
 }

@@ -1,11 +1,12 @@
 import { makeContext, type RequestContext } from '../auth/context.ts';
+import { refreshGatewayCapable } from './gateway-capable.ts';
 import { badRequest, forbidden, inUse, NeutronError, notFound } from '../errors.ts';
 import type { Doc, ReadView, Tx } from '../store/types.ts';
 import type { ExternalGatewayInfo, Route, RouterCreate, RouterUpdate } from '../../schemas/api/router.ts';
 import { cidrContains, cidrsOverlap, tryParseCidr, tryParseIp } from './cidr.ts';
 import { createPort, deletePort } from './ports.ts';
 import { placeRouter, refreshGatewayGroup, routerHost } from './l3-scheduler.ts';
-import { DEFAULT_MAX_L3_AGENTS_PER_ROUTER } from './l3-ha.ts';
+import { DEFAULT_MAX_L3_AGENTS_PER_ROUTER, gatewayHostsOf } from './l3-ha.ts';
 import { networkVisibleTo } from './subnets.ts';
 import { owningProject, requireAdminFor } from './policy.ts';
 import { revise, standard } from './standard-attrs.ts';
@@ -282,6 +283,7 @@ export function updateRouter(tx: Tx, ctx: RequestContext, current: Doc, input: R
     next = rest as Doc;
   }
   tx.put('router', next);
+  if (haChanged && !input.ha) refreshGatewayCapable(tx, gatewayHostsOf(current));
   if (external_gateway_info !== undefined && next.gw_port_id) placeRouter(tx, next);
   else if (haChanged) refreshGatewayGroup(tx, next.id, routerHost(tx, next.id));
   return tx.get('router', next.id) ?? next;
@@ -295,6 +297,7 @@ export function removeRouter(tx: Tx, _ctx: RequestContext, router: Doc): void {
   assertGatewayNotUsedByFips(tx, router);
   dropGatewayPort(tx, router);
   tx.remove('router', router.id);
+  refreshGatewayCapable(tx, gatewayHostsOf(router));
 }
 
 /** add_extraroutes / remove_extraroutes (extraroute-atomic): one update of the whole set. */

@@ -1,18 +1,29 @@
 // Underlay failure of a gateway host, as its peers' BFD sessions see it (agent/underlay). PURE.
 //
-// Every agent with a VTEP runs a BFD session to every other one and reports a peer 'down' when a
-// session that was up goes down, and 'up' when it comes back. A host is underlay-dead when a
-// strict majority of the other hosts with a VTEP (the hosts that probe it) report it down, and at
-// least two do: with one prober, "the link of A is cut" and "the link of B is cut" look the same.
+// Agents with a VTEP run BFD sessions to each other where at least one of the pair is a gateway
+// host (schemas/agent/view.ts bfdPair; gateway-capable.ts) and report a peer 'down' when a session
+// that was up goes down, and 'up' when it comes back. A host is underlay-dead when a strict
+// majority of the hosts that have a session with it (its probers) report it down, and at least two
+// do: with one prober, "the link of A is cut" and "the link of B is cut" look the same. A gateway
+// host's probers are every other host with a VTEP, as in a full mesh. A compute host's are the
+// gateway hosts only; its verdict moves nothing (it is in no HA router's gateway group, or it
+// would be a gateway host) and keeps nothing from being promoted, so it is kept only because it
+// costs nothing to keep the rule the same for every host.
 // The isolated host itself sees a majority of its peers go down at the same moment and silences
 // its HA routers (agent/underlay/bfd-plan.ts isolatedOnUnderlay, the same majority rule).
 
+import { bfdPair } from '../../schemas/agent/view.ts';
+
 export type UnderlayReach = 'up' | 'down';
 
-/** The hosts that probe `target`: every other host with a VTEP. */
-export function probersOf(target: string, agents: Iterable<{ host?: string | null; tunnel_ip?: string | null }>): Set<string> {
+type ProberAgent = { host?: string | null; tunnel_ip?: string | null; gateway_capable?: boolean | null };
+
+/** The hosts that probe `target`: every other host with a VTEP that has a BFD session with it. */
+export function probersOf(target: string, agents: Iterable<ProberAgent>): Set<string> {
+  const all = [...agents];
+  const self = all.find((a) => a.host === target) ?? {};
   const out = new Set<string>();
-  for (const a of agents) if (a.host && a.host !== target && a.tunnel_ip) out.add(a.host);
+  for (const a of all) if (a.host && a.host !== target && a.tunnel_ip && bfdPair(self, a)) out.add(a.host);
   return out;
 }
 

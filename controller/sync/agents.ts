@@ -2,6 +2,7 @@ import type { HelloMessage } from '../../schemas/agent/channel.ts';
 import type { AgentUpdate } from '../../schemas/api/agent.ts';
 import { revokeCredential } from '../auth/agent-credentials.ts';
 import { evacuateGatewayHost, leaveGatewayGroups, scheduleUnplacedRouters } from '../domain/l3-scheduler.ts';
+import { refreshGatewayCapable, withGatewayFlag } from '../domain/gateway-capable.ts';
 import { newId } from '../domain/standard-attrs.ts';
 import { notFound } from '../errors.ts';
 import type { Doc, ReadView, Tx } from '../store/types.ts';
@@ -41,6 +42,8 @@ export interface AgentDoc extends Doc {
   configurations: AgentConfigurations;
   /** Top-level copy of configurations.tunneling_ip: what the agent view (pickView) sends other hosts. */
   tunnel_ip: string | null;
+  /** Whether BFD peers run sessions to it (domain/gateway-capable.ts); internal, in the agent view only. */
+  gateway_capable?: boolean;
 }
 
 /** What the hub knows about an agent at runtime (nothing is persisted). */
@@ -79,7 +82,12 @@ function sameConfigurations(a: AgentConfigurations, b: AgentConfigurations): boo
 export function registerAgent(tx: Tx, hello: HelloFields, now: number): AgentDoc {
   const current = agentByHost(tx, hello.host);
   const configurations = configurationsOf(hello);
-  if (current && sameConfigurations(current.configurations, configurations) && current.tunnel_ip === hello.tunnelIp) return current;
+  if (current && sameConfigurations(current.configurations, configurations) && current.tunnel_ip === hello.tunnelIp) {
+    // A document from before the flag existed (or a stale one) is set right when its agent says hello.
+    const flagged = withGatewayFlag(tx, current);
+    if (flagged !== current) tx.put(AGENT_KIND, flagged);
+    return flagged;
+  }
   const at = agentTime(now);
   const doc: AgentDoc = current
     ? { ...current, configurations, tunnel_ip: hello.tunnelIp, started_at: at }
@@ -87,8 +95,9 @@ export function registerAgent(tx: Tx, hello: HelloFields, now: number): AgentDoc
         id: newId(), agent_type: AGENT_TYPE, binary: AGENT_BINARY, host: hello.host, topic: 'N/A', admin_state_up: true,
         description: null, created_at: at, started_at: at, configurations, tunnel_ip: hello.tunnelIp,
       };
-  tx.put(AGENT_KIND, doc);
-  return doc;
+  const flagged = withGatewayFlag(tx, doc);
+  tx.put(AGENT_KIND, flagged);
+  return flagged;
 }
 
 export function updateAgent(tx: Tx, id: string, input: AgentUpdate): AgentDoc {
@@ -110,6 +119,7 @@ export function updateAgentAndPlacement(tx: Tx, id: string, input: AgentUpdate):
   const doc = updateAgent(tx, id, input);
   if (before?.admin_state_up && !doc.admin_state_up) evacuateGatewayHost(tx, doc.host);
   if (before && !before.admin_state_up && doc.admin_state_up) scheduleUnplacedRouters(tx);
+  refreshGatewayCapable(tx, [doc.host]);
   return doc;
 }
 

@@ -126,12 +126,26 @@ export const firewallRuleView = z.object({
   action: z.enum(['allow', 'deny', 'reject']),
 });
 
-/** Another host's agent: where its tunnel ends. */
+/** Another host's agent: where its tunnel ends, and whether it is a gateway host for BFD. */
 export const agentView = z.object({
   id: z.string(),
   host: z.string(),
   tunnel_ip: z.string().nullable(),
+  /**
+   * controller/domain/gateway-capable.ts. Null or absent (a controller, or an agent document, from
+   * before the flag) is taken as a gateway host: sessions as in the full mesh, never fewer.
+   */
+  gateway_capable: z.boolean().nullish(),
 });
+
+/**
+ * Whether two hosts run a BFD session with each other (agent/underlay/bfd-plan.ts): as in OVN,
+ * only when at least one of them is a gateway host. Here so that the agent (which plans the
+ * sessions) and the controller (which counts a host's probers) cannot disagree.
+ */
+export function bfdPair(a: { gateway_capable?: boolean | null }, b: { gateway_capable?: boolean | null }): boolean {
+  return a.gateway_capable !== false || b.gateway_capable !== false;
+}
 
 export const VIEW_SCHEMAS = {
   network: networkView,

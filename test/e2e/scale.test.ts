@@ -105,6 +105,27 @@ describe(`${SIMULATED} simulated and ${REAL.length} real hosts, ${PORTS} ports`,
     for (const s of sims) expect(s.switch.flows.size).toBeGreaterThan(s.dataplane.boundPorts().size);
   }, 60_000);
 
+  it('runs BFD from a real host to the gateway hosts only, or to every other host when it is one', async () => {
+    // No external network here: the gateway hosts are those of the HA routers' gateway groups.
+    const listed = await listModel(f.api);
+    const gateways = new Set(listed.router.flatMap((r) => (r.gateway_hosts as string[] | null) ?? []));
+    const sessions: Record<string, number> = {};
+    for (const h of REAL) {
+      const want = listed.agent.filter((a) => a.host !== h && a.configurations.tunneling_ip && (gateways.has(h) || gateways.has(a.host)))
+        .map((a) => a.host as string).sort();
+      let have: string[] = [];
+      await f.until(`${h}: BFD ports to its pairs`, async () => {
+        const out = await f.lab.host(h).ovs.vsctl('--format=json', '--columns=external_ids', 'find', 'Interface', 'external_ids:weft-role=bfd');
+        have = (JSON.parse(out).data as Array<[['map', [string, string][]]]>).map(([ids]) => Object.fromEntries(ids[1])['weft-peer-host']!).sort();
+        return JSON.stringify(have) === JSON.stringify(want);
+      }, 30_000).catch(() => expect(have).toEqual(want));
+      if (!gateways.has(h)) expect(want.length).toBeLessThan(SIMULATED + REAL.length - 1);
+      sessions[h] = have.length;
+    }
+    // A full mesh would be SIMULATED + REAL.length - 1 on each.
+    console.log(JSON.stringify({ bfd_sessions: sessions, gateway_hosts: gateways.size, hosts: SIMULATED + REAL.length, full_mesh_per_host: SIMULATED + REAL.length - 1 }));
+  }, 60_000);
+
   it('sends a port update only to the hosts whose view holds the port', async () => {
     const listed = await listModel(f.api);
     const holders = (portId: string) => new Set(sims.filter((s) => expectedView(listed, s.host).port.has(portId)).map((s) => s.host));

@@ -1,6 +1,9 @@
 // The BFD ports (agent/underlay) against a real private Open vSwitch: written in one transaction
 // with their options, bfd settings, marks and ofports, idempotent, corrected and removed as the
-// peers change, never touching other ports; the BFD monitor reads their sessions' states.
+// peers change, never touching other ports; the BFD monitor reads their sessions' states. The
+// agent's underlay health plans them from its view of the agents: a compute host runs sessions to
+// the gateway hosts only, a gateway host to every other host, and a host that becomes a gateway
+// host (or stops being one) gains (or loses) the sessions of the compute hosts.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +15,8 @@ import { OvsdbConnection } from '../../agent/ovsdb/connection.ts';
 import { BFD_OFPORT_FIRST, bfdPeers } from '../../agent/underlay/bfd-plan.ts';
 import { syncBfdPorts } from '../../agent/underlay/bfd-ports.ts';
 import { BfdWatch } from '../../agent/underlay/bfd-watch.ts';
+import { UnderlayHealth } from '../../agent/underlay/underlay-health.ts';
+import type { AgentView } from '../../schemas/agent/view.ts';
 
 const H = `wt${randomBytes(3).toString('hex')}-bfd`;
 const runRoot = mkdtempSync('/tmp/wt-');
@@ -19,9 +24,12 @@ const LOCAL = '172.31.251.1';
 let ovs: LocalOvs;
 let conn: OvsdbConnection;
 let watch: BfdWatch | undefined;
+let health: UnderlayHealth | undefined;
 
 const vs = (...a: string[]) => ovs.vsctl(...a);
-const peers = (...hosts: Array<[string, string]>) => bfdPeers(LOCAL, hosts.map(([host, ip]) => ({ host, tunnel_ip: ip })), 'me');
+/** The BFD peers of this host as a gateway host: every other host. */
+const peers = (...hosts: Array<[string, string]>) =>
+  bfdPeers(LOCAL, [{ host: 'me', tunnel_ip: LOCAL, gateway_capable: true }, ...hosts.map(([host, ip]) => ({ host, tunnel_ip: ip }))], 'me');
 
 beforeAll(async () => {
   await createNetns(H);
@@ -31,6 +39,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await health?.close().catch(() => undefined);
   await watch?.stop().catch(() => undefined);
   await conn?.close().catch(() => undefined);
   await ovs?.stop().catch(() => undefined);
@@ -71,5 +80,49 @@ describe('BFD ports', () => {
     expect(states).toContain('a:gone');
     expect(await syncBfdPorts(conn, INTEGRATION_BRIDGE, LOCAL, [])).toEqual({ added: 0, changed: 0, removed: 2 });
     expect((await vs('list-ports', INTEGRATION_BRIDGE)).split('\n')).toEqual([TUNNEL_PORT]);
+  });
+
+  it('from the view of the agents: a compute host to the gateway hosts only; sessions follow the gateway flags', async () => {
+    const silentLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    health = await UnderlayHealth.start({
+      conn, host: 'me', tunnelIp: LOCAL, bridge: INTEGRATION_BRIDGE, report: () => true, setIsolated: async () => undefined, holdMs: 1000, log: silentLog,
+    });
+    const agent = (host: string, last: number, gateway: boolean): AgentView =>
+      ({ id: `id-${host}`, host, tunnel_ip: `172.31.251.${last}`, gateway_capable: gateway });
+    /** The peers the BFD ports on br-int go to, by their weft-peer-host mark. */
+    const bfdHosts = async () => {
+      const out = await vs('--format=json', '--columns=external_ids', 'find', 'Interface', 'external_ids:weft-role=bfd');
+      const rows = JSON.parse(out).data as Array<[['map', [string, string][]]]>;
+      return rows.map(([ids]) => Object.fromEntries(ids[1])['weft-peer-host']!).sort();
+    };
+    const expectPorts = async (want: string[]) => {
+      for (let i = 0; i < 100 && JSON.stringify(await bfdHosts()) !== JSON.stringify(want); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await bfdHosts()).toEqual(want);
+    };
+    const view = (me: boolean, c2: boolean, g2: boolean) =>
+      [agent('me', 1, me), agent('c2', 2, c2), agent('c3', 3, false), agent('g1', 5, true), agent('g2', 6, g2)];
+
+    // A compute host: sessions to g1 and g2, none to the compute hosts c2 and c3.
+    health.agentsChanged(view(false, false, true));
+    await expectPorts(['g1', 'g2']);
+    // c2 becomes a gateway host: a session to it is added; g2 stops being one: its session goes.
+    health.agentsChanged(view(false, true, true));
+    await expectPorts(['c2', 'g1', 'g2']);
+    health.agentsChanged(view(false, true, false));
+    await expectPorts(['c2', 'g1']);
+    // This host becomes a gateway host itself: sessions to every other host; and back.
+    health.agentsChanged(view(true, true, false));
+    await expectPorts(['c2', 'c3', 'g1', 'g2']);
+    health.agentsChanged(view(false, false, true));
+    await expectPorts(['g1', 'g2']);
+    // A new compute host changes nothing here: the same two ports, the same rows.
+    const rows = () => vs('--format=json', '--columns=_uuid,name,options,external_ids', 'find', 'Interface', 'external_ids:weft-role=bfd');
+    const before = await rows();
+    health.agentsChanged([...view(false, false, true), agent('c4', 7, false)]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await rows()).toBe(before);
+    // A new gateway host: a session to it.
+    health.agentsChanged([...view(false, false, true), agent('c4', 7, false), agent('g3', 8, true)]);
+    await expectPorts(['g1', 'g2', 'g3']);
   });
 });

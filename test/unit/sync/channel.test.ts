@@ -68,7 +68,7 @@ describe('agent channel', () => {
     expect(snap.docs.port[0]['binding:host_id']).toBe('host-a');
     expect(snap.docs.security_group.length).toBeGreaterThan(0);
     expect(snap.docs.security_group_rule.length).toBeGreaterThan(0);
-    expect(snap.docs.agent).toEqual([{ id: a.channel.agentId, host: 'host-a', tunnel_ip: '192.0.2.10' }]);
+    expect(snap.docs.agent).toEqual([{ id: a.channel.agentId, host: 'host-a', tunnel_ip: '192.0.2.10', gateway_capable: false }]);
   });
 
   it('streams each later commit that changes the view as one changes message naming the one before', async () => {

@@ -33,9 +33,9 @@ describe('BFD ports', () => {
     expect(freeBfdOfport(new Set([BFD_OFPORT_FIRST, BFD_OFPORT_FIRST + 2]))).toBe(BFD_OFPORT_FIRST + 1);
   });
 
-  it('go to every other host with a VTEP, once per address', () => {
+  it('from a gateway host, go to every other host with a VTEP, once per address', () => {
     const agents = [
-      { host: 'me', tunnel_ip: '10.0.0.1' }, { host: 'b', tunnel_ip: '10.0.0.3' }, { host: 'a', tunnel_ip: '10.0.0.2' },
+      { host: 'me', tunnel_ip: '10.0.0.1', gateway_capable: true }, { host: 'b', tunnel_ip: '10.0.0.3' }, { host: 'a', tunnel_ip: '10.0.0.2' },
       { host: 'none', tunnel_ip: null }, { host: 'twin', tunnel_ip: '10.0.0.1' }, { host: 'a-old', tunnel_ip: '10.0.0.2' },
     ];
     expect(bfdPeers('10.0.0.1', agents, 'me')).toEqual([
@@ -43,6 +43,32 @@ describe('BFD ports', () => {
       { host: 'b', ip: '10.0.0.3', name: 'bfd-0a000003' },
     ]);
     expect(bfdPeers(null, agents, 'me')).toEqual([]);
+  });
+
+  it('from a compute host, go to the gateway hosts only, and follow the flags', () => {
+    type Agent = { host: string; tunnel_ip: string; gateway_capable?: boolean };
+    const agents: Agent[] = [
+      { host: 'c1', tunnel_ip: '10.0.0.1', gateway_capable: false }, { host: 'c2', tunnel_ip: '10.0.0.2', gateway_capable: false },
+      { host: 'c3', tunnel_ip: '10.0.0.3', gateway_capable: false }, { host: 'g1', tunnel_ip: '10.0.0.4', gateway_capable: true },
+      { host: 'g2', tunnel_ip: '10.0.0.5', gateway_capable: true },
+    ];
+    const hosts = (list: Agent[], me: string) => bfdPeers(list.find((a) => a.host === me)!.tunnel_ip, list, me).map((p) => p.host);
+    expect(hosts(agents, 'c1')).toEqual(['g1', 'g2']);
+    expect(hosts(agents, 'g1')).toEqual(['c1', 'c2', 'c3', 'g2']);
+    // c2 becomes a gateway host: c1 and c3 start a session to it; c2 runs one to everyone.
+    const c2Gateway = agents.map((a) => (a.host === 'c2' ? { ...a, gateway_capable: true } : a));
+    expect(hosts(c2Gateway, 'c1')).toEqual(['c2', 'g1', 'g2']);
+    expect(hosts(c2Gateway, 'c2')).toEqual(['c1', 'c3', 'g1', 'g2']);
+    // g2 stops being one: the compute hosts drop it, g1 keeps it.
+    const g2Compute = agents.map((a) => (a.host === 'g2' ? { ...a, gateway_capable: false } : a));
+    expect(hosts(g2Compute, 'c1')).toEqual(['g1']);
+    expect(hosts(g2Compute, 'g2')).toEqual(['g1']);
+    expect(hosts(g2Compute, 'g1')).toEqual(['c1', 'c2', 'c3', 'g2']);
+    // A flag nobody set (a controller from before it) counts as a gateway host: never fewer
+    // sessions than the full mesh had. So does this host before its own agent is in its view.
+    const unflagged = agents.map((a) => (a.host === 'c3' ? { host: a.host, tunnel_ip: a.tunnel_ip } : a));
+    expect(hosts(unflagged, 'c1')).toEqual(['c3', 'g1', 'g2']);
+    expect(bfdPeers('10.0.0.9', agents, 'newcomer').map((p) => p.host)).toEqual(['c1', 'c2', 'c3', 'g1', 'g2']);
   });
 
   it('read bfd_status: up, down (also init/admin_down), or nothing yet', () => {
