@@ -26,16 +26,18 @@
 // right after the first `ip`, though (its start-up took 60-140 ms on the loaded test machine), and
 // waits for its body, which comes through a pipe after the second `ip`. The controller
 // acts on it only if the agent's channel is closed (api/agent-identity/legs-down.ts). The
-// credential reaches the watcher in its environment and curl on its stdin, never on a command line.
+// credential reaches the watcher in its environment and curl through a pipe (-H @/dev/fd/N), never
+// on a command line.
 //
 // A restarted agent is not confused by its predecessor's watcher: that one acts only at the EOF
 // its agent's death caused, so within milliseconds of it and long before a new agent has started,
 // received its snapshot and brought any leg up; then it is gone. The new agent starts its own.
 //
-// A clean stop (SIGTERM) sets the legs down too (close() ends the pipe): the controller fails a
-// gateway over whenever its agent's channel closes, clean or not (controller/sync/hub.ts
-// sessionClosed), so legs left up after a clean stop would answer next to the new active gateway
-// until the agent is back. Neutron's L3 agent can leave keepalived running on a clean stop because
+// A clean stop (SIGTERM) hands the active HA routers over first (handover.ts), so by then the guard
+// is usually empty. When it could not (the controller unreachable), it sets the legs down too
+// (close() ends the pipe): the controller fails a gateway over whenever its agent's channel
+// closes, clean or not (controller/sync/hub.ts sessionClosed), so legs left up after a clean stop
+// would answer next to the new active gateway until the agent is back. Neutron's L3 agent can leave keepalived running on a clean stop because
 // VRRP goes on electing without it; here the controller elects, and it has already moved on.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
