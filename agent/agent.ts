@@ -23,6 +23,7 @@ import { FenceCauses } from './l3/fence-causes.ts';
 import { UnderlayHealth } from './underlay/underlay-health.ts';
 import { RevisionGate } from './l3/legs.ts';
 import { DeadManSwitch } from './l3/dead-man.ts';
+import { handOver } from './l3/handover.ts';
 import { instrumentAgent } from './metrics/agent-metrics.ts';
 import { serveMetrics, type MetricsServer } from './metrics/server.ts';
 
@@ -39,6 +40,7 @@ export class WeftAgent {
   private punt: PacketInService | undefined;
   private l3: L3Manager | undefined;
   private fence: SelfFence | undefined;
+  private fenceCauses: FenceCauses | undefined;
   private underlay: UnderlayHealth | undefined;
   private metricsServer: MetricsServer | undefined;
   private dhcpSettings = { domain: 'openstacklocal.', leaseSeconds: 86400 };
@@ -136,7 +138,11 @@ export class WeftAgent {
       host: c.host, ovsdb: this.ovsdb, namespace: { namespacePrefix: c.routerNamespacePrefix }, log: this.log.child({ part: 'l3' }),
       flowsApplied: (revision) => flows.wait(revision),
       // If this agent dies (kill -9, a crash) while its switch runs on, its active HA routers go silent at once.
-      deadMan: new DeadManSwitch({ host: c.host, log: this.log.child({ part: 'l3-dead-man' }) }),
+      // It then confirms that to the controller, with this host's credential, so that the standby takes over at once.
+      deadMan: new DeadManSwitch({
+        host: c.host, log: this.log.child({ part: 'l3-dead-man' }),
+        confirm: { urls: c.controllerUrls, credential, ...(c.controllerSocket ? { socketPath: c.controllerSocket } : {}) },
+      }),
     });
     this.l3 = l3;
     // HA self-fence (l3/self-fence.ts): routers go silent when the controller is gone for l3FenceMs,
@@ -145,6 +151,7 @@ export class WeftAgent {
     const causes = new FenceCauses((on) => new Promise<void>((resolve) => {
       l3.setFenced(on, resolve).then(resolve, (err) => { this.log.error({ err }, 'HA routers not (un)fenced'); resolve(); });
     }));
+    this.fenceCauses = causes;
     const fence = new SelfFence({ fenceMs: c.l3FenceMs, set: (on) => void causes.set('controller', on) });
     const underlay = c.tunnelIp ? await UnderlayHealth.start({
       conn: this.ovsdb, host: c.host, tunnelIp: c.tunnelIp, bridge: INTEGRATION_BRIDGE, holdMs: c.l3FenceMs, log: this.log.child({ part: 'underlay' }),
@@ -205,8 +212,17 @@ export class WeftAgent {
     return verdict.reply;
   }
 
-  /** Stops talking to everyone. The switch and its flows stay as they are. */
+  /** Stops talking to everyone, after handing its active HA routers over (l3/handover.ts). The switch and its flows stay as they are. */
   async stop(): Promise<void> {
+    const l3 = this.l3;
+    const channel = this.channel;
+    const causes = this.fenceCauses;
+    if (l3 && channel && causes) {
+      await handOver({
+        activeHaRouters: () => l3.activeHaRouters(), silence: () => causes.set('leaving', true),
+        sendLeaving: () => channel.sendLeaving(), log: this.log.child({ part: 'l3-handover' }),
+      });
+    }
     this.stopSupervisor?.();
     this.fence?.close();
     await this.underlay?.close();

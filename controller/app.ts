@@ -28,10 +28,14 @@ export interface AppDeps {
  * Paths served without a token: version discovery, the API docs, and the metrics (like Neutron's
  * /healthcheck: scrapers hold no token, and the figures name routes and hosts, no tenant's data);
  * the dashboard's static files (its page asks for a token) and its event stream, whose one-time
- * ticket is the credential (EventSource cannot send a header; api/topology/tickets.ts); and an
- * agent's enrolment, whose one-time enrolment token is the credential (api/agent-identity).
+ * ticket is the credential (EventSource cannot send a header; api/topology/tickets.ts); an
+ * agent's enrolment, whose one-time enrolment token is the credential (api/agent-identity); and a
+ * dead-man watcher's confirmation, whose host's agent credential is checked there (legs-down.ts).
  */
-const PUBLIC = [/^\/$/, /^\/docs(\/|$)/, /^\/metrics$/, /^\/dashboard(\/|$)/, /^\/v2\.0\/weft\/topology\/events$/, /^\/v2\.0\/weft\/enrol$/];
+const PUBLIC = [
+  /^\/$/, /^\/docs(\/|$)/, /^\/metrics$/, /^\/dashboard(\/|$)/, /^\/v2\.0\/weft\/topology\/events$/, /^\/v2\.0\/weft\/enrol$/,
+  /^\/v2\.0\/weft\/ha-legs-down$/,
+];
 
 /** `/v2.0/networks.json?x=1` -> `/v2.0/networks?x=1`. */
 export function stripJsonSuffix(url: string): string {

@@ -23,7 +23,7 @@ check ip iproute2
 check etcd etcd-server
 check ping iputils-ping
 check openstack python3-openstackclient
-check curl curl   # examples/ (the API of other projects) and README
+check curl curl   # the agent's L3 dead-man watcher (agent/l3/dead-man.ts), examples/ and README
 check jq jq       # examples/
 check chromium chromium   # the dashboard's browser test (test/e2e/dashboard.test.ts, via playwright-core)
 source "$(dirname "$0")/apt-install.sh"

@@ -17,14 +17,27 @@
 // a second Node process costs ~40 MB and hundreds of ms to start; a process in the agent's group
 // dies with it under `kill -- -pgid`.
 //
+// Then it confirms to the controller that the legs are down (POST /v2.0/weft/ha-legs-down with
+// this host's agent credential, with curl: the controller URLs in order, the first that answers),
+// so that the controller moves the HA routers at once instead of at the end of its 400 ms; a
+// confirmation that never arrives leaves that timer path. It goes after the second `ip` (100 ms
+// later), not the first: until then an `ip` the agent started may still bring a leg up, and a
+// standby promoted on the word of the watcher must find the old legs down for good. curl starts
+// right after the first `ip`, though (its start-up took 60-140 ms on the loaded test machine), and
+// waits for its body, which comes through a pipe after the second `ip`. The controller
+// acts on it only if the agent's channel is closed (api/agent-identity/legs-down.ts). The
+// credential reaches the watcher in its environment and curl through a pipe (-H @/dev/fd/N), never
+// on a command line.
+//
 // A restarted agent is not confused by its predecessor's watcher: that one acts only at the EOF
 // its agent's death caused, so within milliseconds of it and long before a new agent has started,
 // received its snapshot and brought any leg up; then it is gone. The new agent starts its own.
 //
-// A clean stop (SIGTERM) sets the legs down too (close() ends the pipe): the controller fails a
-// gateway over whenever its agent's channel closes, clean or not (controller/sync/hub.ts
-// sessionClosed), so legs left up after a clean stop would answer next to the new active gateway
-// until the agent is back. Neutron's L3 agent can leave keepalived running on a clean stop because
+// A clean stop (SIGTERM) hands the active HA routers over first (handover.ts), so by then the guard
+// is usually empty. When it could not (the controller unreachable), it sets the legs down too
+// (close() ends the pipe): the controller fails a gateway over whenever its agent's channel
+// closes, clean or not (controller/sync/hub.ts sessionClosed), so legs left up after a clean stop
+// would answer next to the new active gateway until the agent is back. Neutron's L3 agent can leave keepalived running on a clean stop because
 // VRRP goes on electing without it; here the controller elects, and it has already moved on.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
@@ -57,11 +70,27 @@ down() {
 }
 down
 done=$EPOCHREALTIME
-sleep 0.1
-down
+status=none
+confirm() {
+  curl -s -o /dev/null -w '%{http_code}' --connect-timeout 0.5 --max-time 1 \${WEFT_DEAD_MAN_SOCKET:+--unix-socket "$WEFT_DEAD_MAN_SOCKET"} \\
+    -H @<(printf 'X-Auth-Token: %s\\n' "$WEFT_DEAD_MAN_CREDENTIAL") -H 'Content-Type: application/json' \\
+    --data-binary @- "\${1%/}/v2.0/weft/ha-legs-down" 2>/dev/null
+}
+if [ -n "$WEFT_DEAD_MAN_CREDENTIAL" ] && [ -n "$WEFT_DEAD_MAN_URLS" ]; then
+  first=1
+  for url in $WEFT_DEAD_MAN_URLS; do
+    if [ -n "$first" ]; then status=$(confirm "$url" < <(sleep 0.1; down; printf %s "$WEFT_DEAD_MAN_BODY")); first=
+    else status=$(confirm "$url" <<<"$WEFT_DEAD_MAN_BODY"); fi
+    [ "$status" = 202 ] && break
+  done
+else
+  sleep 0.1
+  down
+fi
+answered=$EPOCHREALTIME
 ms() { local s=\${1%.*} u=\${1#*.}; echo $((s * 1000 + 10#\${u:0:3})); }
-printf '{"level":40,"time":%s,"eof":%s,"host":"%s","part":"l3-dead-man","legs":"%s","msg":"agent gone: HA router legs set down"}\\n' \\
-  "$(ms $done)" "$(ms $eof)" "$2" "$(echo $last $line)" >&2
+printf '{"level":40,"time":%s,"eof":%s,"confirmAnswered":%s,"confirmStatus":"%s","host":"%s","part":"l3-dead-man","legs":"%s","msg":"agent gone: HA router legs set down"}\\n' \\
+  "$(ms $done)" "$(ms $eof)" "$(ms $answered)" "$status" "$2" "$(echo $last $line)" >&2
 `;
 
 /** The process name the watcher shows (its $0), to tell it apart in `ps`. */
@@ -77,6 +106,8 @@ export interface DeadManOptions {
   env?: NodeJS.ProcessEnv;
   /** Wait before starting a new watcher when one died while the agent lives. Default 1000 ms. */
   respawnMs?: number;
+  /** Where the watcher confirms the legs are down (absent: it does not): the controllers, in order, and this host's credential. */
+  confirm?: { urls: readonly string[]; credential: string; socketPath?: string };
 }
 
 export class DeadManSwitch {
@@ -147,10 +178,20 @@ export class DeadManSwitch {
     });
   }
 
+  /** The watcher's confirmation, in its environment (the body made here: no JSON quoting in bash). */
+  private confirmEnv(): Record<string, string> {
+    const c = this.o.confirm;
+    if (!c || !this.o.host) return {};
+    return {
+      WEFT_DEAD_MAN_URLS: c.urls.join(' '), WEFT_DEAD_MAN_CREDENTIAL: c.credential,
+      WEFT_DEAD_MAN_BODY: JSON.stringify({ ha_legs_down: { host: this.o.host } }), ...(c.socketPath ? { WEFT_DEAD_MAN_SOCKET: c.socketPath } : {}),
+    };
+  }
+
   private start(): ChildProcess {
     // detached: setsid(), its own session and process group. stderr is the agent's (its one log line).
     const child = spawn('bash', ['-c', WATCHER_SCRIPT, WATCHER_NAME, this.o.hostNetns ?? '', this.o.host ?? ''], {
-      detached: true, stdio: ['pipe', 'ignore', 'inherit'], ...(this.o.env ? { env: this.o.env } : {}),
+      detached: true, stdio: ['pipe', 'ignore', 'inherit'], env: { ...(this.o.env ?? process.env), ...this.confirmEnv() },
     });
     // Never what keeps the agent's event loop alive.
     child.unref();

@@ -1,8 +1,9 @@
-// HA routers are silenced (L3Manager.setFenced) for either of two reasons: the agent lost the
-// controller for l3FenceMs (self-fence.ts), or it is cut off from the underlay (agent/underlay).
+// HA routers are silenced (L3Manager.setFenced) for any of three reasons: the agent lost the
+// controller for l3FenceMs (self-fence.ts), it is cut off from the underlay (agent/underlay), or
+// it is stopping cleanly and hands its routers over (handover.ts; it never lifts).
 // Fenced while any cause holds; each cause lifts itself once its own condition is over.
 
-export type FenceCause = 'controller' | 'underlay';
+export type FenceCause = 'controller' | 'underlay' | 'leaving';
 
 export class FenceCauses {
   private readonly on = new Set<FenceCause>();

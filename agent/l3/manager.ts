@@ -160,6 +160,11 @@ export class L3Manager extends EventEmitter<Events> {
     while (this.running) await this.running;
   }
 
+  /** HA routers the last pass planned active on this host (a clean stop hands them over: handover.ts). */
+  activeHaRouters(): string[] {
+    return [...this.plan].filter(([, p]) => p.ha && p.role === 'active').map(([id]) => id);
+  }
+
   /** Current statuses: routers planned here, and floating IPs of those routers. */
   statuses(): L3Status {
     return this.book.all();

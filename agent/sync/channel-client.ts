@@ -109,6 +109,8 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private lastSeen = 0;
   private welcomed = false;
+  /** The controller of this connection takes `leaving` (its welcome said `handover`). */
+  private handover = false;
   private id: string | undefined;
   /** What the agent took in, kept across connections (offered in hello to resume). */
   private readonly held = new HeldView();
@@ -167,6 +169,14 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
   /** Report BFD peers' reachability over the underlay (agent/underlay). False when not connected. */
   reportUnderlay(peers: Record<string, UnderlayReach | null>, full = false, isolated?: boolean): boolean {
     return this.send({ type: 'underlay', peers, ...(full ? { full } : {}), ...(isolated === undefined ? {} : { isolated }) });
+  }
+
+  /**
+   * Tell the controller this agent is stopping cleanly, its HA routers silenced, so that it hands
+   * them over at once. False when not connected, or when the controller does not take it.
+   */
+  sendLeaving(): boolean {
+    return this.handover && this.send({ type: 'leaving' });
   }
 
   /** Disconnect for good; resolves once the socket is closed. No timers remain. */
@@ -274,6 +284,7 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
     switch (msg.type) {
       case 'welcome':
         this.welcomed = true;
+        this.handover = msg.handover === true;
         this.failures = 0;
         // Another agent id (the record was deleted, or another store): what is held is no base to resume from.
         if (this.id !== undefined && this.id !== msg.agentId) this.held.forget();

@@ -24,8 +24,9 @@ apiPlugins.push(routersApi, floatingIpsApi, portForwardingsApi);
 
 import { agentsApi } from './agents/index.ts';
 import { agentIdentityApi } from './agent-identity/index.ts';
+import { legsDownApi } from './agent-identity/legs-down.ts';
 import { l3AgentsApi } from './routers/l3-agents.ts';
-apiPlugins.push(agentsApi, agentIdentityApi, l3AgentsApi);
+apiPlugins.push(agentsApi, agentIdentityApi, legsDownApi, l3AgentsApi);
 
 import { fwaasApi } from './fwaas/index.ts';
 apiPlugins.push(fwaasApi);

@@ -16,6 +16,15 @@ import type { Store } from '../store/types.ts';
 // session, every replica reacts when another replica's published presence stops showing an agent
 // alive (remoteChanged): so a gateway is failed over even when the replica it was connected to
 // went down with it (its record then goes when its lease runs out, within the agent down time).
+//
+// Two signals skip the delay, because they say the old gateway is silent already:
+// - handover(): the agent is stopping cleanly and says `leaving` after it has silenced its HA
+//   routers itself (agent.ts handOver). It is still alive, so the liveness check does not apply;
+//   it is never a target (its host is excluded like a lost one, and the hub reports a leaving
+//   agent not alive to the other failovers' target choice).
+// - legsDown(): the dead-man watcher of a host whose agent died confirms, with that host's
+//   credential, that it set the legs down (api/agent-identity/legs-down.ts). Only when the agent
+//   is not alive: the pending timer is cut short.
 
 export interface FailoverLog {
   info(obj: object, msg?: string): void;
@@ -104,18 +113,49 @@ export class GatewayFailover {
     this.timers.clear();
   }
 
+  /** The agent of `host` is leaving (clean stop) with its HA routers silenced: move them now. */
+  handover(host: string): Promise<Map<string, string>> {
+    this.cancel(host);
+    return this.move(host, 'leaving');
+  }
+
+  /**
+   * The dead-man watcher of `host` set its HA legs down: if its agent is not alive (the caller
+   * checked its channel is closed here), move them now rather than at the end of the delay.
+   */
+  legsDown(host: string, agentId: string): Promise<Map<string, string>> {
+    if (!mustFailOver(this.o.agentAlive(agentId), this.closed)) return Promise.resolve(new Map());
+    this.cancel(host);
+    return this.move(host, 'dead-man');
+  }
+
+  private cancel(host: string): void {
+    const timer = this.timers.get(host);
+    if (timer) clearTimeout(timer);
+    this.timers.delete(host);
+  }
+
   private async fire(host: string, agentId: string): Promise<void> {
     if (!mustFailOver(this.o.agentAlive(agentId), this.closed)) return;
+    await this.move(host, 'lost');
+  }
+
+  /** One idempotent transaction: each HA router active on `host` switches to its first live standby. */
+  private async move(host: string, after: 'lost' | 'leaving' | 'dead-man'): Promise<Map<string, string>> {
+    if (this.closed) return new Map();
+    const started = Date.now();
     try {
       const { result: moved } = await this.o.store.transact((tx) => failoverGatewayHost(tx, host, (h) => {
         if (h === host || this.o.underlayDead?.(h)) return false;
         const agent = agentByHost(tx, h);
         return !!agent && agent.admin_state_up !== false && this.o.agentAlive(agent.id);
       }));
-      if (moved.size) this.o.log?.info({ host, routers: Object.fromEntries(moved) }, 'HA routers failed over from a lost gateway host');
+      if (moved.size) this.o.log?.info({ host, after, ms: Date.now() - started, routers: Object.fromEntries(moved) }, 'HA routers failed over from a lost gateway host');
       this.o.onFailover?.(host, moved);
+      return moved;
     } catch (err) {
       this.o.log?.error({ err, host }, 'HA router failover failed');
+      return new Map();
     }
   }
 }

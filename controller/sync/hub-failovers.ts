@@ -6,7 +6,10 @@ import { UnderlayFailover } from './underlay-failover.ts';
 // The hub's two reasons to move HA routers off a gateway host, side by side: its agent is lost
 // (gateway-failover.ts: channel closed or heartbeats stopped), or its peers lost it on the underlay
 // (underlay-failover.ts: BFD reports). The liveness path never promotes a standby the underlay path
-// holds dead; both are fed from the same session events, here.
+// holds dead; both are fed from the same session events, here. An agent that says it is leaving
+// (clean stop) has its routers handed over at once, and is no target for either path until it
+// registers again; a dead-man watcher's confirmation that a dead agent's legs are down cuts the
+// liveness path's delay short (gateway-failover.ts).
 
 export interface HubFailoversOptions {
   store: Store;
@@ -27,13 +30,40 @@ type Runtime = { host: string; agentId: string; underlay?: { down: string[]; sil
 export class HubFailovers {
   private readonly liveness: GatewayFailover;
   private readonly underlay: UnderlayFailover;
+  /** Agents that said they are leaving, until they register again. */
+  private readonly leavingAgents = new Set<string>();
 
-  constructor(o: HubFailoversOptions) {
-    this.underlay = new UnderlayFailover({ store: o.store, marginMs: o.marginMs, log: o.log, agentAlive: o.agentAlive });
+  constructor(private readonly o: HubFailoversOptions) {
+    const agentAlive = (agentId: string) => !this.leavingAgents.has(agentId) && o.agentAlive(agentId);
+    this.underlay = new UnderlayFailover({ store: o.store, marginMs: o.marginMs, log: o.log, agentAlive });
     this.liveness = new GatewayFailover({
       store: o.store, delayMs: o.delayMs, log: o.log, checkEveryMs: Math.max(100, Math.min(1000, o.downMs / 4)),
-      agentAlive: o.agentAlive, underlayDead: (host) => this.underlay.isDead(host), silent: o.silent,
+      agentAlive, underlayDead: (host) => this.underlay.isDead(host), silent: o.silent,
     });
+  }
+
+  /** An agent (re)registered: whatever it said before no longer holds. */
+  registered(agentId: string): void {
+    this.leavingAgents.delete(agentId);
+  }
+
+  /** The agent of `runtime.host` is stopping cleanly, its HA routers silent: they move now. */
+  leaving(runtime: Runtime): Promise<Map<string, string>> {
+    this.leavingAgents.add(runtime.agentId);
+    this.o.log.info({ host: runtime.host, agent: runtime.agentId }, 'agent leaving, its HA routers silent: handing them over');
+    return this.liveness.handover(runtime.host);
+  }
+
+  /**
+   * The dead-man watcher of `host` set its HA legs down. Acted on only when its agent is not alive,
+   * here (`connectedHere`: its channel is open on this replica) or on another replica: an agent
+   * still heard is believed over its watcher, and its routers stay (or the timer path moves them).
+   */
+  async legsDown(host: string, agentId: string, connectedHere: boolean): Promise<{ action: 'failed_over' | 'ignored'; reason?: string; routers?: Record<string, string> }> {
+    if (connectedHere) return { action: 'ignored', reason: 'its agent is connected to this controller' };
+    if (this.o.agentAlive(agentId)) return { action: 'ignored', reason: 'its agent is alive' };
+    this.o.log.info({ host, agent: agentId }, 'dead-man watcher confirms the HA legs are down');
+    return { action: 'failed_over', routers: Object.fromEntries(await this.liveness.legsDown(host, agentId)) };
   }
 
   heartbeat(agentId: string): void {

@@ -1,10 +1,11 @@
 import { PROTOCOL_VERSION, type AppliedMessage, type HelloMessage, type UnderlayMessage } from '../../schemas/agent/channel.ts';
 import type { AgentUpdate } from '../../schemas/api/agent.ts';
+import type { HaLegsDown } from '../../schemas/api/agent-identity.ts';
 import { revokedCredentials } from '../auth/agent-credentials.ts';
 import { scheduleUnplacedRouters } from '../domain/l3-scheduler.ts';
 import type { Change, ReadView, Store } from '../store/types.ts';
 import type { SyncHubOptions, SyncLogger } from './hub-options.ts';
-import { AGENT_KIND, deleteAgentAndCredential, registerAgent, updateAgentAndPlacement, type AgentDoc } from './agents.ts';
+import { AGENT_KIND, agentByHost, deleteAgentAndCredential, registerAgent, updateAgentAndPlacement, type AgentDoc } from './agents.ts';
 import { ConvergenceTracker } from './convergence.ts';
 import { HubFailovers } from './hub-failovers.ts';
 import { viewCommit } from './interest.ts';
@@ -163,13 +164,14 @@ export class SyncHub implements SessionHost {
     if (session.closed || this.isClosed) return;
     const previous = this.agents.get(doc.id);
     if (previous?.session && previous.session !== session) previous.session.close(CLOSE.replaced, 'replaced by a newer connection from the same host');
+    this.failovers?.registered(doc.id);
     const runtime: AgentRuntime = { agentId: doc.id, host: doc.host, session, startedAt: now, heartbeatAt: now, applied: null, ports: new Map() };
     this.agents.add(runtime);
     session.runtime = runtime;
     this.presence?.changed();
     session.sendControl(JSON.stringify({
       type: 'welcome', agentId: doc.id, heartbeatInterval: this.heartbeatMs / 1000, ...(this.dhcp ? { dhcp: this.dhcp } : {}),
-      ...(this.failovers ? { underlay: true } : {}),
+      ...(this.failovers ? { underlay: true, handover: true } : {}),
     }));
     // The agent's own id guards against resuming from another store's history.
     const resume = hello.resume?.agentId === doc.id ? hello.resume : undefined;
@@ -191,6 +193,19 @@ export class SyncHub implements SessionHost {
 
   underlay(session: Session, message: UnderlayMessage): void {
     if (session.runtime && this.failovers?.underlayReport(session.runtime, message)) this.presence?.changed();
+  }
+
+  leaving(session: Session): void {
+    if (session.runtime) void this.failovers?.leaving(session.runtime);
+  }
+
+  /** The dead-man watcher of `host` (its credential checked by the caller) says its HA legs are down (hub-failovers.ts). */
+  async legsDown(host: string): Promise<HaLegsDown> {
+    const agent = agentByHost(this.store.view(), host);
+    if (!agent) return { host, action: 'ignored', reason: `no agent of host ${host} is registered` };
+    if (!this.failovers) return { host, action: 'ignored', reason: 'HA router failover is off on this controller' };
+    const session = this.agents.get(agent.id)?.session;
+    return { host, ...await this.failovers.legsDown(host, agent.id, !!session && !session.closed) };
   }
 
   async applied(session: Session, message: AppliedMessage): Promise<void> {

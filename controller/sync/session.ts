@@ -78,6 +78,8 @@ export interface SessionHost {
   heartbeat(session: Session): void;
   /** The agent's BFD peers' reachability changed (controller/sync/underlay-failover.ts). */
   underlay(session: Session, message: UnderlayMessage): void;
+  /** The agent is stopping cleanly, its HA routers silenced: hand them over now (gateway-failover.ts). */
+  leaving(session: Session): void;
   sessionClosed(session: Session): void;
   /** The session's phase or unapplied messages changed (waiters may be satisfied). */
   progressed(session: Session): void;
@@ -181,6 +183,7 @@ export class Session {
     if (!this.runtime) return; // registration still under way
     if (msg.type === 'heartbeat') return this.hub.heartbeat(this);
     if (msg.type === 'underlay') return this.hub.underlay(this, msg);
+    if (msg.type === 'leaving') return this.hub.leaving(this);
     this.queue = this.queue.then(() => this.hub.applied(this, msg));
   }
 

@@ -79,7 +79,15 @@ export const underlayMessage = z.object({
   isolated: z.boolean().optional(),
 });
 
-export const agentMessage = z.discriminatedUnion('type', [helloMessage, appliedMessage, heartbeatMessage, underlayMessage]);
+/**
+ * The agent is stopping cleanly and its HA routers are silent already: the controller moves the
+ * ones active on its host to their standbys at once (controller/sync/gateway-failover.ts handover),
+ * instead of l3FenceMs + margin after the channel closes. Sent only to a controller whose welcome
+ * says `handover` (an older one would close the channel on it).
+ */
+export const leavingMessage = z.object({ type: z.literal('leaving') }).strict();
+
+export const agentMessage = z.discriminatedUnion('type', [helloMessage, appliedMessage, heartbeatMessage, underlayMessage, leavingMessage]);
 
 // controller -> agent
 
@@ -92,6 +100,8 @@ export const welcomeMessage = z.object({
   dhcp: z.object({ domain: z.string(), leaseSeconds: z.number().int().positive() }).optional(),
   /** The controller takes `underlay` reports (an older one would close the channel on them). */
   underlay: z.boolean().optional(),
+  /** The controller takes `leaving` messages (an older one would close the channel on them). */
+  handover: z.boolean().optional(),
 });
 
 export const snapshotMessage = z.object({
@@ -138,6 +148,7 @@ export type HelloMessage = z.infer<typeof helloMessage>;
 export type AppliedMessage = z.infer<typeof appliedMessage>;
 export type AgentMessage = z.infer<typeof agentMessage>;
 export type UnderlayMessage = z.infer<typeof underlayMessage>;
+export type LeavingMessage = z.infer<typeof leavingMessage>;
 export type UnderlayReach = z.infer<typeof underlayReach>;
 export type WelcomeMessage = z.infer<typeof welcomeMessage>;
 export type SnapshotMessage = z.infer<typeof snapshotMessage>;

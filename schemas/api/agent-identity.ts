@@ -38,3 +38,21 @@ export const AgentCredential = z.object({
   /** Only in the answer to the enrolment: it is not stored and cannot be shown again. */
   credential: z.string().optional(),
 });
+
+/**
+ * Where a host's L3 dead-man watcher (agent/l3/dead-man.ts), after its agent died, confirms with
+ * that host's agent credential (X-Auth-Token) that the host's HA router legs are down, so that the
+ * controller moves its HA routers at once (controller/api/agent-identity/legs-down.ts).
+ */
+export const LEGS_DOWN_PATH = '/v2.0/weft/ha-legs-down';
+
+export const HaLegsDownRequest = z.object({ host }).strict();
+
+export const HaLegsDown = z.object({
+  host: z.string(),
+  /** failed_over: its agent is not alive, its HA routers were moved (`routers`: id -> new host); ignored: see `reason`. */
+  action: z.enum(['failed_over', 'ignored']),
+  reason: z.string().optional(),
+  routers: z.record(z.string(), z.string()).optional(),
+});
+export type HaLegsDown = z.infer<typeof HaLegsDown>;

@@ -3,9 +3,12 @@
 // (-9): its Open vSwitch and the router's namespace stay, so without the switch g1's legs would stay
 // up and answer next to g2's. Its watcher sets them down within milliseconds, before the controller
 // promotes g2 (l3FenceMs + margin, 400 ms after the channel closed): both hosts' legs are sampled
-// throughout and are never up together; the floating IP is back within a second. Then g1's agent
-// comes back: an alive standby, no probe lost. Last, a clean stop (SIGTERM) of the new active
-// gateway's agent (g2): its legs go down too, since the controller fails it over all the same.
+// throughout and are never up together; the floating IP is back within a second. The watcher then
+// confirms to the controller (with g1's credential) that the legs are down, which moves the router
+// at once rather than at the end of the 400 ms (printed: the confirmation's and the failover's
+// times). Then g1's agent comes back: an alive standby, no probe lost. Last, a clean stop (SIGTERM)
+// of the new active gateway's agent (g2): it silences its legs, tells the controller it is leaving,
+// which hands the router over at once (agent/l3/handover.ts): never both active, back within 1 s.
 // The replies/outage helpers are shared with l3-ha.test.ts's copy in test/helpers/probe-log.ts.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +36,18 @@ let legs: string[] = [];
 const procs: LabProcess[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A process's JSON log lines with message `msg` (pino's and the watcher's). */
+const logged = (output: string, msg: string): Array<Record<string, any>> => output.split('\n')
+  .filter((l) => l.startsWith('{') && l.includes(`"${msg}"`)).map((l) => JSON.parse(l)).filter((l) => l.msg === msg);
+
+/** When each controller log line of a failover came, ms after t0 (the controller logs JSON lines). */
+function controllerFailovers(t0: number): string {
+  const out = f.controller.output();
+  const confirmations = logged(out, 'dead-man watcher: HA legs down').filter((l) => l.time > t0).map((l) => `confirmation (${l.action}) at ${l.time - t0} ms`);
+  const moves = logged(out, 'HA routers failed over from a lost gateway host').filter((l) => l.time > t0).map((l) => `failover (after: ${l.after}, ${l.ms} ms in the store) logged at ${l.time - t0} ms`);
+  return [...confirmations, ...moves].join(', ') || 'none';
+}
 
 const l3Agents = () => l3AgentsOf(f, routerId);
 
@@ -84,6 +99,8 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'weft-l3haf-'));
   ({ f, ext, vm, fipAddress, legs, router: { id: routerId } } = await haRouterFabric({
     project: P, routerName: 'r-ha-fencing', outsidePrefix: '172.31.202', tenantPrefix: '10.31.0',
+    // The controller's failover and confirmation lines are printed (controllerFailovers).
+    controllerEnv: { WEFT_LOG_LEVEL: 'info' },
   }));
 }, 240_000);
 
@@ -124,18 +141,21 @@ describe('HA router fencing when the gateway agent dies but its switch runs on',
     await sleep(500);
     const cut = outage(replies(fipFile()), killAt - 1000, Date.now() - 500);
     const watcherLine = g1.output().split('\n').find((l) => l.includes('agent gone: HA router legs set down'));
-    const watcherLog = watcherLine ? (JSON.parse(watcherLine) as { time: number; eof: number }) : undefined;
+    const watcherLog = watcherLine ? (JSON.parse(watcherLine) as { time: number; eof: number; confirmAnswered: number; confirmStatus: string }) : undefined;
     // When g2's agent logged its legs switched active (just after `ip` brought them up).
     const switched = f.agents.get('g2')!.output().split('\n').filter((l) => l.includes('"router legs switched"') && l.includes('"legs":"active"'))
       .map((l) => JSON.parse(l).time as number).find((t) => t > killAt);
     console.log(`HA fencing (kill -9 of g1's agent, its Open vSwitch running): legs up over time ${seen.join(' -> ')}; `
       + `g1's watcher saw the pipe close ${watcherLog && watcherLog.eof - killAt} ms after the kill and had set its legs down at ${watcherLog && watcherLog.time - killAt} ms (its log), `
       + `g2's agent logged its legs switched active at ${switched && switched - killAt} ms; first sample with g1 down at ${g1DownAt} ms, `
-      + `g2 all up at ${g2UpAt} ms; floating IP outage ${cut.ms} ms (${cut.lost} probes lost), probes every 10 ms`);
+      + `g2 all up at ${g2UpAt} ms; floating IP outage ${cut.ms} ms (${cut.lost} probes lost), probes every 10 ms; `
+      + `the watcher's confirmation answered ${watcherLog?.confirmStatus} at ${watcherLog && watcherLog.confirmAnswered - killAt} ms; `
+      + `the controller: ${controllerFailovers(killAt)}`);
 
     expect(f.lab.host('g1').ovs.vswitchdPid()).toBe(vswitchd); // its switch ran on throughout
     expect(f.lab.host('g1').ovs.vswitchdRunning()).toBe(true);
     expect(watcherLine, 'the watcher logged its action into the agent\'s output').toBeDefined();
+    expect(watcherLog!.confirmStatus, 'the controller took the watcher\'s confirmation').toBe('202');
     expect(both, 'moments (ms after the kill) when both gateways had legs up').toEqual([]);
     expect(g1DownAt).toBeDefined();
     expect(g2UpAt).toBeDefined();
@@ -166,8 +186,9 @@ describe('HA router fencing when the gateway agent dies but its switch runs on',
     expect(await watchers('g2')).toHaveLength(1);
   }, 120_000);
 
-  it('a clean stop (SIGTERM) of the active gateway\'s agent sets its legs down too, as the controller fails it over', async () => {
+  it('a clean stop (SIGTERM) of the active gateway\'s agent hands the router over at once: never both active, back within a second', async () => {
     const g2 = f.agents.get('g2')!;
+    const before = g2.output().length;
     const stopAt = Date.now();
     const stopped = g2.kill('SIGTERM');
     const { both, seen, downAt, upAt } = await sampleLegs(stopAt, 3000, 'g2', 'g1');
@@ -175,11 +196,18 @@ describe('HA router fencing when the gateway agent dies but its switch runs on',
     await f.until('the floating IP answers again', async () => replies(fipFile()).filter((r) => r.sent > stopAt + 100).length > 20, 30_000);
     await sleep(500);
     const cut = outage(replies(fipFile()), stopAt - 1000, Date.now() - 500);
+    const out = g2.output().slice(before);
+    const at = (msg: string) => logged(out, msg).map((l) => l.time - stopAt)[0];
+    const g1Active = logged(f.agents.get('g1')!.output(), 'router legs switched').filter((l) => l.legs === 'active' && l.time > stopAt).map((l) => l.time - stopAt)[0];
     console.log(`HA fencing, clean stop (SIGTERM) of g2's agent: legs up over time ${seen.join(' -> ')}; `
-      + `g2 down at ${downAt} ms, g1 all up at ${upAt} ms; floating IP outage ${cut.ms} ms (${cut.lost} probes lost)`);
-    expect(g2.output()).toMatch(/stopping: the HA routers' legs go down/);
+      + `g2 down at ${downAt} ms, g1 all up at ${upAt} ms (samples); g2 silenced its routers and told the controller at ${at('stopping: HA routers silenced, the controller told to hand them over')} ms, `
+      + `saw them handed over at ${at('stopping: the HA routers were handed over')} ms; the controller: ${controllerFailovers(stopAt)}; `
+      + `g1's agent logged its legs switched active at ${g1Active} ms; floating IP outage ${cut.ms} ms (${cut.lost} probes lost)`);
+    expect(out).toMatch(/stopping: the HA routers were handed over/);
+    expect(logged(f.controller.output(), 'HA routers failed over from a lost gateway host').some((l) => l.after === 'leaving' && l.host === 'g2')).toBe(true);
     expect(both, 'moments (ms after SIGTERM) when both gateways had legs up').toEqual([]);
     expect(seen.at(-1)).toMatch(new RegExp(`^g2:0/g1:${legs.length}@`));
+    expect(cut.ms).toBeLessThan(1000);
     expect(await watchers('g2')).toEqual([]);
     await f.until('g1 active, g2 standby (not alive)', async () => (await roles()) === JSON.stringify([['g1', 'active', true], ['g2', 'standby', false]]));
   }, 120_000);
