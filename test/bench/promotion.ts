@@ -85,8 +85,8 @@ async function promotions(n: number, rounds: number) {
   const ports = new Map(docs.port!.map((p) => [p.id as string, p]));
   const routers = new Map(docs.router!.map((r) => [r.id as string, r]));
   const move = (to: string): ChangeEntry[] => [
-    ...routerPorts.map((id) => ({ kind: 'port', id, doc: { ...ports.get(id)!, 'binding:host_id': to } })),
-    ...[...routers.values()].map((r) => ({ kind: 'router', id: r.id as string, doc: { ...r, gateway_hosts: to === ME ? [ME, OTHER] : [OTHER, ME] } })),
+    ...routerPorts.map((id) => ({ kind: 'port', id, op: 'update', doc: { ...ports.get(id)!, 'binding:host_id': to } })),
+    ...[...routers.values()].map((r) => ({ kind: 'router', id: r.id as string, op: 'update', doc: { ...r, gateway_hosts: to === ME ? [ME, OTHER] : [OTHER, ME] } })),
   ] as ChangeEntry[];
   const legs: number[] = [];
   const flows: number[] = [];
