@@ -123,7 +123,14 @@ export class WeftAgent {
     // Names the API requests behind what was applied: one request can be followed from the controller's log to each agent's.
     dataplane.on('applied', (r) => {
       // Also a slow batch without requests (a failover's rebinding of a whole gateway's router ports): where a promotion's time goes.
-      if (r.requestIds || dataplane.lastBatchMs >= 100) this.log.info({ revision: r.revision, requestIds: r.requestIds, ms: Math.round(dataplane.lastBatchMs) }, 'changes applied');
+      if (r.requestIds || dataplane.lastBatchMs >= 100) {
+        const t = dataplane.lastBatch;
+        const round = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms));
+        this.log.info({
+          revision: r.revision, requestIds: r.requestIds, ms: Math.round(dataplane.lastBatchMs),
+          modelMs: round(t.modelMs), compileMs: round(t.compileMs), switchMs: round(t.switchMs), flowChanges: t.flowChanges,
+        }, 'changes applied');
+      }
     });
     feedDataplane(channel, dataplane);
 

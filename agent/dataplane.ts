@@ -28,6 +28,12 @@ export interface AppliedReport {
 export interface BatchTiming {
   readonly compileMs: number;
   readonly totalMs: number;
+  /** Folding the batch into the model (and the 'model' listeners: L3's replan). */
+  readonly modelMs?: number;
+  /** From the compile's end to the switch holding the flows (encode, bundle, commit). */
+  readonly switchMs?: number;
+  /** How many flow keys the batch changed. */
+  readonly flowChanges?: number;
 }
 
 interface Events {
@@ -57,6 +63,8 @@ export class Dataplane extends EventEmitter<Events> {
   private idleWaiters: (() => void)[] = [];
   /** Milliseconds the last batch took from dequeue to flows installed. */
   lastBatchMs = 0;
+  /** Where the last batch's time went (logged for slow batches: a failover's promotion). */
+  lastBatch: BatchTiming = { compileMs: 0, totalMs: 0 };
 
   constructor(readonly host: HostConfig, features: readonly Feature[], private readonly sink: FlowSink) {
     super();
@@ -171,9 +179,16 @@ export class Dataplane extends EventEmitter<Events> {
     }
     // Until the first snapshot the agent knows nothing: the switch keeps what it has.
     if (!this.ready) return;
-    if (batch.some((w) => w.type === 'snapshot' || w.type === 'changes')) this.emit('model', events, touchedAll);
+    if (batch.some((w) => w.type === 'snapshot' || w.type === 'changes')) {
+      this.emit('model', events, touchedAll);
+      // One turn of the event loop before the compile (which holds the loop for its whole length):
+      // what the model listeners started (L3's promotion of standby routers, whose first step waits
+      // on a pipe write) gets going in parallel with it, instead of after it.
+      if (!full && this.listenerCount('model') > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     const compileStarted = performance.now();
     let compiled: number;
+    let flowChanges = 0;
     if (full) {
       this.engine.full(this.state);
       this.engine.takeChanges();
@@ -182,12 +197,17 @@ export class Dataplane extends EventEmitter<Events> {
     } else {
       this.engine.update(this.state, events);
       const changes = this.engine.takeChanges();
+      flowChanges = changes.size;
       compiled = performance.now();
       if (resync) await this.sink.resync(this.engine.flows());
       else if (changes.size) await this.sink.apply(changes);
     }
-    this.lastBatchMs = performance.now() - started;
-    this.emit('batch', { compileMs: compiled - compileStarted, totalMs: this.lastBatchMs });
+    const ended = performance.now();
+    this.lastBatchMs = ended - started;
+    this.lastBatch = {
+      compileMs: compiled - compileStarted, totalMs: this.lastBatchMs, modelMs: compileStarted - started, switchMs: ended - compiled, flowChanges,
+    };
+    this.emit('batch', this.lastBatch);
     // Only commits that changed this host's view: a request that does not concern the host leaves its log alone.
     const requestIds = batch.flatMap((w) => (w.type === 'changes' && w.changes.length && w.requestIds ? w.requestIds : []));
     this.emit('applied', {

@@ -40,6 +40,14 @@ export interface Feature {
   affected(s: CompileState, e: ModelEvent): Iterable<string>;
 }
 
+/** flowKey per flow object (flows are immutable): a unit's old flows are keyed again when it is recompiled. */
+const keys = new WeakMap<Flow, string>();
+function keyOf(f: Flow): string {
+  let k = keys.get(f);
+  if (k === undefined) keys.set(f, (k = flowKey(f)));
+  return k;
+}
+
 /** A flow key whose desired flow changed: the new flow, or null when it is gone. */
 export type FlowChanges = Map<string, Flow | null>;
 
@@ -114,12 +122,12 @@ export class DesiredFlows {
     const old = this.units.get(id) ?? [];
     if (old.length === 0 && flows.length === 0) return;
     for (const f of old) {
-      const key = flowKey(f);
+      const key = keyOf(f);
       this.byKey.get(key)?.delete(id);
       touched.add(key);
     }
     for (const f of flows) {
-      const key = flowKey(f);
+      const key = keyOf(f);
       let m = this.byKey.get(key);
       if (!m) this.byKey.set(key, (m = new Map()));
       if (m.has(id)) throw new Error(`unit ${id} produced flow ${key} twice`);

@@ -231,9 +231,22 @@ function networksOfAgentEvent(s: CompileState, e: ModelEvent & { type: 'doc' }):
  */
 function mayFlipCarried(s: CompileState, networkId: string, portId: string, was: boolean, is: boolean): boolean {
   if (was === is) return false;
-  let first: string | undefined;
-  for (const { port } of activeLocalPorts(s, networkId)) if (first === undefined || port.id < first) first = port.id;
+  const first = firstActiveLocalPort(s, networkId);
   return first === undefined || first === portId;
+}
+
+/**
+ * The smallest id of the ports active here on a network (activeLocalPorts without the list and its
+ * sort: a failover rebinds every gateway port of an external network in one batch, and this runs per port).
+ */
+function firstActiveLocalPort(s: CompileState, networkId: string): string | undefined {
+  if (!usableNetwork(s, networkId)) return undefined;
+  let first: string | undefined;
+  for (const id of s.model.portsOnHost(networkId, s.host.host)) {
+    if (first !== undefined && id >= first) continue;
+    if (s.bindings.has(id) && s.model.get('port', id)?.admin_state_up) first = id;
+  }
+  return first;
 }
 
 export interface L2Touched {

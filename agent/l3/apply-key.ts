@@ -19,8 +19,17 @@ export interface CompiledRouter {
   key: string;
 }
 
+/** Compiled plans: a plan is immutable once made (replan makes new ones), and a pass asks twice (legsOnlySwitches, then the apply). */
+const compiledPlans = new WeakMap<RouterPlan, CompiledRouter>();
+
 /** Throws when the router's rules cannot be compiled (only a model change can fix that). */
 export function compileRouter(p: RouterPlan): CompiledRouter {
+  let c = compiledPlans.get(p);
+  if (!c) compiledPlans.set(p, (c = compileRouterNow(p)));
+  return c;
+}
+
+function compileRouterNow(p: RouterPlan): CompiledRouter {
   const rules = routerRulesText(p.nat, routerFirewallRules(p.firewall));
   const table = floatingNatTableLine(p.nat);
   const elements = floatingNatElements(p.nat);

@@ -27,6 +27,9 @@ const P = 'bench-gwf';
 const OUTSIDE = '172.29.0.1';
 const PROBE_MS = 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const UNDERLAY_FAILED_OVER = 'HA routers failed over from a gateway host cut off from the underlay';
+/** The controller's log messages for a move of a gateway's HA routers. */
+const FAILED_OVER = new Set(['HA routers failed over from a lost gateway host', UNDERLAY_FAILED_OVER]);
 const line = (o: object) => console.log(JSON.stringify({ bench: 'gateway-failover', ...o }));
 
 interface Probed { router: string; position: number; fip: string; fipFile: string; snatFile: string }
@@ -167,11 +170,13 @@ async function scenario(routers: number, failovers: number): Promise<void> {
       // Where the time went: the controller's move, the new gateway's flows for the ports it now
       // carries (its slow 'changes applied') and leg switches (first and last router).
       const controllerLog = logLines(f.controller.output().slice(controllerSince));
-      const moved = controllerLog.find((l) => l.msg === 'HA routers failed over from a lost gateway host');
+      // The first move: for the lost agent (gateway-failover.ts) or for the host cut off from the underlay (underlay-failover.ts, BFD).
+      const moved = controllerLog.find((l) => FAILED_OVER.has(l.msg));
       const disconnected = controllerLog.find((l) => l.msg === 'agent disconnected');
       const promotedLog = logLines(f.agents.get(standby)!.output().slice(promotedSince));
       const together = promotedLog.find((l) => l.msg === 'router legs switched together') as (LogLine & { ms: number }) | undefined;
-      const flows = promotedLog.find((l) => l.msg === 'changes applied' && l.time > failAt && (l as { ms?: number }).ms! >= 100) as (LogLine & { ms: number }) | undefined;
+      const flows = promotedLog.find((l) => l.msg === 'changes applied' && l.time > failAt && (l as { ms?: number }).ms! >= 100) as
+        (LogLine & { ms: number; modelMs?: number; compileMs?: number; switchMs?: number; flowChanges?: number }) | undefined;
       const switched = promotedLog
         .filter((l) => (l.msg === 'router legs switched' || l.msg === 'router applied') && l.role === 'active').map((l) => ({ router: l.router!, ms: l.time - failAt }));
       const order = [...new Map(switched.map((s) => [s.router, s.ms])).keys()];
@@ -180,11 +185,14 @@ async function scenario(routers: number, failovers: number): Promise<void> {
         fip: fip.map((o, k) => ({ position: probed[k].position + 1, ms: o.ms, lost: o.lost })),
         snat: snat.map((o, k) => ({ position: probed[k].position + 1, ms: o.ms, lost: o.lost })),
         killedMs, ovsStoppedMs, controllerSawCloseMs: disconnected ? disconnected.time - failAt : null, controllerMovedMs: moved ? moved.time - failAt : null, routersMoved: moved?.routers ? Object.keys(moved.routers).length : null,
+        movedFor: moved ? (moved.msg === UNDERLAY_FAILED_OVER ? 'underlay' : 'agent lost') : null,
         legsFirstMs: switched.length ? Math.min(...switched.map((s) => s.ms)) : null, legsLastMs: switched.length ? Math.max(...switched.map((s) => s.ms)) : null,
         probedPromotedAt: probed.map((p) => order.indexOf(p.router) + 1),
         // One `ip -batch` for every router (agent/l3/legs.ts): when it started and how long it took.
         ...(together ? { legsBatchStartMs: together.time - together.ms - failAt, legsBatchMs: together.ms } : {}),
         ...(flows ? { flowsBatchStartMs: flows.time - flows.ms - failAt, flowsBatchMs: flows.ms } : {}),
+        // Where the flows batch went (agent.ts 'changes applied'): model + L3 replan, compile, switch (bundle commit).
+        ...(flows?.compileMs !== undefined ? { flowsBatch: { modelMs: flows.modelMs, compileMs: flows.compileMs, switchMs: flows.switchMs, flowChanges: flows.flowChanges } } : {}),
       });
       // The old primary comes back as a standby; the next failover goes the other way.
       const restartedSince = failing.output().length;
@@ -193,7 +201,7 @@ async function scenario(routers: number, failovers: number): Promise<void> {
       failing.start();
       await settled(f, routers, probed, standby, active, restartedSince, 600_000);
       // Any other failover meanwhile (the new active gateway's agent lost, e.g. starved of CPU) is a finding.
-      const unexpected = logLines(f.controller.output().slice(controllerBefore)).filter((l) => l.msg === 'HA routers failed over from a lost gateway host').length;
+      const unexpected = logLines(f.controller.output().slice(controllerBefore)).filter((l) => FAILED_OVER.has(l.msg)).length;
       line({ routers, failover: n, event: 'standby back', seconds: Math.round((Date.now() - restartAt) / 1000), unexpectedFailovers: unexpected });
       [active, standby] = [standby, active];
       // The new active gateway's activation announcements (three, a second apart) are over.

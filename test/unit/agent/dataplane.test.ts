@@ -93,4 +93,18 @@ describe('Dataplane', () => {
     await dp.idle();
     expect(sink.resyncs.at(-1)).toEqual(['p1']);
   });
+
+  it('lets what a model listener started (an HA promotion waiting on a pipe write) run before the compile holds the loop', async () => {
+    const order: string[] = [];
+    const compiles: Feature = { ...outputs, compile: (s, id) => (order.push(`compile ${id}`), outputs.compile(s, id)) };
+    const sink = new Recorder();
+    const dp = new Dataplane(HOST, [compiles], sink);
+    dp.snapshot(1, { port: [] });
+    await dp.idle();
+    // L3's pass awaits a pipe write (its callback comes on the next tick), then starts its leg batch.
+    dp.on('model', () => process.nextTick(() => order.push('legs started')));
+    dp.changes(2, [{ kind: 'port', id: 'p1', op: 'create', doc: port('p1') }]);
+    await dp.idle();
+    expect(order).toEqual(['legs started', 'compile p1']);
+  });
 });

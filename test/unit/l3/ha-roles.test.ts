@@ -271,6 +271,16 @@ describe('a whole gateway fails over', () => {
     // Legs already as wanted: nothing to switch.
     expect(legsOnlySwitches(ids, plan, (id) => applied.get(id), () => 'active', wanted)).toEqual([]);
   });
+
+  it('compiles a plan once however often a pass asks (legsOnlySwitches, then the apply), and an equal plan to the same key', () => {
+    const m = threeRouters('g2', 'g1', ['g1', 'g2']);
+    const id = 'r0000000-aaaa-bbbb-cccc-000000000001';
+    const p = planRouter(m, 'g2', id)!;
+    expect(compileRouter(p)).toBe(compileRouter(p));
+    const again = planRouter(m, 'g2', id)!;
+    expect(compileRouter(again)).not.toBe(compileRouter(p));
+    expect(compileRouter(again).key).toBe(compileRouter(p).key);
+  });
 });
 
 describe('legBatchLines (pure)', () => {
