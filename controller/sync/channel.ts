@@ -59,17 +59,23 @@ function linkOf(ws: WebSocket): AgentLink {
 export const invalidCredential = () => new NeutronError(401, 'AgentCredentialInvalid',
   'The agent credential is not valid: unknown, revoked, or replaced by a newer enrolment of its host. Enrol the host again.');
 
+/** The agent credential whose secret is `token`, or a 401. */
+export async function agentCredentialOf(store: Store, token: string) {
+  let credential = credentialBySecret(store.view(), token);
+  // Issued through another replica a moment ago: this one may not have seen it yet.
+  if (!credential && store.readBarrier) {
+    await store.readBarrier();
+    credential = credentialBySecret(store.view(), token);
+  }
+  if (!credential) throw invalidCredential();
+  return credential;
+}
+
 /** Who is connecting, from the upgrade request's X-Auth-Token. */
 export async function identify(headers: IncomingMessage['headers'], store: Store, authenticator: Authenticator): Promise<ChannelIdentity> {
   const token = header(headers, 'x-auth-token')?.trim();
   if (token && isAgentCredential(token)) {
-    let credential = credentialBySecret(store.view(), token);
-    // Issued through another replica a moment ago: this one may not have seen it yet.
-    if (!credential && store.readBarrier) {
-      await store.readBarrier();
-      credential = credentialBySecret(store.view(), token);
-    }
-    if (!credential) throw invalidCredential();
+    const credential = await agentCredentialOf(store, token);
     return { kind: 'host', host: credential.host, credentialId: credential.id };
   }
   const ctx = await authenticator.authenticate(headers);

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { HaLegsDownRequest, LEGS_DOWN_PATH } from '../../../schemas/api/agent-identity.ts';
-import { credentialBySecret, isAgentCredential } from '../../auth/agent-credentials.ts';
+import { isAgentCredential } from '../../auth/agent-credentials.ts';
 import { header } from '../../auth/context.ts';
 import { NeutronError } from '../../errors.ts';
-import { invalidCredential } from '../../sync/channel.ts';
+import { agentCredentialOf, invalidCredential } from '../../sync/channel.ts';
 import { parseWith, unwrapBody } from '../body.ts';
 import type { ApiPlugin } from '../context.ts';
 
@@ -26,13 +26,7 @@ export const legsDownApi: ApiPlugin = (app, { store, sync }) => {
   } }, async (req, reply) => {
     const token = header(req.headers, 'x-auth-token')?.trim();
     if (!token || !isAgentCredential(token)) throw invalidCredential();
-    let credential = credentialBySecret(store.view(), token);
-    // Issued through another replica a moment ago: this one may not have seen it yet.
-    if (!credential && store.readBarrier) {
-      await store.readBarrier();
-      credential = credentialBySecret(store.view(), token);
-    }
-    if (!credential) throw invalidCredential();
+    const credential = await agentCredentialOf(store, token);
     const { host } = parseWith(HaLegsDownRequest, unwrapBody(req.body, 'ha_legs_down').items[0]);
     if (credential.host !== host) throw hostMismatch(credential.host, host);
     const result = sync ? await sync.legsDown(host) : { host, action: 'ignored' as const, reason: 'no agent sync on this controller' };
