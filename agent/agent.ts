@@ -109,7 +109,7 @@ export class WeftAgent {
       urls: c.controllerUrls,
       ...(c.controllerSocket ? { socketPath: c.controllerSocket } : {}),
       token: credential,
-      hello: { host: c.host, tunnelIp: c.tunnelIp, bridgeMappings: c.bridgeMappings, datapath: c.datapath },
+      hello: { host: c.host, tunnelIp: c.tunnelIp, bridgeMappings: c.bridgeMappings, datapath: c.datapath, ...(c.tunnelIp ? { lostHosts: true } : {}) },
       logger: this.log,
     });
     const channel = this.channel;
@@ -166,6 +166,7 @@ export class WeftAgent {
     }) : undefined;
     this.underlay = underlay;
     if (underlay) channel.on('welcome', (m) => underlay.welcomed(m.underlay === true));
+    if (underlay) channel.on('lostHosts', (m) => underlay.hostsLost(m.hosts));
     this.fence = fence;
     channel.on('disconnected', () => fence.lost());
     channel.on('welcome', () => fence.connected());

@@ -9,6 +9,7 @@ import {
   type HelloMessage,
   type FloatingIpState,
   type PortState,
+  type LostHostsMessage,
   type RevisionMessage,
   type RouterState,
   type SnapshotMessage,
@@ -84,6 +85,8 @@ export interface ControllerChannelEvents {
   changes: [ChangesMessage];
   /** Nothing changed in the view up to this revision: the model is at this revision. */
   revision: [RevisionMessage];
+  /** The controller moved the HA routers off these hosts (schemas/agent/channel.ts lostHostsMessage). */
+  lostHosts: [LostHostsMessage];
   /** A heartbeat went to the controller (a `revision` message may answer it). */
   heartbeat: [];
   /** A connection that had opened is gone; a reconnect is scheduled unless close() was called. */
@@ -291,6 +294,9 @@ export class ControllerChannel extends EventEmitter<ControllerChannelEvents> {
         this.id = msg.agentId;
         this.startHeartbeats(msg.heartbeatInterval);
         this.emit('welcome', msg);
+        return;
+      case 'lostHosts':
+        this.emit('lostHosts', msg);
         return;
       case 'snapshot':
         this.held.replace(msg);

@@ -75,6 +75,15 @@ export class UnderlayHealth {
     if (takesReports) this.o.report(full, true, this.silent);
   }
 
+  /** The controller moved the HA routers off these hosts: while down, they no longer count (peer-states.ts). */
+  hostsLost(hosts: string[]): void {
+    let changed = false;
+    for (const h of hosts) changed = this.states.markLost(h) || changed;
+    if (!changed) return;
+    this.o.log.info({ hosts, uncounted: this.states.uncounted, peers: this.states.peers }, 'lost hosts left out of the isolation majority');
+    this.changed();
+  }
+
   private report(peers: Record<string, Reach | null>, isolated?: boolean): void {
     if (this.heard) this.o.report(peers, false, isolated);
   }

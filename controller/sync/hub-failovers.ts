@@ -23,6 +23,11 @@ export interface HubFailoversOptions {
   agentAlive: (agentId: string) => boolean;
   /** The agents connected here that stopped heartbeating for the down time. */
   silent: () => Array<{ host: string; agentId: string }>;
+  /**
+   * HA routers were moved off `host` (either path, whether or not it had any): the agents are told,
+   * so that a survivor does not count it in its own isolation majority (lostHostsMessage).
+   */
+  hostLost?: (host: string) => void;
 }
 
 type Runtime = { host: string; agentId: string; underlay?: { down: string[]; silent: boolean } };
@@ -35,10 +40,11 @@ export class HubFailovers {
 
   constructor(private readonly o: HubFailoversOptions) {
     const agentAlive = (agentId: string) => !this.leavingAgents.has(agentId) && o.agentAlive(agentId);
-    this.underlay = new UnderlayFailover({ store: o.store, marginMs: o.marginMs, log: o.log, agentAlive });
+    const onFailover = (host: string) => o.hostLost?.(host);
+    this.underlay = new UnderlayFailover({ store: o.store, marginMs: o.marginMs, log: o.log, agentAlive, onFailover });
     this.liveness = new GatewayFailover({
       store: o.store, delayMs: o.delayMs, log: o.log, checkEveryMs: Math.max(100, Math.min(1000, o.downMs / 4)),
-      agentAlive, underlayDead: (host) => this.underlay.isDead(host), silent: o.silent,
+      agentAlive, underlayDead: (host) => this.underlay.isDead(host), silent: o.silent, onFailover,
     });
   }
 

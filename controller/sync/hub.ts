@@ -14,7 +14,7 @@ import { remoteAlive } from './presence.ts';
 import { ReplicaPresence } from './replica-presence.ts';
 import { resumeSession } from './resume.ts';
 import { CommitRouter } from './routing.ts';
-import { CLOSE, Session, type AgentLink, type AgentRuntime, type ChannelIdentity, type SessionHost } from './session.ts';
+import { CLOSE, Session, sendLostHost, type AgentLink, type AgentRuntime, type ChannelIdentity, type SessionHost } from './session.ts';
 import { writeReportedStatuses } from './statuses.ts';
 import { DataplaneWaiters, type DataplaneOutcome } from './waiters.ts';
 
@@ -111,6 +111,7 @@ export class SyncHub implements SessionHost {
       agentAlive: (agentId) => this.agents.liveness(agentId)?.alive ?? false,
       // Agents with an open channel here but no heartbeat for the down time.
       silent: () => [...this.sessions].flatMap((x) => (x.runtime?.session === x && !this.agents.isAlive(x.runtime) ? [x.runtime] : [])),
+      hostLost: (host) => sendLostHost(this.sessions, host),
     });
   }
 
@@ -165,7 +166,7 @@ export class SyncHub implements SessionHost {
     const previous = this.agents.get(doc.id);
     if (previous?.session && previous.session !== session) previous.session.close(CLOSE.replaced, 'replaced by a newer connection from the same host');
     this.failovers?.registered(doc.id);
-    const runtime: AgentRuntime = { agentId: doc.id, host: doc.host, session, startedAt: now, heartbeatAt: now, applied: null, ports: new Map() };
+    const runtime: AgentRuntime = { agentId: doc.id, host: doc.host, session, startedAt: now, heartbeatAt: now, applied: null, ports: new Map(), takesLostHosts: !!hello.lostHosts };
     this.agents.add(runtime);
     session.runtime = runtime;
     this.presence?.changed();

@@ -65,6 +65,8 @@ export interface AgentRuntime {
   readonly ports: Map<string, PortState>;
   /** The peers this agent reports lost over the underlay, and whether it says its HA routers are silent for it. */
   underlay?: { down: string[]; silent: boolean };
+  /** Its hello said it takes `lostHosts` messages. */
+  readonly takesLostHosts?: boolean;
 }
 
 /** What a session needs from the hub. */
@@ -339,4 +341,10 @@ export class Session {
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.helloTimer = undefined;
   }
+}
+
+/** Tells the agents of these sessions that take it that the HA routers moved off `host` (lostHostsMessage). */
+export function sendLostHost(sessions: Iterable<Session>, host: string): void {
+  const text = JSON.stringify({ type: 'lostHosts', hosts: [host] });
+  for (const s of sessions) if (s.runtime?.session === s && s.runtime.takesLostHosts && s.runtime.host !== host) s.sendControl(text);
 }

@@ -40,6 +40,8 @@ export const helloMessage = z.object({
     revision: z.number().int().nonnegative(),
     held: z.partialRecord(viewKind, z.array(z.string())),
   }).optional(),
+  /** The agent takes `lostHosts` messages (an older one would close the channel on them). */
+  lostHosts: z.boolean().optional(),
 });
 
 export const portState = z.enum(['up', 'down']);
@@ -142,7 +144,16 @@ export const revisionMessage = z.object({
   ...sinceRevision,
 }).refine(ordered, 'since is after revision');
 
-export const controllerMessage = z.discriminatedUnion('type', [welcomeMessage, snapshotMessage, changesMessage, revisionMessage]);
+/**
+ * The controller moved the HA routers off these hosts (their agent is lost, or their peers lost
+ * them on the underlay). Outside the revision sequence. A receiving agent leaves them out of its
+ * own isolation majority while their BFD sessions are down (agent/underlay/peer-states.ts): once
+ * one gateway is gone, a survivor with one other peer would otherwise take one missed BFD window
+ * to that peer for being cut off itself. Sent only to agents whose hello says `lostHosts`.
+ */
+export const lostHostsMessage = z.object({ type: z.literal('lostHosts'), hosts: z.array(z.string().min(1)) });
+
+export const controllerMessage = z.discriminatedUnion('type', [welcomeMessage, snapshotMessage, changesMessage, revisionMessage, lostHostsMessage]);
 
 export type HelloMessage = z.infer<typeof helloMessage>;
 export type AppliedMessage = z.infer<typeof appliedMessage>;
@@ -155,6 +166,7 @@ export type SnapshotMessage = z.infer<typeof snapshotMessage>;
 export type ChangeEntry = z.infer<typeof changeEntry>;
 export type ChangesMessage = z.infer<typeof changesMessage>;
 export type RevisionMessage = z.infer<typeof revisionMessage>;
+export type LostHostsMessage = z.infer<typeof lostHostsMessage>;
 export type ResumeState = NonNullable<HelloMessage['resume']>;
 export type ControllerMessage = z.infer<typeof controllerMessage>;
 export type PortState = z.infer<typeof portState>;

@@ -56,7 +56,7 @@ async function legsDown(l: SyncLab, token: string | undefined, body: unknown) {
 
 describe('a clean stop hands the HA routers over at once', () => {
   it('an agent that says leaving has its active HA routers moved to the standby while it is still connected', async () => {
-    const { l, g1, router } = await gatewayLab();
+    const { l, g1, g2, router } = await gatewayLab();
     expect(g1.welcomes[0]!.handover).toBe(true);
     const revision = l.store.revision;
     expect(g1.channel.sendLeaving()).toBe(true);
@@ -67,6 +67,9 @@ describe('a clean stop hands the HA routers over at once', () => {
     await until(() => g1.changes.some((m) => m.revision > revision && m.changes.some((c) => c.kind === 'port')), 'g1 told of the move');
     const { body } = await l.call(ADMIN, 'GET', `/v2.0/routers/${router}/l3-agents`);
     expect(body.agents.map((a: any) => [a.host, a.ha_state])).toEqual([['g2', 'active'], ['g1', 'standby']]);
+    // The survivor hears that g1 is lost (it leaves g1 out of its isolation majority); g1 is not told of itself.
+    await until(() => g2.lostHosts.includes('g1'), 'g2 told g1 is lost');
+    expect(g1.lostHosts).toEqual([]);
   });
 
   it('a leaving agent is no target: with it the only standby, a failover leaves the router where it is', async () => {

@@ -87,7 +87,9 @@ export class FoldingAgent implements AgentLink {
   /** Revision messages received. */
   readonly revisions: number[] = [];
   /** Every message of the stream (snapshot, changes, revision), in order: to replay into a dataplane. */
-  readonly stream: Array<Exclude<ControllerMessage, { type: 'welcome' }>> = [];
+  readonly stream: Array<Exclude<ControllerMessage, { type: 'welcome' | 'lostHosts' }>> = [];
+  /** Hosts named by lostHosts messages, in order. */
+  readonly lostHosts: string[] = [];
   bufferedAmount = 0;
   closed: { code: number; reason: string } | undefined;
   /** Protocol breaches seen (send() runs inside the store's commit listener, which swallows throws). */
@@ -110,6 +112,10 @@ export class FoldingAgent implements AgentLink {
     if (msg.type === 'welcome') {
       this.agentId = msg.agentId;
       this.welcomed = true;
+      return;
+    }
+    if (msg.type === 'lostHosts') {
+      this.lostHosts.push(...msg.hosts);
       return;
     }
     this.stream.push(msg);

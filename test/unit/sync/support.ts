@@ -21,6 +21,8 @@ export interface Recorded {
   snapshots: SnapshotMessage[];
   changes: ChangesMessage[];
   revisions: RevisionMessage[];
+  /** Hosts named by lostHosts messages. */
+  lostHosts: string[];
   /** Every message in arrival order. */
   log: Array<WelcomeMessage | SnapshotMessage | ChangesMessage | RevisionMessage | { type: 'connected' } | { type: 'disconnected' }>;
 }
@@ -98,18 +100,19 @@ export async function syncLab(
       const channel = new ControllerChannel({
         urls: [lab.url],
         token: 'unused-with-noauth',
-        hello: { host, tunnelIp: tunnelIp === undefined ? '192.0.2.10' : tunnelIp, bridgeMappings: { physnet1: 'br-ex' }, datapath: 'netdev' },
+        hello: { host, tunnelIp: tunnelIp === undefined ? '192.0.2.10' : tunnelIp, bridgeMappings: { physnet1: 'br-ex' }, datapath: 'netdev', lostHosts: true },
         minBackoffMs: 20,
         maxBackoffMs: 200,
         ...rest,
       });
-      const rec: Recorded = { channel, welcomes: [], snapshots: [], changes: [], revisions: [], log: [] };
+      const rec: Recorded = { channel, welcomes: [], snapshots: [], changes: [], revisions: [], lostHosts: [], log: [] };
       channel.on('connected', () => rec.log.push({ type: 'connected' }));
       channel.on('disconnected', () => rec.log.push({ type: 'disconnected' }));
       channel.on('welcome', (m) => (rec.welcomes.push(m), rec.log.push(m)));
       channel.on('snapshot', (m) => (rec.snapshots.push(m), rec.log.push(m)));
       channel.on('changes', (m) => (rec.changes.push(m), rec.log.push(m)));
       channel.on('revision', (m) => (rec.revisions.push(m), rec.log.push(m)));
+      channel.on('lostHosts', (m) => rec.lostHosts.push(...m.hosts));
       clients.push(channel);
       channel.start();
       return rec;

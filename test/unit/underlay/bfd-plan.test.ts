@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BFD_OFPORT_FIRST, BFD_OFPORT_LAST, BFD_TUNNEL_KEY, bfdInterface, bfdPeers, bfdPortName, bfdReach, freeBfdOfport, isolatedOnUnderlay,
 } from '../../../agent/underlay/bfd-plan.ts';
-import { PeerStates } from '../../../agent/underlay/peer-states.ts';
+import { LOST_MARK_WAIT_MS, PeerStates } from '../../../agent/underlay/peer-states.ts';
 import { TUNNEL_OFPORT } from '../../../agent/host/bridges.ts';
 import { loadConfig } from '../../../controller/config.ts';
 
@@ -117,5 +117,47 @@ describe('peer states', () => {
     expect(s.takeDelta()).toEqual({ c1: null });
     expect(s.lost).toBe(0);
     expect(s.peers).toBe(1);
+  });
+  it('a host the controller says is lost is left out of the isolation majority while it is down', () => {
+    const s = new PeerStates();
+    s.setPlanned(['g1', 'c1']);
+    s.update('g1', 'up', 0);
+    s.update('c1', 'up', 0);
+    // g1 dies: its session goes down, then the controller moves its routers here and says so.
+    s.update('g1', 'down', 300);
+    expect(s.markLost('g1', 400)).toBe(true);
+    expect(s.markLost('g1', 400)).toBe(false);
+    // One missed window to c1 is now one peer out of one: no majority to tell who is cut off.
+    s.update('c1', 'down', 900);
+    expect(s.isolated).toBe(false);
+    s.update('c1', 'up', 1000);
+    // g1 comes back: it counts again, and losing both is isolation again.
+    s.update('g1', 'up', 5000);
+    expect(s.uncounted).toBe(0);
+    s.update('g1', 'down', 6000);
+    s.update('c1', 'down', 6000);
+    expect(s.isolated).toBe(true);
+  });
+
+  it('a lost mark that comes before the session goes down applies when it does, if soon', () => {
+    const s = new PeerStates();
+    s.setPlanned(['g1', 'c1']);
+    s.update('g1', 'up', 0);
+    s.update('c1', 'up', 0);
+    expect(s.markLost('g1', 100)).toBe(false); // still up: held
+    s.update('g1', 'down', 100 + LOST_MARK_WAIT_MS);
+    s.update('c1', 'down', 100 + LOST_MARK_WAIT_MS);
+    expect(s.isolated).toBe(false);
+    // A mark that waited too long (the host was only cut off from the controller) is dropped.
+    const t = new PeerStates();
+    t.setPlanned(['g1', 'c1']);
+    t.update('g1', 'up', 0);
+    t.update('c1', 'up', 0);
+    t.markLost('g1', 100);
+    t.update('g1', 'down', 101 + LOST_MARK_WAIT_MS);
+    t.update('c1', 'down', 101 + LOST_MARK_WAIT_MS);
+    expect(t.isolated).toBe(true);
+    // Not a peer: nothing to mark.
+    expect(t.markLost('x')).toBe(false);
   });
 });
