@@ -12,6 +12,12 @@ export interface RunOptions {
   /** Do not throw on a non-zero exit code; the caller inspects `code`. */
   allowFail?: boolean;
   cwd?: string;
+  /**
+   * The child is killed (SIGKILL) when the agent dies, by the kernel (`setpriv --pdeathsig`): for a
+   * command that may bring an HA router's leg up, so that none can do so after the L3 dead-man
+   * watcher set them down (agent/l3/dead-man.ts).
+   */
+  diesWithAgent?: boolean;
 }
 
 export interface RunResult {
@@ -43,7 +49,8 @@ export function formatCommand(cmd: string, args: readonly string[]): string {
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const command = formatCommand(cmd, args);
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
+    const [file, argv] = opts.diesWithAgent ? ['setpriv', ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
+    const child = spawn(file, argv, {
       env: opts.env ? { ...process.env, ...opts.env } : process.env,
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],

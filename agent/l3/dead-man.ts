@@ -10,7 +10,7 @@
 // whatever the signal (the kernel closes the pipe; Node makes its pipes close-on-exec, so no other
 // child of the agent holds it open). Then it sets those links down in one `ip -batch`, in the
 // network namespace of the veth ends (the agent's own, which it inherited, or hostNetns), once more 100 ms later
-// (an `ip` the agent had started just before it died may still bring a leg up), and exits.
+// (a belt: see the confirmation below), and exits.
 //
 // Why not something else: an OpenFlow hard_timeout lease on the legs' flows counts whole seconds
 // (too coarse for a 400 ms failover, and a lease renewed by the agent would expire under load);
@@ -20,11 +20,14 @@
 // Then it confirms to the controller that the legs are down (POST /v2.0/weft/ha-legs-down with
 // this host's agent credential, with curl: the controller URLs in order, the first that answers),
 // so that the controller moves the HA routers at once instead of at the end of its 400 ms; a
-// confirmation that never arrives leaves that timer path. It goes after the second `ip` (100 ms
-// later), not the first: until then an `ip` the agent started may still bring a leg up, and a
-// standby promoted on the word of the watcher must find the old legs down for good. curl starts
-// right after the first `ip`, though (its start-up took 60-140 ms on the loaded test machine), and
-// waits for its body, which comes through a pipe after the second `ip`. The controller
+// confirmation that never arrives leaves that timer path. It goes right after the first `ip`: a
+// standby promoted on the word of the watcher must find the old legs down for good, and no `ip`
+// the agent had started can bring one up again after that, because the agent runs every command
+// that may bring a leg up under `setpriv --pdeathsig KILL` (host/exec.ts diesWithAgent): the kernel
+// kills it in the same exit of the agent that closes the watcher's pipe, a fork and an exec before
+// the watcher's own `ip` runs, and a netlink request it had sent completes inside that syscall.
+// (Until stop 19 it waited for the second `ip`, 100 ms on every failover's critical path.) The
+// second `ip` stays, beside the confirmation, for anything that escaped that. The controller
 // acts on it only if the agent's channel is closed (api/agent-identity/legs-down.ts). The
 // credential reaches the watcher in its environment and curl through a pipe (-H @/dev/fd/N), never
 // on a command line.
@@ -77,12 +80,12 @@ confirm() {
     --data-binary @- "\${1%/}/v2.0/weft/ha-legs-down" 2>/dev/null
 }
 if [ -n "$WEFT_DEAD_MAN_CREDENTIAL" ] && [ -n "$WEFT_DEAD_MAN_URLS" ]; then
-  first=1
+  (sleep 0.1; down) &
   for url in $WEFT_DEAD_MAN_URLS; do
-    if [ -n "$first" ]; then status=$(confirm "$url" < <(sleep 0.1; down; printf %s "$WEFT_DEAD_MAN_BODY")); first=
-    else status=$(confirm "$url" <<<"$WEFT_DEAD_MAN_BODY"); fi
+    status=$(confirm "$url" <<<"$WEFT_DEAD_MAN_BODY")
     [ "$status" = 202 ] && break
   done
+  wait
 else
   sleep 0.1
   down

@@ -233,7 +233,7 @@ async function ensureInterface(ns: string, hostNs: string | undefined, w: Wanted
   const v6 = w.addresses.some(isV6) ? '0' : '1';
   await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${w.name}.disable_ipv6=${v6}`], { allowFail: true });
   const hostUp = host.flags?.includes('UP') ?? false;
-  if (legs === 'active' && !hostUp) await ip(hostNs, ['link', 'set', 'dev', w.hostName, 'up']);
+  if (legs === 'active' && !hostUp) await ip(hostNs, ['link', 'set', 'dev', w.hostName, 'up'], { diesWithAgent: true });
   if (legs === 'silent' && hostUp) await ip(hostNs, ['link', 'set', 'dev', w.hostName, 'down']);
   if (!inside.flags?.includes('UP')) await ip(ns, ['link', 'set', 'dev', w.name, 'up']);
 
@@ -363,7 +363,7 @@ export async function setRouterLegs(changes: readonly LegChange[], opts: RouterN
   const hostNs = opts.hostNetns === undefined ? undefined : checkNetnsName(opts.hostNetns);
   const lines = legBatchLines(changes);
   if (!lines.length) return;
-  await run('ip', [...(hostNs ? ['-n', hostNs] : []), '-force', '-batch', '-'], { input: `${lines.join('\n')}\n` });
+  await run('ip', [...(hostNs ? ['-n', hostNs] : []), '-force', '-batch', '-'], { input: `${lines.join('\n')}\n`, diesWithAgent: true });
 }
 
 /** Removes the router's OVS ports, their host-side veth ends and the namespace. Missing pieces are not an error. */

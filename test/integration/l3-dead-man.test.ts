@@ -113,6 +113,27 @@ describe('L3 dead-man switch', () => {
     console.log(`dead-man switch: guarded legs down ${downMs} ms after kill -9 of the agent's process group (polled every 10 ms)`);
   }, 60_000);
 
+  it('a command the agent runs to bring a leg up dies with the agent (setpriv --pdeathsig), so none can after the watcher acted', async () => {
+    await startAgent();
+    const agentPid = agent!.pid!;
+    agent!.stdin!.write('spawn\n');
+    await until('spawned', () => out.includes('spawned'));
+    const cmdline = (pid: number) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+      } catch {
+        return '';
+      }
+    };
+    const childOf = async (arg: string) => (await pidsInNs()).filter((pid) => cmdline(pid) === `sleep ${arg}`);
+    await until('both sleeps running', async () => (await childOf('60')).length === 1 && (await childOf('61')).length === 1);
+    const [dies] = await childOf('60');
+    const [stays] = await childOf('61');
+    process.kill(agentPid, 'SIGKILL'); // the agent alone, not its group
+    await until('the command run with diesWithAgent to be killed', () => !alive(dies!));
+    expect(alive(stays!)).toBe(true); // a command run without it outlives the agent (the afterEach ends it)
+  }, 60_000);
+
   it('legs settled silent are not guarded any more: the agent dies and nothing is touched', async () => {
     const watcher = await startAgent();
     await ip(NS, ['link', 'set', leg(GUARDED[0]!), 'down']); // what the agent did before it settled
