@@ -4,8 +4,7 @@
 // only with the port's own address for the port's own MAC (agent/dhcp/responder.ts), so the punt
 // needs no spoof guard, and security groups never see (or block) DHCP. Ports on networks without
 // DHCP keep the normal path, so a VM's own DHCP server can still answer them. The network's own
-// ports (router legs: `network:*` owners) run no DHCP client and get no punt: a flow fewer per
-// router port, which is a fifth of what a 100-router failover installs on the new gateway.
+// ports (router legs: `network:*` owners) run no DHCP client and get no punt.
 import { OFPCML_NO_BUFFER, OFPP } from '../openflow/actions.ts';
 import { flow, type Flow } from '../pipeline/flow.ts';
 import { PRIORITY } from '../pipeline/priorities.ts';

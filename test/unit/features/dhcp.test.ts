@@ -38,4 +38,15 @@ describe('dhcp feature', () => {
     engine.update(s, s.plug('p1', undefined));
     expect(lines(engine)).toEqual([]);
   });
+  it('gives the network\'s own ports (router legs) no punt: they run no DHCP client', () => {
+    const { s, engine } = setup(true);
+    const events = s.doc('port', 'r1', portDoc('r1', 'n1', 'fa:16:3e:00:00:0a', {
+      fixed_ips: [{ subnet_id: 's1', ip_address: '10.0.0.1' }], device_owner: 'network:router_interface',
+    }));
+    engine.update(s, events);
+    engine.update(s, s.plug('r1', 9));
+    expect(lines(engine)).toEqual([
+      'table=classify, priority=60000,udp,in_port=7,tp_src=68,tp_dst=67 actions=CONTROLLER:65535',
+    ]);
+  });
 });
