@@ -107,7 +107,7 @@ export class UnderlayHealth {
 
   private reached(host: string, reach: Reach): void {
     if (!this.states.update(host, reach)) return;
-    this.o.log.info({ peer: host, reach, lost: this.states.lost, peers: this.states.peers }, 'BFD peer state changed');
+    this.o.log.info({ peer: host, reach, lost: this.states.lost, peers: this.states.peers, uncounted: this.states.uncounted }, 'BFD peer state changed');
     this.changed();
   }
 

@@ -2,7 +2,8 @@
 // host (c1) with a VM behind an HA router, a floating IP and SNAT probed every 10 ms from outside
 // and from the VM. The primary gateway's agent is killed (-9) and its Open vSwitch stopped: the
 // probes resume through the standby within a second (measured from the probes' timestamps), the
-// API shows the new active host; then the old primary comes back (its Open vSwitch and agent
+// API shows the new active host; the survivor's one other BFD peer (c1) goes quiet for a moment
+// and the survivor does not take it for its own isolation; then the old primary comes back (its Open vSwitch and agent
 // restarted) as a standby, with no second outage. Last, the primary is cut off from the controller
 // only (its credential revoked: its agent and switch run on, the underlay is up): it silences the
 // router itself before the controller moves it, so the two gateways are never active together.
@@ -17,6 +18,7 @@ import { outage, replies } from '../helpers/probe-log.ts';
 import type { ExternalHost } from '../../lab/lab-external.ts';
 import type { LabProcess, LabVm } from '../../lab/lab.ts';
 import { legsUpOn } from '../helpers/router-legs.ts';
+import { bfdPortName } from '../../agent/underlay/bfd-plan.ts';
 
 const P = 'project-l3-ha';
 const OUTSIDE = '172.31.201.100';
@@ -95,6 +97,9 @@ describe('highly available routers', () => {
     await f.until('both probes and the TCP stream answered', async () =>
       replies(fipFile).length > 50 && replies(snatFile).length > 50 && echoes() > 10, 60_000);
 
+    // g2's BFD sessions are up (a session that never was up is never counted lost).
+    const g2 = f.agents.get('g2')!;
+    await f.until('g2\'s BFD sessions to g1 and c1 up', async () => ['g1', 'c1'].every((h) => g2.output().includes(`"peer":"${h}","reach":"up"`)), 30_000);
     // The primary dies: its agent (kill -9) and its Open vSwitch.
     const g1 = f.agents.get('g1')!;
     const failAt = Date.now();
@@ -124,6 +129,25 @@ describe('highly available routers', () => {
     const verdict = after > before ? `survived (${after - before} echoes in the 2 s after the failover settled)`
       : /error/.test(streamOut) ? `was reset (${streamOut.split('\n').find((l) => l.startsWith('error'))})` : 'stalled (no echo and no reset within 2 s)';
     console.log(`HA failover: an established TCP connection through SNAT ${verdict}; conntrack state is not synchronised between gateway hosts`);
+
+    // g1 is lost, so g2's BFD peers that count are c1 alone: c1 going quiet for a moment (as under
+    // load) is one of one, no majority, and g2 keeps the router (it used to silence it: two of two).
+    // The controller's word usually comes before BFD sees g1 down (the dead-man confirms within ~100 ms): it applies then.
+    await f.until('g2 leaves g1 out of its isolation majority', async () => /"peer":"g1","reach":"down","lost":1,"peers":2,"uncounted":1/.test(g2.output())
+      || /"hosts":\["g1"\],"uncounted":1/.test(g2.output()));
+    const c1ToG2 = bfdPortName(f.lab.host('g2').tunnelIp!);
+    const quietAt = Date.now();
+    await f.lab.host('c1').ovs.vsctl('set', 'Interface', c1ToG2, 'bfd:enable=false');
+    try {
+      await f.until('g2 lost its BFD session to c1', async () => /"peer":"c1","reach":"down"/.test(g2.output()), 10_000);
+      await sleep(500);
+    } finally {
+      await f.lab.host('c1').ovs.vsctl('set', 'Interface', c1ToG2, 'bfd:enable=true');
+    }
+    const quiet = outage(replies(fipFile), quietAt, Date.now());
+    expect(g2.output()).not.toMatch(/cut off from the underlay: HA routers silenced/);
+    expect(quiet.lost, 'floating IP probes lost while c1 was quiet to g2').toBe(0);
+    console.log(`HA survivor: its one counted BFD peer (c1) quiet for ${Date.now() - quietAt} ms: no self-fence, no probe lost`);
 
     // The old primary comes back (Open vSwitch and agent): a standby, and no probe lost meanwhile.
     const backAt = Date.now();
