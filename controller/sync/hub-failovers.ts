@@ -8,7 +8,8 @@ import { UnderlayFailover } from './underlay-failover.ts';
 // (underlay-failover.ts: BFD reports). The liveness path never promotes a standby the underlay path
 // holds dead; both are fed from the same session events, here. An agent that says it is leaving
 // (clean stop) has its routers handed over at once, and is no target for either path until it
-// registers again; a dead-man watcher's confirmation that a dead agent's legs are down cuts the
+// registers again (it is not alive from its `leaving` on, hub.ts, and published so to the other
+// replicas); a dead-man watcher's confirmation that a dead agent's legs are down cuts the
 // liveness path's delay short (gateway-failover.ts).
 
 export interface HubFailoversOptions {
@@ -35,11 +36,9 @@ type Runtime = { host: string; agentId: string; underlay?: { down: string[]; sil
 export class HubFailovers {
   private readonly liveness: GatewayFailover;
   private readonly underlay: UnderlayFailover;
-  /** Agents that said they are leaving, until they register again. */
-  private readonly leavingAgents = new Set<string>();
 
   constructor(private readonly o: HubFailoversOptions) {
-    const agentAlive = (agentId: string) => !this.leavingAgents.has(agentId) && o.agentAlive(agentId);
+    const agentAlive = o.agentAlive;
     const onFailover = (host: string) => o.hostLost?.(host);
     this.underlay = new UnderlayFailover({ store: o.store, marginMs: o.marginMs, log: o.log, agentAlive, onFailover });
     this.liveness = new GatewayFailover({
@@ -48,14 +47,8 @@ export class HubFailovers {
     });
   }
 
-  /** An agent (re)registered: whatever it said before no longer holds. */
-  registered(agentId: string): void {
-    this.leavingAgents.delete(agentId);
-  }
-
   /** The agent of `runtime.host` is stopping cleanly, its HA routers silent: they move now. */
   leaving(runtime: Runtime): Promise<Map<string, string>> {
-    this.leavingAgents.add(runtime.agentId);
     this.o.log.info({ host: runtime.host, agent: runtime.agentId }, 'agent leaving, its HA routers silent: handing them over');
     return this.liveness.handover(runtime.host);
   }

@@ -110,7 +110,7 @@ export class SyncHub implements SessionHost {
       store: this.store, delayMs: options.l3FailoverDelayMs, marginMs: options.l3FailoverMarginMs ?? 100, downMs: this.downMs, log: this.log,
       agentAlive: (agentId) => this.agents.liveness(agentId)?.alive ?? false,
       // Agents with an open channel here but no heartbeat for the down time.
-      silent: () => [...this.sessions].flatMap((x) => (x.runtime?.session === x && !this.agents.isAlive(x.runtime) ? [x.runtime] : [])),
+      silent: () => [...this.sessions].flatMap((x) => (x.runtime?.session === x && !x.runtime.leaving && !this.agents.isAlive(x.runtime) ? [x.runtime] : [])),
       hostLost: (host) => sendLostHost(this.sessions, host),
     });
   }
@@ -165,7 +165,6 @@ export class SyncHub implements SessionHost {
     if (session.closed || this.isClosed) return;
     const previous = this.agents.get(doc.id);
     if (previous?.session && previous.session !== session) previous.session.close(CLOSE.replaced, 'replaced by a newer connection from the same host');
-    this.failovers?.registered(doc.id);
     const runtime: AgentRuntime = { agentId: doc.id, host: doc.host, session, startedAt: now, heartbeatAt: now, applied: null, ports: new Map(), takesLostHosts: !!hello.lostHosts };
     this.agents.add(runtime);
     session.runtime = runtime;
@@ -197,7 +196,10 @@ export class SyncHub implements SessionHost {
   }
 
   leaving(session: Session): void {
-    if (session.runtime) void this.failovers?.leaving(session.runtime);
+    if (!session.runtime || !this.failovers) return;
+    session.runtime.leaving = true; // not alive from now on, in what this replica publishes too
+    this.presence?.changed();
+    void this.failovers.leaving(session.runtime);
   }
 
   /** The dead-man watcher of `host` (its credential checked by the caller) says its HA legs are down (hub-failovers.ts). */

@@ -84,7 +84,7 @@ export class AgentDirectory {
 
   /** A session here: open and heartbeating. */
   isAlive(runtime: AgentRuntime | undefined, now = this.o.now()): boolean {
-    return !!runtime?.session && now - runtime.heartbeatAt <= this.o.downMs;
+    return !!runtime?.session && !runtime.leaving && now - runtime.heartbeatAt <= this.o.downMs;
   }
 
   /** Whether the session here is the agent's newest known anywhere. */

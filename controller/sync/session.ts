@@ -67,6 +67,8 @@ export interface AgentRuntime {
   underlay?: { down: string[]; silent: boolean };
   /** Its hello said it takes `lostHosts` messages. */
   readonly takesLostHosts?: boolean;
+  /** It said `leaving` (clean stop): not alive from then on, here and in what this replica publishes. */
+  leaving?: boolean;
 }
 
 /** What a session needs from the hub. */

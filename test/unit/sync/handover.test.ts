@@ -67,6 +67,9 @@ describe('a clean stop hands the HA routers over at once', () => {
     await until(() => g1.changes.some((m) => m.revision > revision && m.changes.some((c) => c.kind === 'port')), 'g1 told of the move');
     const { body } = await l.call(ADMIN, 'GET', `/v2.0/routers/${router}/l3-agents`);
     expect(body.agents.map((a: any) => [a.host, a.ha_state])).toEqual([['g2', 'active'], ['g1', 'standby']]);
+    // A leaving agent is no longer alive (nor published alive to other replicas), though still connected.
+    const listed = (await l.call(ADMIN, 'GET', '/v2.0/agents')).body.agents.find((a: any) => a.host === 'g1');
+    expect(listed.alive).toBe(false);
     // The survivor hears that g1 is lost (it leaves g1 out of its isolation majority); g1 is not told of itself.
     await until(() => g2.lostHosts.includes('g1'), 'g2 told g1 is lost');
     expect(g1.lostHosts).toEqual([]);
