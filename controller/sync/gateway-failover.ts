@@ -53,8 +53,18 @@ export function mustFailOver(agentAlive: boolean, closed: boolean): boolean {
   return !closed && !agentAlive;
 }
 
+/**
+ * How long a dead-man confirmation for an agent another replica still shows alive is held: if that
+ * replica's presence drops the agent within it (it publishes at once when a session closes), the
+ * routers move then, not at the end of the delay. Short, so that it can only stand for the death
+ * it reported, never for a later agent of that host.
+ */
+export const CONFIRMATION_HOLD_MS = 1000;
+
 export class GatewayFailover {
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Dead-man confirmations held (holdConfirmation), by host: when they came. */
+  private readonly held = new Map<string, number>();
   /** Agents other replicas published alive, by id, with their host (remoteChanged). */
   private remoteAlive = new Map<string, string>();
   /** Silent agents already handed to lost(), until they heartbeat again. */
@@ -85,6 +95,13 @@ export class GatewayFailover {
 
   /** The agent of `host` is gone from here (channel closed, or heartbeats stopped). */
   lost(host: string, agentId: string): void {
+    const heldAt = this.held.get(host);
+    this.held.delete(host);
+    if (heldAt !== undefined && Date.now() - heldAt <= CONFIRMATION_HOLD_MS && mustFailOver(this.o.agentAlive(agentId), this.closed)) {
+      this.cancel(host);
+      void this.move(host, 'dead-man');
+      return;
+    }
     if (this.closed || this.timers.has(host)) return;
     const timer = setTimeout(() => {
       this.timers.delete(host);
@@ -127,6 +144,14 @@ export class GatewayFailover {
     if (!mustFailOver(this.o.agentAlive(agentId), this.closed)) return Promise.resolve(new Map());
     this.cancel(host);
     return this.move(host, 'dead-man');
+  }
+
+  /**
+   * The dead-man watcher of `host` confirmed its legs are down, but another replica still shows its
+   * agent alive (its session there not yet seen closed): moved as soon as that agent is lost.
+   */
+  holdConfirmation(host: string): void {
+    this.held.set(host, Date.now());
   }
 
   private cancel(host: string): void {

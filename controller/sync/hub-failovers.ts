@@ -1,4 +1,5 @@
 import type { UnderlayMessage } from '../../schemas/agent/channel.ts';
+import type { HaLegsDown } from '../../schemas/api/agent-identity.ts';
 import type { Store } from '../store/types.ts';
 import { GatewayFailover, type FailoverLog } from './gateway-failover.ts';
 import { UnderlayFailover } from './underlay-failover.ts';
@@ -58,9 +59,14 @@ export class HubFailovers {
    * here (`connectedHere`: its channel is open on this replica) or on another replica: an agent
    * still heard is believed over its watcher, and its routers stay (or the timer path moves them).
    */
-  async legsDown(host: string, agentId: string, connectedHere: boolean): Promise<{ action: 'failed_over' | 'ignored'; reason?: string; routers?: Record<string, string> }> {
-    if (connectedHere) return { action: 'ignored', reason: 'its agent is connected to this controller' };
-    if (this.o.agentAlive(agentId)) return { action: 'ignored', reason: 'its agent is alive' };
+  async legsDown(host: string, agentId: string, connectedHere: boolean): Promise<{ action: HaLegsDown['action']; reason?: string; routers?: Record<string, string> }> {
+    // Still heard (its close not yet noticed here, or not yet published by the replica holding its
+    // session; or it lives): held, the routers move at once if it is lost soon (gateway-failover.ts).
+    if (connectedHere || this.o.agentAlive(agentId)) {
+      this.liveness.holdConfirmation(host);
+      const where = connectedHere ? 'connected to this controller' : 'alive on another controller replica';
+      return { action: 'held', reason: `its agent is ${where}: its HA routers move if it is lost within 1 s` };
+    }
     this.o.log.info({ host, agent: agentId }, 'dead-man watcher confirms the HA legs are down');
     return { action: 'failed_over', routers: Object.fromEntries(await this.liveness.legsDown(host, agentId)) };
   }

@@ -50,8 +50,12 @@ export const HaLegsDownRequest = z.object({ host }).strict();
 
 export const HaLegsDown = z.object({
   host: z.string(),
-  /** failed_over: its agent is not alive, its HA routers were moved (`routers`: id -> new host); ignored: see `reason`. */
-  action: z.enum(['failed_over', 'ignored']),
+  /**
+   * failed_over: its agent is not alive, its HA routers were moved (`routers`: id -> new host);
+   * held: its agent is connected to another replica that has not yet seen it go, and the routers
+   * move as soon as it does (within CONFIRMATION_HOLD_MS); ignored: see `reason`.
+   */
+  action: z.enum(['failed_over', 'held', 'ignored']),
   reason: z.string().optional(),
   routers: z.record(z.string(), z.string()).optional(),
 });

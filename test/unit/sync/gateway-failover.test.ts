@@ -4,7 +4,9 @@
 // holds the router as the active one. With several replicas, any replica acts on what the one
 // holding the agent's session publishes.
 import { afterEach, describe, expect, it } from 'vitest';
+import { issueCredential } from '../../../controller/auth/agent-credentials.ts';
 import { mustFailOver } from '../../../controller/sync/gateway-failover.ts';
+import { LEGS_DOWN_PATH } from '../../../schemas/api/agent-identity.ts';
 import { MemorySharedState } from '../../../controller/store/shared-state.ts';
 import { ADMIN, testApi } from '../../helpers/api.ts';
 import { syncLab, until, type SyncLab } from './support.ts';
@@ -144,5 +146,34 @@ describe('gateway failover across controller replicas', () => {
     await g1.channel.close();
     await until(() => hosts()[0] === 'g2', 'the router moved to g2 by replica two', 5000);
     expect(two.store.view().get('router', r)!.gateway_hosts).toEqual(['g2', 'g1']);
+  });
+  it('a dead-man confirmation that reaches a replica still showing the agent alive (connected to another) is held, and moves the router as soon as the agent is lost', async () => {
+    const shared = new MemorySharedState({ replicated: true });
+    // Both replicas would wait a minute: only the held confirmation can move the router in time.
+    const one = await syncLab({ l3FailoverMarginMs: 60_000 }, undefined, undefined, shared);
+    labs.push(one);
+    const two = await syncLab({ l3FailoverMarginMs: 60_000 }, undefined, one.store, shared);
+    labs.push(two);
+    const g1 = one.agent('g1', { urls: [one.url] });
+    two.agent('g2', { urls: [two.url] });
+    const list = async () => (await two.call(ADMIN, 'GET', '/v2.0/agents')).body.agents as Array<{ host: string; alive: boolean }>;
+    await until(async () => (await list()).filter((a) => a.alive).length === 2, 'both agents alive on replica two');
+    const call = async (method: 'POST' | 'PUT', url: string, body: unknown) => {
+      const r = await two.call(ADMIN, method, url, body);
+      expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
+      return r.body;
+    };
+    const ext = (await call('POST', '/v2.0/networks', { network: { 'router:external': true } })).network.id;
+    await call('POST', '/v2.0/subnets', { subnet: { network_id: ext, cidr: '203.0.113.0/24', ip_version: 4 } });
+    const r = (await call('POST', '/v2.0/routers', { router: { ha: true, external_gateway_info: { network_id: ext } } })).router.id;
+    const hosts = () => [...new Set(two.store.view().find('port', 'device_id', r).map((p) => p['binding:host_id']))];
+    expect(hosts()).toEqual(['g1']);
+    const secret = (await one.store.transact((tx) => issueCredential(tx, 'g1', Date.now()))).result.secret;
+    const res = await two.app.inject({ method: 'POST', url: LEGS_DOWN_PATH, headers: { 'x-auth-token': secret }, payload: { ha_legs_down: { host: 'g1' } } });
+    expect(res.statusCode).toBe(202);
+    expect(res.json().ha_legs_down.action).toBe('held');
+    expect(hosts()).toEqual(['g1']);
+    await g1.channel.close();
+    await until(() => hosts()[0] === 'g2', 'the router moved to g2 on the held confirmation', 3000);
   });
 });

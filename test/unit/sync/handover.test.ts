@@ -6,9 +6,12 @@
 // The failover delay is set far beyond the tests' waits: whatever moves, moved on these signals.
 import { afterEach, describe, expect, it } from 'vitest';
 import { issueCredential } from '../../../controller/auth/agent-credentials.ts';
+import { CONFIRMATION_HOLD_MS } from '../../../controller/sync/gateway-failover.ts';
 import { LEGS_DOWN_PATH } from '../../../schemas/api/agent-identity.ts';
 import { ADMIN } from '../../helpers/api.ts';
 import { syncLab, until, type Recorded, type SyncLab } from './support.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let lab: SyncLab | undefined;
 afterEach(async () => {
@@ -109,12 +112,24 @@ describe('the dead-man watcher confirms a dead agent\'s HA legs are down', () =>
     expect(hostsOf(l, router)).toEqual(['g1']);
   });
 
-  it('ignores a confirmation while the agent is connected', async () => {
-    const { l, router } = await gatewayLab();
+  it('holds a confirmation while the agent is connected: nothing moves; a close within 1 s moves the routers at once', async () => {
+    const { l, g1, router } = await gatewayLab();
     const r = await legsDown(l, await credentialOf(l, 'g1'), { ha_legs_down: { host: 'g1' } });
     expect(r.status).toBe(202);
-    expect(r.body.ha_legs_down).toEqual({ host: 'g1', action: 'ignored', reason: 'its agent is connected to this controller' });
+    expect(r.body.ha_legs_down).toEqual({ host: 'g1', action: 'held', reason: 'its agent is connected to this controller: its HA routers move if it is lost within 1 s' });
+    await sleep(100);
     expect(hostsOf(l, router)).toEqual(['g1']);
+    await g1.channel.close();
+    await until(() => hostsOf(l, router)[0] === 'g2', 'the router moved on the held confirmation');
+  });
+
+  it('a held confirmation stands only for a loss within 1 s of it', async () => {
+    const { l, g1, router } = await gatewayLab();
+    expect((await legsDown(l, await credentialOf(l, 'g1'), { ha_legs_down: { host: 'g1' } })).body.ha_legs_down.action).toBe('held');
+    await sleep(CONFIRMATION_HOLD_MS + 100);
+    await g1.channel.close();
+    await sleep(300);
+    expect(hostsOf(l, router)).toEqual(['g1']); // the failover delay (a minute here) applies
   });
 
   it('moves the routers at once once the agent\'s channel is closed', async () => {
