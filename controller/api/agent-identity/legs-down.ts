@@ -12,8 +12,9 @@ import type { ApiPlugin } from '../context.ts';
 // and says so here, so that the controller moves the host's HA routers now instead of l3FenceMs +
 // margin after the agent's channel closed (sync/hub-failovers.ts legsDown: at once when that agent
 // is not alive; while it is still heard, held for a second and acted on if it is lost within it).
-// The path is public (app.ts) because the host's own credential is its authentication, checked here: nothing but an agent credential of the host named is taken (not even an admin's
-// token: an operator who knows a host is dead can set its agent admin-down). The answer (202)
+// The path is public (app.ts) because the host's own credential is its authentication, checked
+// here: nothing but an agent credential of the host named is taken (not even an admin's token: an
+// operator who knows a host is dead can set its agent admin-down). The answer (202)
 // says whether the routers were moved or why not; the watcher does not read it.
 
 export const hostMismatch = (credentialHost: string, host: string) =>
