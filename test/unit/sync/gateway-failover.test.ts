@@ -121,12 +121,15 @@ describe('gateway failover across controller replicas', () => {
     for (const l of labs.splice(0).reverse()) await l.close();
   });
 
-  it('a replica fails over a gateway whose agent was connected to another replica (which does not act here)', async () => {
+  /**
+   * Replicas one and two on one store, g1 connected to one and g2 to two, and an HA router active on
+   * g1 with g2 its standby; `twoMarginMs` is replica two's failover margin (one waits a minute).
+   */
+  async function acrossReplicas(twoMarginMs?: number) {
     const shared = new MemorySharedState({ replicated: true });
-    // Replica one would wait a minute: only replica two can be the one that moves the router.
     const one = await syncLab({ l3FailoverMarginMs: 60_000 }, undefined, undefined, shared);
     labs.push(one);
-    const two = await syncLab({}, undefined, one.store, shared);
+    const two = await syncLab(twoMarginMs === undefined ? {} : { l3FailoverMarginMs: twoMarginMs }, undefined, one.store, shared);
     labs.push(two);
     const g1 = one.agent('g1', { urls: [one.url] });
     two.agent('g2', { urls: [two.url] });
@@ -143,31 +146,20 @@ describe('gateway failover across controller replicas', () => {
     const hosts = () => [...new Set(two.store.view().find('port', 'device_id', r).map((p) => p['binding:host_id']))];
     expect(hosts()).toEqual(['g1']);
     expect(two.store.view().get('router', r)!.gateway_hosts).toEqual(['g1', 'g2']);
+    return { one, two, g1, r, hosts };
+  }
+
+  it('a replica fails over a gateway whose agent was connected to another replica (which does not act here)', async () => {
+    // Replica one would wait a minute: only replica two can be the one that moves the router.
+    const { two, g1, r, hosts } = await acrossReplicas();
     await g1.channel.close();
     await until(() => hosts()[0] === 'g2', 'the router moved to g2 by replica two', 5000);
     expect(two.store.view().get('router', r)!.gateway_hosts).toEqual(['g2', 'g1']);
   });
+
   it('a dead-man confirmation that reaches a replica still showing the agent alive (connected to another) is held, and moves the router as soon as the agent is lost', async () => {
-    const shared = new MemorySharedState({ replicated: true });
     // Both replicas would wait a minute: only the held confirmation can move the router in time.
-    const one = await syncLab({ l3FailoverMarginMs: 60_000 }, undefined, undefined, shared);
-    labs.push(one);
-    const two = await syncLab({ l3FailoverMarginMs: 60_000 }, undefined, one.store, shared);
-    labs.push(two);
-    const g1 = one.agent('g1', { urls: [one.url] });
-    two.agent('g2', { urls: [two.url] });
-    const list = async () => (await two.call(ADMIN, 'GET', '/v2.0/agents')).body.agents as Array<{ host: string; alive: boolean }>;
-    await until(async () => (await list()).filter((a) => a.alive).length === 2, 'both agents alive on replica two');
-    const call = async (method: 'POST' | 'PUT', url: string, body: unknown) => {
-      const r = await two.call(ADMIN, method, url, body);
-      expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
-      return r.body;
-    };
-    const ext = (await call('POST', '/v2.0/networks', { network: { 'router:external': true } })).network.id;
-    await call('POST', '/v2.0/subnets', { subnet: { network_id: ext, cidr: '203.0.113.0/24', ip_version: 4 } });
-    const r = (await call('POST', '/v2.0/routers', { router: { ha: true, external_gateway_info: { network_id: ext } } })).router.id;
-    const hosts = () => [...new Set(two.store.view().find('port', 'device_id', r).map((p) => p['binding:host_id']))];
-    expect(hosts()).toEqual(['g1']);
+    const { one, two, g1, hosts } = await acrossReplicas(60_000);
     const secret = (await one.store.transact((tx) => issueCredential(tx, 'g1', Date.now()))).result.secret;
     const res = await two.app.inject({ method: 'POST', url: LEGS_DOWN_PATH, headers: { 'x-auth-token': secret }, payload: { ha_legs_down: { host: 'g1' } } });
     expect(res.statusCode).toBe(202);
