@@ -12,6 +12,7 @@ check conntrack conntrack
 check tcpdump tcpdump
 check dhclient isc-dhcp-client
 check ip iproute2
+check setpriv util-linux   # the agent's leg commands die with it (agent/host/exec.ts diesWithAgent)
 # libnftables for the system's python3: the agent's nftables helper (agent/l3/nftables-helper.py)
 /usr/bin/python3 -c 'import nftables' >/dev/null 2>&1 || need+=(python3-nftables)
 # openstacksdk for the system's python3: test/e2e/openstacksdk.test.ts drives Weft with it directly

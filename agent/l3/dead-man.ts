@@ -28,7 +28,8 @@
 // the watcher's own `ip` runs, and a netlink request it had sent completes inside that syscall.
 // (Until stop 19 it waited for the second `ip`, 100 ms on every failover's critical path.) The
 // second `ip` stays, beside the confirmation, for anything that escaped that. The controller
-// acts on it only if the agent's channel is closed (api/agent-identity/legs-down.ts). The
+// acts on it at once if the agent's channel is closed, else when it closes within a second
+// (api/agent-identity/legs-down.ts). The
 // credential reaches the watcher in its environment and curl through a pipe (-H @/dev/fd/N), never
 // on a command line.
 //

@@ -75,8 +75,8 @@ export class PeerStates {
 
   /** Lost a majority of the peers that count (the ones the controller did not say are lost). */
   get isolated(): boolean {
-    let off = 0;
-    for (const h of this.writtenOff) if (this.planned.has(h)) off++;
+    // Written-off peers are planned and down (setPlanned forgets the others).
+    const off = this.writtenOff.size;
     return isolatedOnUnderlay(this.planned.size - off, this.lost - off);
   }
 

@@ -23,8 +23,9 @@ import type { Store } from '../store/types.ts';
 //   it is never a target (its host is excluded like a lost one, and the hub reports a leaving
 //   agent not alive to the other failovers' target choice).
 // - legsDown(): the dead-man watcher of a host whose agent died confirms, with that host's
-//   credential, that it set the legs down (api/agent-identity/legs-down.ts). Only when the agent
-//   is not alive: the pending timer is cut short.
+//   credential, that it set the legs down (api/agent-identity/legs-down.ts). When the agent is not
+//   alive the pending timer is cut short; while it is still heard, the confirmation is held
+//   (holdConfirmation) and acted on if the agent is lost within CONFIRMATION_HOLD_MS.
 
 export interface FailoverLog {
   info(obj: object, msg?: string): void;
@@ -54,9 +55,9 @@ export function mustFailOver(agentAlive: boolean, closed: boolean): boolean {
 }
 
 /**
- * How long a dead-man confirmation for an agent another replica still shows alive is held: if that
- * replica's presence drops the agent within it (it publishes at once when a session closes), the
- * routers move then, not at the end of the delay. Short, so that it can only stand for the death
+ * How long a dead-man confirmation for an agent still heard (its close not yet seen here, or not
+ * yet published by the replica that held its session) is held: if the agent is lost within it,
+ * the routers move then, not at the end of the delay. Short, so that it can only stand for the death
  * it reported, never for a later agent of that host.
  */
 export const CONFIRMATION_HOLD_MS = 1000;
@@ -98,8 +99,7 @@ export class GatewayFailover {
     const heldAt = this.held.get(host);
     this.held.delete(host);
     if (heldAt !== undefined && Date.now() - heldAt <= CONFIRMATION_HOLD_MS && mustFailOver(this.o.agentAlive(agentId), this.closed)) {
-      this.cancel(host);
-      void this.move(host, 'dead-man');
+      void this.legsDown(host, agentId);
       return;
     }
     if (this.closed || this.timers.has(host)) return;
@@ -147,8 +147,8 @@ export class GatewayFailover {
   }
 
   /**
-   * The dead-man watcher of `host` confirmed its legs are down, but another replica still shows its
-   * agent alive (its session there not yet seen closed): moved as soon as that agent is lost.
+   * The dead-man watcher of `host` confirmed its legs are down, but its agent is still heard (here
+   * or on another replica): moved as soon as that agent is lost, within CONFIRMATION_HOLD_MS.
    */
   holdConfirmation(host: string): void {
     this.held.set(host, Date.now());

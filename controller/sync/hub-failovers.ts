@@ -39,12 +39,11 @@ export class HubFailovers {
   private readonly underlay: UnderlayFailover;
 
   constructor(private readonly o: HubFailoversOptions) {
-    const agentAlive = o.agentAlive;
     const onFailover = (host: string) => o.hostLost?.(host);
-    this.underlay = new UnderlayFailover({ store: o.store, marginMs: o.marginMs, log: o.log, agentAlive, onFailover });
+    this.underlay = new UnderlayFailover({ store: o.store, marginMs: o.marginMs, log: o.log, agentAlive: o.agentAlive, onFailover });
     this.liveness = new GatewayFailover({
       store: o.store, delayMs: o.delayMs, log: o.log, checkEveryMs: Math.max(100, Math.min(1000, o.downMs / 4)),
-      agentAlive, underlayDead: (host) => this.underlay.isDead(host), silent: o.silent, onFailover,
+      agentAlive: o.agentAlive, underlayDead: (host) => this.underlay.isDead(host), silent: o.silent, onFailover,
     });
   }
 
@@ -55,13 +54,13 @@ export class HubFailovers {
   }
 
   /**
-   * The dead-man watcher of `host` set its HA legs down. Acted on only when its agent is not alive,
-   * here (`connectedHere`: its channel is open on this replica) or on another replica: an agent
-   * still heard is believed over its watcher, and its routers stay (or the timer path moves them).
+   * The dead-man watcher of `host` set its HA legs down. Acted on at once when its agent is not
+   * alive anywhere; while it is still heard (`connectedHere`: its channel is open on this replica,
+   * or another replica shows it alive), held, and acted on if the agent is lost within
+   * CONFIRMATION_HOLD_MS (gateway-failover.ts).
    */
   async legsDown(host: string, agentId: string, connectedHere: boolean): Promise<{ action: HaLegsDown['action']; reason?: string; routers?: Record<string, string> }> {
-    // Still heard (its close not yet noticed here, or not yet published by the replica holding its
-    // session; or it lives): held, the routers move at once if it is lost soon (gateway-failover.ts).
+    // Its close not yet noticed here, or not yet published by the replica holding its session.
     if (connectedHere || this.o.agentAlive(agentId)) {
       this.liveness.holdConfirmation(host);
       const where = connectedHere ? 'connected to this controller' : 'alive on another controller replica';

@@ -52,8 +52,9 @@ export const HaLegsDown = z.object({
   host: z.string(),
   /**
    * failed_over: its agent is not alive, its HA routers were moved (`routers`: id -> new host);
-   * held: its agent is connected to another replica that has not yet seen it go, and the routers
-   * move as soon as it does (within CONFIRMATION_HOLD_MS); ignored: see `reason`.
+   * held: its agent is still heard (its close not yet seen by this replica, or by the one holding
+   * its session), and the routers move as soon as it is lost, if within CONFIRMATION_HOLD_MS;
+   * ignored: see `reason`.
    */
   action: z.enum(['failed_over', 'held', 'ignored']),
   reason: z.string().optional(),
