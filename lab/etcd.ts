@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.ts';
 import { sleep, until } from './lab-process.ts';
+import { whileAlive } from './teardown.ts';
 
 export interface EtcdClusterOptions {
   /** Members (default 3). */
@@ -105,9 +106,11 @@ export async function startEtcdCluster(o: EtcdClusterOptions = {}): Promise<Etcd
   };
 
   const cleanup = async () => {
+    forget();
     await Promise.all(members.map((m) => stop(m, 'SIGTERM')));
     rmSync(dir, { recursive: true, force: true });
   };
+  const forget = whileAlive(cleanup);
 
   try {
     members.forEach(launch);

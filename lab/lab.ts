@@ -42,6 +42,7 @@ import { checkNetnsName, createNetns, createVethPair, deleteNetns, ip, listNetns
 import { captureIn, execIn, killNetnsProcesses, spawnIn, type ExecOptions, type LabProcess } from './lab-process.ts';
 import { FABRIC_MTU, PROVIDER_BRIDGE, PROVIDER_PHYSNET, attachHostUnderlay } from './underlay.ts';
 import { listVmInterfaces, ofportOf, plugVm, unplugVm, type VmSwitch } from './vm.ts';
+import { whileAlive } from './teardown.ts';
 
 export type { ExecOptions, LabProcess } from './lab-process.ts';
 
@@ -164,6 +165,12 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
     runRoot = mkdtempSync('/tmp/wl-');
   }
   const lab = labOf({ prefix, hosts: [...opts.hosts], provider: opts.provider ?? false, runRoot });
+  const destroyLab = lab.destroy;
+  const forget = whileAlive(destroyLab);
+  lab.destroy = () => {
+    forget();
+    return destroyLab();
+  };
   try {
     await lab.build();
   } catch (e) {

@@ -9,6 +9,7 @@ import { l3Bench } from './l3.ts';
 import { promotionBench } from './promotion.ts';
 import { storeBench } from './store.ts';
 import { scaleBench } from './scale.ts';
+import { tearDownOnSignals } from '../../lab/teardown.ts';
 
 // npm run bench: every benchmark prints its figures; none of them asserts.
 // `npx tsx test/bench/run.ts flows` (or `npm run bench -- api flows`) runs only the ones named.
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<void>> = {
 };
 const only = process.argv.slice(2);
 for (const name of only) if (!benches[name]) throw new Error(`unknown benchmark '${name}' (have: ${Object.keys(benches).join(', ')})`);
+tearDownOnSignals();
 for (const [name, run] of Object.entries(benches)) {
   if (only.length === 0 || only.includes(name)) await run();
 }

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureTokens, type TokensFile } from '../../controller/auth/static-tokens.ts';
 import { freePort } from '../../lab/free-port.ts';
+import { whileAlive } from '../../lab/teardown.ts';
 
 // A real controller process (node + tsx running controller/main.ts) on a free port with a
 // fresh data directory and static-token auth, for end-to-end tests: start, wait until
@@ -188,12 +189,20 @@ export async function startController(options: ControllerOptions = {}): Promise<
     }
   }
 
+  const removeAll = async () => {
+    forget();
+    try {
+      await stopHard();
+    } finally {
+      if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
+    }
+  };
+  const forget = whileAlive(removeAll);
   try {
     await startOnFreePort();
     if (!adminToken) adminToken = readAdminToken();
   } catch (err) {
-    await stopHard();
-    if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
+    await removeAll();
     throw err;
   }
 
@@ -232,12 +241,6 @@ export async function startController(options: ControllerOptions = {}): Promise<
       }
     },
     addTokens: (tokens) => writeTokens(dataDir, tokens),
-    async cleanup() {
-      try {
-        await stopHard();
-      } finally {
-        if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
-      }
-    },
+    cleanup: removeAll,
   };
 }

@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLabAgents, type AgentProcess, type LabAgents } from '../../lab/agents.ts';
 import { createLab, type Lab, type LabOptions } from '../../lab/lab.ts';
+import { whileAlive } from '../../lab/teardown.ts';
 import { startController, type ControllerProcess } from './controller-process.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -63,11 +64,13 @@ export async function createFabric(opts: FabricOptions): Promise<Fabric> {
   let labAgents: LabAgents | undefined;
   const agents = new Map<string, AgentProcess>();
   const destroy = async () => {
+    forget();
     for (const a of agents.values()) await a.kill('SIGKILL').catch(() => undefined);
     await labAgents?.stop().catch(() => undefined);
     await lab?.destroy().catch(() => undefined);
     await Promise.all(replicas.map((r) => r.cleanup()));
   };
+  const forget = whileAlive(destroy);
   const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${serving().url}${path}`, {
       method,

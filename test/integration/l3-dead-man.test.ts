@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../agent/host/exec.ts';
 import { createNetns, deleteNetns, ip } from '../../agent/host/netns.ts';
 import { WATCHER_NAME, WATCHER_SCRIPT } from '../../agent/l3/dead-man.ts';
+import { processAlive } from '../../agent/host/local-ovs.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const AGENT = join(REPO, 'test/helpers/dead-man-agent.ts');
@@ -43,14 +44,6 @@ async function pidsInNs(): Promise<number[]> {
   return (await run('ip', ['netns', 'pids', NS])).stdout.split('\n').filter(Boolean).map(Number);
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Session and process group of a process (/proc/<pid>/stat fields 6 and 5). */
 function sessionAndGroup(pid: number): { sid: number; pgid: number } {
@@ -95,7 +88,7 @@ describe('L3 dead-man switch', () => {
   it('an agent killed with its process group: its detached watcher sets exactly the guarded legs down, then exits', async () => {
     const watcher = await startAgent();
     const agentPid = agent!.pid!;
-    expect(alive(watcher)).toBe(true);
+    expect(processAlive(watcher)).toBe(true);
     // Its own session and process group: a signal to the agent's group does not reach it.
     expect(sessionAndGroup(watcher).pgid).not.toBe(sessionAndGroup(agentPid).pgid);
     expect(sessionAndGroup(watcher).sid).not.toBe(sessionAndGroup(agentPid).sid);
@@ -107,7 +100,7 @@ describe('L3 dead-man switch', () => {
     await until('the guarded legs to go down', async () => (await upLegs()).length === 1);
     const downMs = Date.now() - killedAt;
     expect(await upLegs()).toEqual([leg(OTHER)]);
-    await until('the watcher to exit', () => !alive(watcher));
+    await until('the watcher to exit', () => !processAlive(watcher));
     expect(await pidsInNs()).toEqual([]);
     expect(out).toMatch(/"msg":"agent gone: HA router legs set down"/);
     console.log(`dead-man switch: guarded legs down ${downMs} ms after kill -9 of the agent's process group (polled every 10 ms)`);
@@ -130,8 +123,8 @@ describe('L3 dead-man switch', () => {
     const [dies] = await childOf('60');
     const [stays] = await childOf('61');
     process.kill(agentPid, 'SIGKILL'); // the agent alone, not its group
-    await until('the command run with diesWithAgent to be killed', () => !alive(dies!));
-    expect(alive(stays!)).toBe(true); // a command run without it outlives the agent (the afterEach ends it)
+    await until('the command run with diesWithAgent to be killed', () => !processAlive(dies!));
+    expect(processAlive(stays!)).toBe(true); // a command run without it outlives the agent (the afterEach ends it)
   }, 60_000);
 
   it('legs settled silent are not guarded any more: the agent dies and nothing is touched', async () => {
@@ -142,7 +135,7 @@ describe('L3 dead-man switch', () => {
     // Someone brings the leg up again behind the agent's back (here: the test); a leftover watcher must not act on it.
     await ip(NS, ['link', 'set', leg(GUARDED[0]!), 'up']);
     process.kill(-agent!.pid!, 'SIGKILL');
-    await until('the watcher to exit', () => !alive(watcher));
+    await until('the watcher to exit', () => !processAlive(watcher));
     expect(await upLegs()).toEqual([...GUARDED, OTHER].map(leg));
     expect(await pidsInNs()).toEqual([]);
   }, 60_000);
@@ -153,7 +146,7 @@ describe('L3 dead-man switch', () => {
     await until('closed', () => out.includes('closed'));
     // close() resolved once the watcher was done: the legs are down already.
     expect(await upLegs()).toEqual([leg(OTHER)]);
-    expect(alive(watcher)).toBe(false);
+    expect(processAlive(watcher)).toBe(false);
     await until('the stand-in agent to exit', () => agent!.exitCode !== null);
     expect(await pidsInNs()).toEqual([]);
   }, 60_000);
@@ -167,13 +160,13 @@ describe('L3 dead-man switch', () => {
       await sleep(50);
       const m = [...out.matchAll(/watcher (\d+)/g)].at(-1);
       second = m ? Number(m[1]) : 0;
-      return second > 0 && second !== first && alive(second);
+      return second > 0 && second !== first && processAlive(second);
     });
     expect(out).toMatch(/dead-man watcher exited while the agent runs/);
     process.kill(-agent!.pid!, 'SIGKILL');
     await until('the guarded legs to go down', async () => (await upLegs()).length === 1);
     expect(await upLegs()).toEqual([leg(OTHER)]);
-    await until('the watcher to exit', () => !alive(second));
+    await until('the watcher to exit', () => !processAlive(second));
   }, 60_000);
 
   it('the watcher script: the last whole line counts, plus the whole names of a line cut short; in the namespace it is given', async () => {
@@ -196,6 +189,6 @@ describe('L3 dead-man switch', () => {
     process.kill(-agent!.pid!, 'SIGKILL');
     await until('the guarded legs to go down', async () => (await upLegs()).length === 1);
     expect(await upLegs()).toEqual([leg(OTHER)]);
-    await until('the watcher to exit', () => !alive(watcher));
+    await until('the watcher to exit', () => !processAlive(watcher));
   }, 60_000);
 });
