@@ -5,6 +5,7 @@ import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
 import { network, port, portStatus, subnet } from '../helpers/fabric-model.ts';
 import { attachExternal } from '../../lab/lab-external.ts';
 import { startEtcdCluster } from '../../lab/etcd.ts';
+import { Etcd3 } from 'etcd3';
 import { percentile } from './stats.ts';
 
 // Floating-IP failover: a UDP probe every 2 ms from the outside to a floating IP, remapped between
@@ -130,6 +131,7 @@ async function run(extraPorts: number, store: 'sqlite' | 'etcd'): Promise<void> 
       await new Promise((r) => setTimeout(r, 200));
     }
     keepAlive.destroy();
+    const txnFloor = cluster ? await bareTxnTimes(cluster.endpoints) : [];
     await probe.stop('SIGTERM');
     // The path's own latency on this machine at this time: what no remap can beat.
     const roundTrips = replies().filter((r) => Number.isFinite(r.sent)).map((r) => r.t - r.sent);
@@ -137,10 +139,37 @@ async function run(extraPorts: number, store: 'sqlite' | 'etcd'): Promise<void> 
     console.log(`failover (${store} store${cluster ? ', 3 members' : ''}): ${extraPorts + 5} ports in the model, ${REMAPS} remaps, probe every 2 ms: `
       + `API to first answer from the new VM median ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms (median: the PUT answered in ${pct(answered, 50).toFixed(1)} ms, the gateway agent had applied it after ${pct(routerApplied, 50).toFixed(0)} ms); `
       + `probes lost per remap median ${pct(lost, 50)}, max ${Math.max(...lost)}; established flow ${blackholed ? 'BLACK-HOLED' : 'followed every remap'}; `
-      + `for scale, a probe's own round trip through the fabric: median ${pct(roundTrips, 50).toFixed(1)} ms, p90 ${pct(roundTrips, 90).toFixed(1)} ms`);
+      + `for scale, a probe's own round trip through the fabric: median ${pct(roundTrips, 50).toFixed(1)} ms, p90 ${pct(roundTrips, 90).toFixed(1)} ms`
+      + (txnFloor.length ? `; a bare guarded etcd txn from this process to the same cluster, probe running: median ${pct(txnFloor, 50).toFixed(1)} ms, p90 ${pct(txnFloor, 90).toFixed(1)} ms` : ''));
   } finally {
     await f.destroy();
     await cluster?.cleanup();
+  }
+}
+
+/**
+ * What one commit costs etcd itself on this machine at this time: guarded txns (compare a key's
+ * mod_revision, put it), one at a time, as the store's commit is, on a key outside Weft's prefix.
+ */
+async function bareTxnTimes(endpoints: readonly string[], count = 100): Promise<number[]> {
+  const client = new Etcd3({ hosts: [...endpoints] });
+  const key = Buffer.from('/weft-bench/txn-floor');
+  try {
+    let modRevision = Number((await client.kv.txn({ success: [{ request_put: { key, value: Buffer.from('0') } }] })).header.revision);
+    const times: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const started = performance.now();
+      const res = await client.kv.txn({
+        compare: [{ key, target: 'Mod', result: 'Equal', mod_revision: modRevision }],
+        success: [{ request_put: { key, value: Buffer.from(String(i)) } }],
+      });
+      times.push(performance.now() - started);
+      if (!res.succeeded) throw new Error('bare txn: the guard failed (someone else wrote the key)');
+      modRevision = Number(res.header.revision);
+    }
+    return times;
+  } finally {
+    client.close();
   }
 }
 
