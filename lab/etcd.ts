@@ -105,12 +105,10 @@ export async function startEtcdCluster(o: EtcdClusterOptions = {}): Promise<Etcd
     }
   };
 
-  const cleanup = async () => {
-    forget();
+  const cleanup = whileAlive(async () => {
     await Promise.all(members.map((m) => stop(m, 'SIGTERM')));
     rmSync(dir, { recursive: true, force: true });
-  };
-  const forget = whileAlive(cleanup);
+  });
 
   try {
     members.forEach(launch);

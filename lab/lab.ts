@@ -165,12 +165,7 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
     runRoot = mkdtempSync('/tmp/wl-');
   }
   const lab = labOf({ prefix, hosts: [...opts.hosts], provider: opts.provider ?? false, runRoot });
-  const destroyLab = lab.destroy;
-  const forget = whileAlive(destroyLab);
-  lab.destroy = () => {
-    forget();
-    return destroyLab();
-  };
+  lab.destroy = whileAlive(lab.destroy);
   try {
     await lab.build();
   } catch (e) {

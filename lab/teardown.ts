@@ -7,10 +7,13 @@
 const live = new Set<() => Promise<void>>();
 let installed = false;
 
-/** Registers `teardown` until the returned function is called (when the part is gone). */
-export function whileAlive(teardown: () => Promise<void>): () => void {
+/** Registers `teardown`; the function returned runs it and unregisters it (the part's own cleanup). */
+export function whileAlive(teardown: () => Promise<void>): () => Promise<void> {
   live.add(teardown);
-  return () => live.delete(teardown);
+  return () => {
+    live.delete(teardown);
+    return teardown();
+  };
 }
 
 /** Runs every registered teardown, newest first; one that fails does not stop the others. */

@@ -1,11 +1,11 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
 import { createFabric, PROBE, type Fabric } from '../helpers/fabric.ts';
 import { network, port, portStatus, subnet } from '../helpers/fabric-model.ts';
 import { attachExternal } from '../../lab/lab-external.ts';
 import { startEtcdCluster } from '../../lab/etcd.ts';
-import { Etcd3 } from 'etcd3';
 import { percentile } from './stats.ts';
 
 // Floating-IP failover: a UDP probe every 2 ms from the outside to a floating IP, remapped between

@@ -189,15 +189,13 @@ export async function startController(options: ControllerOptions = {}): Promise<
     }
   }
 
-  const removeAll = async () => {
-    forget();
+  const removeAll = whileAlive(async () => {
     try {
       await stopHard();
     } finally {
       if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
     }
-  };
-  const forget = whileAlive(removeAll);
+  });
   try {
     await startOnFreePort();
     if (!adminToken) adminToken = readAdminToken();

@@ -63,14 +63,12 @@ export async function createFabric(opts: FabricOptions): Promise<Fabric> {
   let lab: Lab | undefined;
   let labAgents: LabAgents | undefined;
   const agents = new Map<string, AgentProcess>();
-  const destroy = async () => {
-    forget();
+  const destroy = whileAlive(async () => {
     for (const a of agents.values()) await a.kill('SIGKILL').catch(() => undefined);
     await labAgents?.stop().catch(() => undefined);
     await lab?.destroy().catch(() => undefined);
     await Promise.all(replicas.map((r) => r.cleanup()));
-  };
-  const forget = whileAlive(destroy);
+  });
   const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${serving().url}${path}`, {
       method,
