@@ -3,13 +3,18 @@
 // Prints "N passed, M failed, K skipped", writes the failing tests with their first error
 // line to <out>/failures.txt, and removes everything it started.
 //
-//   npm run conformance [-- --regex RE] [--concurrency N] [--out DIR] [--keep]
+//   npm run conformance [-- --regex RE] [--concurrency N] [--out DIR] [--keep] [--store etcd [--replicas N]]
+//
+// With --store etcd, Weft runs on a 3-member etcd cluster with N replicas (default 2) behind a
+// round-robin balancer, so that Tempest's every write and the read after it go to different replicas.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { run } from '../../agent/host/exec.ts';
+import { startBalancer, type Balancer } from '../../lab/balancer.ts';
+import { startEtcdCluster, type EtcdCluster } from '../../lab/etcd.ts';
 import { KEYSTONE_REGION, REPO_ROOT, startKeystone, type Keystone } from '../../lab/keystone.ts';
 import type { ControllerProcess } from '../helpers/controller-process.ts';
 import { createFabric, type Fabric } from '../helpers/fabric.ts';
@@ -26,6 +31,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     out: { type: 'string', default: 'conformance-results' },
     keep: { type: 'boolean', default: false },
+    store: { type: 'string', default: 'sqlite' },
+    replicas: { type: 'string', default: '2' },
   },
 });
 
@@ -75,7 +82,7 @@ async function collect(workspace: string): Promise<Results> {
 }
 
 /** What this run started, for the one teardown (at the end, or on SIGINT/SIGTERM). */
-const started: { workspace?: string; keystone?: Keystone; fabric?: Fabric; tempest?: ChildProcess } = {};
+const started: { workspace?: string; keystone?: Keystone; fabric?: Fabric; tempest?: ChildProcess; etcd?: EtcdCluster; balancer?: Balancer } = {};
 let tearingDown: Promise<void> | undefined;
 function teardown(): Promise<void> {
   tearingDown ??= (async () => {
@@ -84,7 +91,9 @@ function teardown(): Promise<void> {
       if (args.keep) say(`kept the Tempest workspace ${started.workspace}`);
       else rmSync(started.workspace, { recursive: true, force: true });
     }
+    await started.balancer?.close();
     await started.fabric?.destroy();
+    await started.etcd?.cleanup();
     if (started.keystone) {
       // Keystone's own log beside the results: a 500 from it shows up in a test's set-up or tear-down.
       try {
@@ -118,20 +127,33 @@ async function main(): Promise<number> {
     const neutronPassword = `neutron-${Math.random().toString(36).slice(2, 12)}`;
     await keystone.createUser('neutron', neutronPassword, service, 'admin');
 
+    if (args.store !== 'sqlite' && args.store !== 'etcd') throw new Error(`--store: sqlite or etcd, not '${args.store}'`);
+    const replicas = args.store === 'etcd' ? Number(args.replicas) : 1;
+    if (!Number.isInteger(replicas) || replicas < 1) throw new Error(`--replicas: a positive integer, not '${args.replicas}'`);
+    let storeEnv: Record<string, string> = {};
+    if (args.store === 'etcd') {
+      say('starting a 3-member etcd cluster');
+      const etcd = started.etcd = await startEtcdCluster();
+      storeEnv = { WEFT_STORE: 'etcd', WEFT_ETCD_ENDPOINTS: etcd.endpoints.join(',') };
+    }
+
     // One host with its own Open vSwitch and agent: the agent API and port bindings have a real agent.
-    say('starting Weft in keystone mode, and one host with its agent');
+    say(`starting Weft in keystone mode (${args.store}, ${replicas} replica${replicas > 1 ? 's' : ''}), and one host with its agent`);
     const ks = keystone;
     fabric = started.fabric = await createFabric({
       hosts: ['host1'],
       adminToken: () => ks.adminToken(),
+      replicas,
       controllerEnv: {
+        ...storeEnv,
         WEFT_AUTH: 'keystone', WEFT_KEYSTONE_URL: keystone.url, WEFT_KEYSTONE_USERNAME: 'neutron',
         WEFT_KEYSTONE_PASSWORD: neutronPassword, WEFT_KEYSTONE_PROJECT: 'service', WEFT_LOG_LEVEL: 'error',
         WEFT_VLAN_RANGES: `${PHYSNET}:100:199`, WEFT_FLAT_NETWORKS: '*',
       },
     });
     const ctl = fabric.controller;
-    await keystone.registerService('network', 'neutron', ctl.url);
+    const balancer = replicas > 1 ? (started.balancer = await startBalancer(fabric.replicas.map((r) => r.url))) : undefined;
+    await keystone.registerService('network', 'neutron', balancer?.url ?? ctl.url);
 
     const admin = await keystone.adminToken();
     const { network: pub } = await api(ctl, admin, 'POST', '/v2.0/networks', { network: { name: 'public', 'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'public' } });
@@ -154,8 +176,10 @@ async function main(): Promise<number> {
 
     const failures = results.failed.map((f) => `${f.id}\n    ${f.error}`).join('\n');
     writeFileSync(join(out, 'failures.txt'), failures ? `${failures}\n` : '');
-    writeFileSync(join(out, 'summary.json'), `${JSON.stringify({ ...results, extensions, minutes: Number(minutes), tempest_exit: code }, null, 1)}\n`);
-    writeFileSync(join(out, 'weft.log'), ctl.output());
+    const store = { store: args.store, replicas, requests_per_replica: balancer?.counts ?? null };
+    writeFileSync(join(out, 'summary.json'), `${JSON.stringify({ ...results, ...store, extensions, minutes: Number(minutes), tempest_exit: code }, null, 1)}\n`);
+    fabric.replicas.forEach((r, i) => writeFileSync(join(out, replicas > 1 ? `weft-${i + 1}.log` : 'weft.log'), r.output()));
+    if (balancer) say(`requests per replica: ${balancer.counts.join(', ')}`);
     say(`done in ${minutes} min; failures in ${join(out, 'failures.txt')}`);
     for (const [suite, n] of Object.entries(results.suites).sort()) say(`  ${suite}: ${n.passed} passed, ${n.failed} failed, ${n.skipped} skipped`);
     console.log(`${results.passed} passed, ${results.failed.length} failed, ${results.skipped} skipped`);
