@@ -31,6 +31,23 @@ async function appliedBy(host: string): Promise<number> {
   return agents[0].applied_revision;
 }
 
+/** Runs `during` under a ping every 50 ms from `vm` to `ip`, and expects every probe answered. */
+async function expectNoProbeLost(vm: LabVm, ip: string, during: () => Promise<void>): Promise<void> {
+  const probe = vm.spawn(['ping', '-i', '0.05', '-W', '1', ip]);
+  try {
+    await f.until('probe running', async () => /icmp_seq=5 /.test(probe.output()));
+    await during();
+    // A few more probes after the last step: the last one is not counted (pingLosses).
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    await probe.stop('SIGINT');
+  }
+  const count = pingLosses(probe.output());
+  expect(count, probe.output()).not.toBeNull();
+  expect(count!.sent).toBeGreaterThan(8);
+  expect(count!.lost, probe.output()).toEqual([]);
+}
+
 beforeAll(async () => {
   f = await createFabric({ hosts: ['h1', 'h2'] });
   net = await network(f, P);
@@ -50,22 +67,23 @@ describe('restarts', () => {
     const r3 = await plug(f, 'h1', gone, 'r3');
     await expectPing(f, r1, '10.80.0.13', true);
 
-    const probe = r1.spawn(['ping', '-i', '0.05', '-W', '1', '10.80.0.12']);
-    await f.until('probe running', async () => /icmp_seq=5 /.test(probe.output()));
+    // Every step of Weft's is under a continuous probe: the agent's death, a port delete applied
+    // (on h2) while it is down, its restart and resync. Removing the VM's tap is not: on a
+    // userspace-datapath bridge adding or removing a port can itself drop a packet in flight, with
+    // no agent running at all (docs/NOTES.md, "Probes and port changes").
     const agent = f.agents.get('h1')!;
-    await agent.kill('SIGKILL');
-    await f.api('DELETE', `/v2.0/ports/${gone.id}`, undefined, { 'x-weft-wait-dataplane': '15' });
+    await expectNoProbeLost(r1, '10.80.0.12', async () => {
+      await agent.kill('SIGKILL');
+      await f.api('DELETE', `/v2.0/ports/${gone.id}`, undefined, { 'x-weft-wait-dataplane': '15' });
+    });
     await f.lab.unplug(r3);
-    await new Promise((r) => setTimeout(r, 500));
-    agent.start();
-    const revision = await appliedBy('h2');
-    await f.until('restarted agent applied the model', () => agentApplied('h1', revision), 60_000);
-    await new Promise((r) => setTimeout(r, 1000));
-    await probe.stop('SIGINT');
-    const count = pingLosses(probe.output());
-    expect(count, probe.output()).not.toBeNull();
-    expect(count!.sent).toBeGreaterThan(20);
-    expect(count!.lost, probe.output()).toEqual([]);
+    await expectNoProbeLost(r1, '10.80.0.12', async () => {
+      await new Promise((r) => setTimeout(r, 500));
+      agent.start();
+      const revision = await appliedBy('h2');
+      await f.until('restarted agent applied the model', () => agentApplied('h1', revision), 60_000);
+      await new Promise((r) => setTimeout(r, 1000));
+    });
 
     const after = await dumpFlows('h1');
     const generations = new Set(cookies(after).map(generationOf));

@@ -198,7 +198,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
   });
   try {
     await startOnFreePort();
-    if (!adminToken) adminToken = readAdminToken();
+    // In keystone mode there is no admin token of Weft's own to read.
+    if (!adminToken && (options.env?.WEFT_AUTH ?? 'token') === 'token') adminToken = readAdminToken();
   } catch (err) {
     await removeAll();
     throw err;
