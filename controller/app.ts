@@ -49,6 +49,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.config.logLevel === 'silent' ? false : { level: deps.config.logLevel },
     bodyLimit: 8 * 1024 * 1024,
+    // request.protocol and request.host from X-Forwarded-Proto/-Host (links in answers), when configured.
+    trustProxy: deps.config.proxyHeaders,
     // The caller's X-Openstack-Request-Id or X-Request-Id if acceptable, else req-<uuid>.
     requestIdHeader: false,
     // Neutron still takes the old format suffix, /v2.0/quotas/{id}/details.json (Tempest's client sends it).

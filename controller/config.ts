@@ -77,6 +77,12 @@ export const ConfigSchema = z
     dhcpLeaseDuration: z.number().int().min(10).default(86400),
     /** First three octets of generated MACs. */
     baseMac: z.string().regex(/^[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/).default('fa:16:3e'),
+    /**
+     * Behind a load balancer or TLS terminator that sets X-Forwarded-Proto and X-Forwarded-Host
+     * (Neutron's enable_proxy_headers_parsing): links in answers use the client's scheme and host.
+     * Off by default: a client talking to Weft directly could otherwise choose them.
+     */
+    proxyHeaders: z.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Seconds between an agent's heartbeats (told to the agent in the channel's welcome). */
     agentHeartbeatInterval: z.number().positive().max(3600).default(2),
@@ -119,6 +125,8 @@ export type Config = z.infer<typeof ConfigSchema>;
 type Env = Record<string, string | undefined>;
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+/** 1/true and 0/false; anything else is left for the schema to refuse. */
+const flag = (s: string): unknown => (/^(1|true)$/i.test(s.trim()) ? true : /^(0|false)$/i.test(s.trim()) ? false : s);
 
 /** Environment variables that override the file. */
 function fromEnv(env: Env): Record<string, unknown> {
@@ -158,7 +166,8 @@ function fromEnv(env: Env): Record<string, unknown> {
     ['WEFT_AGENT_HEARTBEAT_INTERVAL', ['agentHeartbeatInterval'], Number],
     ['WEFT_AGENT_DOWN_TIME', ['agentDownTime'], Number],
     ['WEFT_AGENT_SEND_BUFFER_LIMIT', ['agentSendBufferLimit'], Number],
-    ['WEFT_L3_HA', ['l3Ha'], (s) => (/^(1|true)$/i.test(s.trim()) ? true : /^(0|false)$/i.test(s.trim()) ? false : s)],
+    ['WEFT_L3_HA', ['l3Ha'], flag],
+    ['WEFT_PROXY_HEADERS', ['proxyHeaders'], flag],
     ['WEFT_MAX_L3_AGENTS_PER_ROUTER', ['maxL3AgentsPerRouter'], Number],
     ['WEFT_L3_FENCE_MS', ['l3FenceMs'], Number],
     ['WEFT_L3_FAILOVER_MARGIN_MS', ['l3FailoverMarginMs'], Number],

@@ -1,7 +1,9 @@
 // A round-robin HTTP balancer on loopback: each request goes to the next backend, so a client that
 // keeps its connection alive still spreads its requests over every replica (a write to one, the
 // read that follows to the other). A backend that refuses the connection is skipped; one that
-// fails mid-request answers 502, as a real balancer would.
+// fails mid-request answers 502, as a real balancer would. Like nginx's defaults, the backend gets
+// its own address as Host and the client's in X-Forwarded-Host/-Proto/-For: links that a backend
+// builds name the balancer only if it reads those (Weft: proxyHeaders).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { whileAlive } from './teardown.ts';
@@ -26,7 +28,10 @@ export async function startBalancer(backends: readonly string[]): Promise<Balanc
     counts[i]++;
     const upstream = http.request({
       host: target.hostname, port: target.port, method: req.method, path: req.url, agent,
-      headers: { ...req.headers, host: target.host },
+      headers: {
+        ...req.headers, host: target.host,
+        'x-forwarded-host': req.headers.host ?? '', 'x-forwarded-proto': 'http', 'x-forwarded-for': req.socket.remoteAddress ?? '',
+      },
     }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);

@@ -75,9 +75,14 @@ export function checkIfMatch(req: FastifyRequest, doc: Doc): void {
   }
 }
 
+/** This request's URL without its query, as the client addressed it (see config proxyHeaders). */
 export function baseUrl(req: FastifyRequest): string {
-  const host = req.headers.host ?? 'localhost';
-  return `${req.protocol}://${host}${req.url.split('?')[0]}`;
+  return `${origin(req)}${req.url.split('?')[0]}`;
+}
+
+/** Scheme and host the client used: the Host header, or X-Forwarded-* when proxyHeaders is on. */
+export function origin(req: FastifyRequest): string {
+  return `${req.protocol}://${req.host || 'localhost'}`;
 }
 
 /** Id-valued filters answered from an index (param -> index name) instead of a scan of the kind. */

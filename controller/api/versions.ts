@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { origin } from './resource.ts';
 
 // Version discovery (GET /) and the v2.0 resource index, as keystoneauth and openstacksdk expect.
 
@@ -7,8 +8,6 @@ const COLLECTIONS: Array<[string, string]> = [
   ['floatingip', 'floatingips'], ['security_group', 'security-groups'],
   ['security_group_rule', 'security-group-rules'], ['quota', 'quotas'],
 ];
-
-const origin = (req: FastifyRequest) => `${req.protocol}://${req.headers.host ?? 'localhost'}`;
 
 export function versionRoutes(app: FastifyInstance): void {
   app.get('/', { schema: { tags: ['versions'], summary: 'API versions' } }, async (req) => ({

@@ -134,7 +134,8 @@ async function main(): Promise<number> {
     if (args.store === 'etcd') {
       say('starting a 3-member etcd cluster');
       const etcd = started.etcd = await startEtcdCluster();
-      storeEnv = { WEFT_STORE: 'etcd', WEFT_ETCD_ENDPOINTS: etcd.endpoints.join(',') };
+      // The replicas sit behind the balancer, whose address they learn from X-Forwarded-Host.
+      storeEnv = { WEFT_STORE: 'etcd', WEFT_ETCD_ENDPOINTS: etcd.endpoints.join(','), WEFT_PROXY_HEADERS: 'true' };
     }
 
     // One host with its own Open vSwitch and agent: the agent API and port bindings have a real agent.

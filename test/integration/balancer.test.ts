@@ -22,7 +22,7 @@ async function backend(name: string): Promise<string> {
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       res.writeHead(req.method === 'POST' ? 201 : 200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ name, method: req.method, path: req.url, body }));
+      res.end(JSON.stringify({ name, method: req.method, path: req.url, body, host: req.headers.host, forwardedHost: req.headers['x-forwarded-host'] }));
     });
   });
   servers.push(server);
@@ -47,7 +47,10 @@ it('alternates requests between backends, with their methods, paths, bodies and 
     answers.push({ status: res.status, ...(await res.json()) });
   }
   expect(answers.map((a) => a.name)).toEqual(['a', 'b', 'a', 'b']);
-  expect(answers[3]).toEqual({ status: 201, name: 'b', method: 'POST', path: '/v2.0/ports?i=3', body: '{"n":3}' });
+  expect(answers[3]).toMatchObject({ status: 201, name: 'b', method: 'POST', path: '/v2.0/ports?i=3', body: '{"n":3}' });
+  // As nginx does by default: the backend's own address as Host, the client's in X-Forwarded-Host.
+  expect(answers[3].host).not.toBe(new URL(balancer.url).host);
+  expect(answers[3].forwardedHost).toBe(new URL(balancer.url).host);
   expect(balancer.counts).toEqual([2, 2]);
 });
 

@@ -97,6 +97,23 @@ describe('networks', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('links name the host the client addressed; X-Forwarded-* only with proxyHeaders', async () => {
+    await api.call(ADMIN, 'POST', '/v2.0/networks', { networks: [{ name: 'a' }, { name: 'b' }] });
+    const forwarded = { host: 'replica-1:9696', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'neutron.example:443' };
+    const links = async (a: TestApi) => (await a.call(ADMIN, 'GET', '/v2.0/networks?limit=1', undefined, forwarded)).body.networks_links.map((l: any) => l.href.split('?')[0]).filter((h: string, i: number, all: string[]) => all.indexOf(h) === i);
+    const version = async (a: TestApi) => (await a.app.inject({ url: '/', headers: forwarded })).json().versions[0].links[0].href;
+    expect(await links(api)).toEqual(['http://replica-1:9696/v2.0/networks']);
+    expect(await version(api)).toBe('http://replica-1:9696/v2.0/');
+    const behind = await testApi({ proxyHeaders: true });
+    try {
+      await behind.call(ADMIN, 'POST', '/v2.0/networks', { networks: [{ name: 'a' }, { name: 'b' }] });
+      expect(await links(behind)).toEqual(['https://neutron.example:443/v2.0/networks']);
+      expect(await version(behind)).toBe('https://neutron.example:443/v2.0/');
+    } finally {
+      await behind.close();
+    }
+  });
+
   it('tags: set, add, filter, remove', async () => {
     const n = (await api.call(ALICE, 'POST', '/v2.0/networks', { network: { name: 'a' } })).body.network;
     const other = (await api.call(ALICE, 'POST', '/v2.0/networks', { network: { name: 'b' } })).body.network;
