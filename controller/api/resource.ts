@@ -230,10 +230,12 @@ function registerTags(app: FastifyInstance, { store }: ApiDeps, def: ResourceDef
     return reply.code(201).send();
   });
   app.delete(`${base}/:id/tags/:tag`, docs('Remove a tag'), async (req, reply) => {
-    const { id, tag } = req.params as { id: string; tag: string };
-    const doc = visibleDoc(store.view(), def, req.ctx, id);
-    if (!(doc.tags as string[]).includes(tag)) throw notFound('tag', tag);
-    await setTags(req, (tags) => tags.filter((t) => t !== tag));
+    const { tag } = req.params as { tag: string };
+    // Checked in the transaction: it reads committed state (another replica may have just added it).
+    await setTags(req, (tags) => {
+      if (!tags.includes(tag)) throw notFound('tag', tag);
+      return tags.filter((t) => t !== tag);
+    });
     return reply.code(204).send();
   });
   app.delete(`${base}/:id/tags`, docs('Remove all tags'), async (req, reply) => {

@@ -126,6 +126,23 @@ describe('the etcd store', () => {
     expect(a.view().find('thing', 'colour', 'red').map((d) => d.id).sort()).toEqual(['ok1', 'ok2']);
   });
 
+  it("answers a body that refuses or writes nothing only from a cache that holds every other replica's commit", async () => {
+    const { stores: [a, b] } = await replicas(2);
+    // B's watch is slowed down (each delivery 300 ms late), so that its cache is certainly behind A.
+    const deliver = (b as unknown as { onWatch: (res: unknown) => void }).onWatch.bind(b);
+    (b as unknown as { onWatch: (res: unknown) => void }).onWatch = (res) => void setTimeout(() => deliver(res), 300);
+    await a.transact((tx) => tx.put('thing', { id: 'port-1', colour: 'red' }));
+    expect(b.view().get('thing', 'port-1')).toBeUndefined();
+    // As an API handler does: 404 unless the document is there; a body that finds it writes nothing.
+    const found = await b.transact((tx) => {
+      const doc = tx.get('thing', 'port-1');
+      if (!doc) throw new Error('PortNotFound');
+      return doc.colour;
+    });
+    expect(found.result).toBe('red');
+    expect(b.view().get('thing', 'port-1')).toBeDefined();
+  });
+
   it('reads the change log from etcd history on a replica that never saw the commits', async () => {
     const { prefix, stores: [a] } = await replicas(1);
     const logged: Change[] = [];

@@ -289,6 +289,9 @@ export class EtcdStore implements Store {
       const { group, outcomes, rest } = runBodies(this.cache, batch, this.maxTxnOps);
       const base = this.cache.revision;
       if (group.isEmpty()) {
+        // No txn will check what these bodies read, and their answers (often an error, such as
+        // PortNotFound for a port another replica has just made) stand only on a current cache.
+        if (await this.catchUpWithEtcd(deadline)) continue;
         settle(outcomes, base, []);
         return rest;
       }
@@ -349,13 +352,20 @@ export class EtcdStore implements Store {
 
   /** A quorum read of the head, then wait until the watch has brought the cache that far. */
   async readBarrier(): Promise<void> {
+    await this.catchUpWithEtcd(Date.now() + this.commitTimeoutMs);
+  }
+
+  /** readBarrier; true when the cache was behind etcd (and has caught up since). */
+  private async catchUpWithEtcd(deadline: number): Promise<boolean> {
     const client = this.leader.current();
     const res = await client.kv.range({ key: Buffer.from(this.keys.head), keys_only: true }).catch((err) => {
       if (!this.leader.failed(client)) throw err;
       return this.client.kv.range({ key: Buffer.from(this.keys.head), keys_only: true });
     });
     const modRevision = Number(res.kvs[0]?.mod_revision ?? 0);
-    if (modRevision > this.headModRevision) await withDeadline(this.caughtUp(modRevision), Date.now() + this.commitTimeoutMs);
+    if (modRevision <= this.headModRevision) return false;
+    await withDeadline(this.caughtUp(modRevision), deadline);
+    return true;
   }
 
   changesSince(revision: number): Promise<Change[] | 'compacted'> {
