@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openEtcdStore, type EtcdStore } from '../../controller/store/etcd/etcd-store.ts';
+import { openEtcdStore, StoreUnavailableError, type EtcdStore } from '../../controller/store/etcd/etcd-store.ts';
 import type { Change, Doc, Tx } from '../../controller/store/types.ts';
 import { startEtcdCluster, type EtcdCluster } from '../../lab/etcd.ts';
 
@@ -269,5 +269,28 @@ describe('the etcd store', () => {
     expect(after.result).toBe(21);
     await until('b to catch up', () => b.revision === after.revision);
     expect(b.view().list('thing')).toHaveLength(22);
+  }, 60_000);
+
+  it('answers 503, never 500, for a refusal, a read and a write while no etcd member answers, and serves again after', async () => {
+    const prefix = `/test-${process.pid}-${++prefixes}/`;
+    const a = await openEtcdStore({ endpoints: cluster.endpoints, prefix, indexes: INDEXES, commitTimeoutMs: 2000 });
+    opened.push(a);
+    await a.transact((tx) => tx.put('thing', { id: 'before', colour: 'red' }));
+    await Promise.all(cluster.members.map((_, i) => cluster.kill(i)));
+    try {
+      const refusal = a.transact((tx) => {
+        if (!tx.get('thing', 'absent')) throw new Error('ThingNotFound');
+      });
+      const outcomes = await Promise.allSettled([refusal, a.readBarrier(), a.transact((tx) => tx.put('thing', { id: 'during', colour: 'red' }))]);
+      for (const o of outcomes) {
+        expect(o.status).toBe('rejected');
+        expect((o as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+        expect((o as PromiseRejectedResult).reason.status).toBe(503);
+      }
+    } finally {
+      await Promise.all(cluster.members.map((_, i) => cluster.restart(i)));
+    }
+    await a.transact((tx) => tx.put('thing', { id: 'after', colour: 'red' }));
+    expect(a.view().find('thing', 'colour', 'red').map((d) => d.id).sort()).toEqual(['after', 'before']);
   }, 60_000);
 });

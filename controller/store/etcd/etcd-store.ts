@@ -357,15 +357,26 @@ export class EtcdStore implements Store {
 
   /** readBarrier; true when the cache was behind etcd (and has caught up since). */
   private async catchUpWithEtcd(deadline: number): Promise<boolean> {
-    const client = this.leader.current();
-    const res = await client.kv.range({ key: Buffer.from(this.keys.head), keys_only: true }).catch((err) => {
-      if (!this.leader.failed(client)) throw err;
-      return this.client.kv.range({ key: Buffer.from(this.keys.head), keys_only: true });
-    });
-    const modRevision = Number(res.kvs[0]?.mod_revision ?? 0);
+    const modRevision = await this.quorumHeadRevision(deadline);
     if (modRevision <= this.headModRevision) return false;
     await withDeadline(this.caughtUp(modRevision), deadline);
     return true;
+  }
+
+  /** The head key's mod revision as etcd's quorum has it; 503 when no member answers in time. */
+  private async quorumHeadRevision(deadline: number): Promise<number> {
+    const read = (client: Etcd3) =>
+      client.kv.range({ key: Buffer.from(this.keys.head), keys_only: true }, { deadline: Math.min(deadline, Date.now() + 5000) });
+    const client = this.leader.current();
+    try {
+      const res = await read(client).catch((err) => {
+        if (!this.leader.failed(client)) throw err;
+        return read(this.client);
+      });
+      return Number(res.kvs[0]?.mod_revision ?? 0);
+    } catch (err) {
+      throw new StoreUnavailableError(err);
+    }
   }
 
   changesSince(revision: number): Promise<Change[] | 'compacted'> {
