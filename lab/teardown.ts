@@ -2,7 +2,8 @@
 // process that started it is interrupted. A benchmark stopped with Ctrl-C would otherwise leave
 // its switches and a probe at 500 packets a second running, and slow every later measurement.
 // Parts register their teardown while they live; `tearDownOnSignals` (benchmarks, command-line
-// tools) runs what is registered, newest first, on SIGINT or SIGTERM. Test runners do their own.
+// tools, and each test file's process through test/helpers/teardown-on-signals.ts) runs what is
+// registered, newest first, on SIGINT or SIGTERM.
 
 const live = new Set<() => Promise<void>>();
 let installed = false;
