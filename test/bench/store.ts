@@ -13,7 +13,8 @@ import { startController, type ControllerProcess } from '../helpers/controller-p
 import { percentile } from './stats.ts';
 
 // SQLite against etcd (3 members on this machine, data on disk), side by side, as JSON lines:
-// port creates per second through the API, one at a time and 32 at once, with their p50/p99; and
+// port creates per second through the API, one at a time and 32 at once, with their p50/p99; port
+// shows 32 at once (on etcd each waits for a quorum read, shared among the reads that wait); and
 // the resident memory of each controller process (two replicas on etcd) with 10,000 ports.
 
 const SEQUENTIAL = Number(process.env.WEFT_BENCH_SEQUENTIAL ?? 500);
@@ -24,7 +25,7 @@ const WAYS = 32;
 const line = (o: object) => console.log(JSON.stringify({ bench: 'store', ...o }));
 const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 
-async function portCreates(label: string, store: Store): Promise<void> {
+async function portCreatesAndShows(label: string, store: Store, quorumReads?: () => Promise<number>): Promise<void> {
   const app = await buildApp({ config: testConfig(), store, authenticator: noAuth() });
   const call = async (method: 'POST' | 'PUT', url: string, payload: object) => {
     const res = await app.inject({ method, url, payload });
@@ -35,25 +36,53 @@ async function portCreates(label: string, store: Store): Promise<void> {
     await call('PUT', '/v2.0/quotas/admin', { quota: { port: -1 } });
     const net = (await call('POST', '/v2.0/networks', { network: { name: 'bench' } })).network;
     await call('POST', '/v2.0/subnets', { subnet: { network_id: net.id, cidr: '10.0.0.0/16', ip_version: 4 } });
-    const create = async (i: number) => {
+    const ids: string[] = [];
+    const timed = async (fn: () => Promise<unknown>) => {
       const t = performance.now();
-      await call('POST', '/v2.0/ports', { port: { network_id: net.id, name: `p${i}` } });
+      await fn();
       return performance.now() - t;
     };
-    for (const [ways, count] of [[1, SEQUENTIAL], [WAYS, PARALLEL]] as const) {
+    /** `count` calls of `op`, `ways` at a time: calls per second and latency percentiles. */
+    const measure = async (ways: number, count: number, op: (i: number) => Promise<unknown>) => {
       const latencies: number[] = [];
       let next = 0;
       const start = performance.now();
       await Promise.all(Array.from({ length: ways }, async () => {
-        while (next < count) latencies.push(await create(ways * 100_000 + next++));
+        while (next < count) {
+          const i = next++;
+          latencies.push(await timed(() => op(i)));
+        }
       }));
       const seconds = (performance.now() - start) / 1000;
       latencies.sort((a, b) => a - b);
-      line({ store: label, metric: 'port_creates', concurrency: ways, ports: count, per_second: round(count / seconds, 0), p50_ms: round(percentile(latencies, 50)), p99_ms: round(percentile(latencies, 99)) });
+      return { per_second: round(count / seconds, 0), p50_ms: round(percentile(latencies, 50)), p99_ms: round(percentile(latencies, 99)) };
+    };
+    const create = async (i: number) => ids.push((await call('POST', '/v2.0/ports', { port: { network_id: net.id, name: `p${i}` } })).port.id);
+    for (const [ways, count] of [[1, SEQUENTIAL], [WAYS, PARALLEL]] as const) {
+      line({ store: label, metric: 'port_creates', concurrency: ways, ports: count, ...(await measure(ways, count, (i) => create(ways * 100_000 + i))) });
     }
+    const show = async (i: number) => {
+      const res = await app.inject({ method: 'GET', url: `/v2.0/ports/${ids[i % ids.length]}` });
+      if (res.statusCode !== 200) throw new Error(`GET port: ${res.statusCode} ${res.body}`);
+    };
+    const readsBefore = await quorumReads?.();
+    const shows = await measure(WAYS, PARALLEL, show);
+    const reads = quorumReads ? (await quorumReads()) - readsBefore! : undefined;
+    line({ store: label, metric: 'port_shows', concurrency: WAYS, shows: PARALLEL, ...shows, ...(reads !== undefined ? { quorum_reads: reads } : {}) });
   } finally {
     await app.close();
   }
+}
+
+/** Range requests the members have answered, from their own metrics. */
+async function rangesServed(cluster: EtcdCluster): Promise<number> {
+  let total = 0;
+  for (const m of cluster.members) {
+    const text = await (await fetch(`${m.clientUrl}/metrics`)).text();
+    const served = /^grpc_server_handled_total\{grpc_code="OK",grpc_method="Range",[^}]*\} (\d+)/m.exec(text);
+    total += Number(served?.[1] ?? 0);
+  }
+  return total;
 }
 
 function rssMiB(pid: number | undefined): number {
@@ -107,13 +136,13 @@ export async function storeBench(): Promise<void> {
   try {
     const sqlite = openStore(dir);
     try {
-      await portCreates('sqlite', sqlite);
+      await portCreatesAndShows('sqlite', sqlite);
     } finally {
       await sqlite.close();
     }
     const etcd = await openEtcdStore({ endpoints: cluster.endpoints, prefix: '/bench-creates/', indexes: MODEL_INDEXES });
     try {
-      await portCreates('etcd', etcd);
+      await portCreatesAndShows('etcd', etcd, () => rangesServed(cluster));
     } finally {
       await etcd.close();
     }

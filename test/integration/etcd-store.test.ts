@@ -143,6 +143,40 @@ describe('the etcd store', () => {
     expect(b.view().get('thing', 'port-1')).toBeDefined();
   });
 
+  it('answers a read barrier from a quorum read sent after it was asked, and lets concurrent barriers share reads', async () => {
+    const { stores: [a, b] } = await replicas(2);
+    const slow = b as unknown as { onWatch: (res: unknown) => void; quorumHeadRevision: (deadline: number) => Promise<number> };
+    const deliver = slow.onWatch.bind(b);
+    slow.onWatch = (res) => void setTimeout(() => deliver(res), 300);
+    // B's quorum reads: counted, and the first one held after etcd answered it, until released.
+    const quorumRead = slow.quorumHeadRevision.bind(b);
+    let [sent, answered] = [0, 0];
+    let release: () => void = () => undefined;
+    let held: Promise<void> | undefined = new Promise((r) => (release = r));
+    slow.quorumHeadRevision = async (deadline) => {
+      sent++;
+      const head = await quorumRead(deadline);
+      answered++;
+      await held;
+      return head;
+    };
+    const first = b.readBarrier();
+    await until('the first read to be answered by etcd', () => answered === 1);
+    await a.transact((tx) => tx.put('thing', { id: 'port-1', colour: 'red' }));
+    // Asked after A's commit, while the first read (from before it) is still on its way back.
+    const second = b.readBarrier();
+    held = undefined;
+    release();
+    await first;
+    await second;
+    expect(b.view().get('thing', 'port-1')).toBeDefined();
+    expect(sent).toBe(2);
+
+    sent = 0;
+    await Promise.all(Array.from({ length: 20 }, () => b.readBarrier()));
+    expect(sent).toBe(2);
+  });
+
   it('reads the change log from etcd history on a replica that never saw the commits', async () => {
     const { prefix, stores: [a] } = await replicas(1);
     const logged: Change[] = [];

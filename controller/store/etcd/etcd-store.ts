@@ -8,6 +8,7 @@ import { cancelQuietly } from './watches.ts';
 import { EtcdCompactor } from './compactor.ts';
 import { afterCommitSafely, diffCaches, runBodies, settle, txnRequest, type Pending } from './group-commit.ts';
 import { EtcdKeys, parseHead, prefixEnd, type HeadValue } from './keys.ts';
+import { FreshRead } from './fresh-read.ts';
 import { LeaderClient } from './leader-client.ts';
 import { RevisionMap } from './revision-map.ts';
 
@@ -75,6 +76,8 @@ export class EtcdStore implements Store {
   private readonly queue: Pending[] = [];
   private draining = false;
   private txnInFlight = false;
+  /** Concurrent read barriers (and refusals) share quorum reads; see fresh-read.ts. */
+  private readonly barrier = new FreshRead(() => this.catchUpWithEtcd(Date.now() + this.commitTimeoutMs));
   private heldWhileInFlight: IWatchResponse[] = [];
   private watcher: Watcher | undefined;
   private catchUpWaiters: Array<{ modRevision: number; done(): void }> = [];
@@ -291,7 +294,7 @@ export class EtcdStore implements Store {
       if (group.isEmpty()) {
         // No txn will check what these bodies read, and their answers (often an error, such as
         // PortNotFound for a port another replica has just made) stand only on a current cache.
-        if (await this.catchUpWithEtcd(deadline)) continue;
+        if (await this.barrier.get()) continue;
         settle(outcomes, base, []);
         return rest;
       }
@@ -352,7 +355,7 @@ export class EtcdStore implements Store {
 
   /** A quorum read of the head, then wait until the watch has brought the cache that far. */
   async readBarrier(): Promise<void> {
-    await this.catchUpWithEtcd(Date.now() + this.commitTimeoutMs);
+    await this.barrier.get();
   }
 
   /** readBarrier; true when the cache was behind etcd (and has caught up since). */
