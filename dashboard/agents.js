@@ -23,7 +23,7 @@ export function watchAgents(onAgents) {
     reading = true;
     clearTimeout(timer);
     try {
-      const res = await api('/v2.0/agents?fields=id&fields=host&fields=alive&fields=admin_state_up&fields=applied_revision&fields=heartbeat_timestamp');
+      const res = await api('/v2.0/agents?fields=id&fields=host&fields=alive&fields=admin_state_up&fields=configurations&fields=heartbeat_timestamp');
       onAgents(res.ok ? (await res.json()).agents : null);
     } catch {
       onAgents(null);

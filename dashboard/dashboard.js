@@ -118,7 +118,7 @@ function drawHosts(portsByHost) {
   const hosts = [...new Set([...agentByHost.keys(), ...portsByHost.keys()])].sort();
   body.replaceChildren(...hosts.map((host) => {
     const agent = agentByHost.get(host);
-    const applied = agent?.applied_revision ?? null;
+    const applied = agent?.configurations?.applied_revision ?? null;
     const lag = applied === null ? null : Math.max(0, model.revision - applied);
     const row = document.createElement('tr');
     Object.assign(row.dataset, {

@@ -9,7 +9,7 @@ interface ApiAgent {
   host: string;
   alive: boolean;
   admin_state_up: boolean;
-  applied_revision: number | null;
+  configurations: { applied_revision: number | null };
   heartbeat_timestamp: string | null;
 }
 
@@ -30,10 +30,13 @@ export async function statusCommand(ctx: CommandContext): Promise<void> {
     controller: c.url,
     revision: rev,
     agents: agents
-      .map((a): AgentStatus => ({
-        id: a.id, host: a.host, alive: a.alive, admin_state_up: a.admin_state_up, applied_revision: a.applied_revision,
-        lag: a.alive ? agentLag(rev, a.applied_revision) : null, heartbeat_timestamp: a.heartbeat_timestamp,
-      }))
+      .map((a): AgentStatus => {
+        const applied = a.configurations.applied_revision;
+        return {
+          id: a.id, host: a.host, alive: a.alive, admin_state_up: a.admin_state_up, applied_revision: applied,
+          lag: a.alive ? agentLag(rev, applied) : null, heartbeat_timestamp: a.heartbeat_timestamp,
+        };
+      })
       .sort((a, b) => a.host.localeCompare(b.host)),
     ports_not_active: ports
       .filter((p) => p.status !== 'ACTIVE')

@@ -31,8 +31,8 @@ export const Agent = z.object({
     bridge_mappings: z.record(z.string(), z.string()),
     datapath_type: z.enum(['system', 'netdev']),
     devices: z.number().int(),
+    /** Weft: the last model revision the agent reported as applied (null before its first report). */
+    applied_revision: z.number().int().nullable(),
   }),
-  /** Weft: the last model revision the agent reported as applied (null before its first report). */
-  applied_revision: z.number().int().nullable(),
 });
 export type Agent = z.infer<typeof Agent>;

@@ -22,13 +22,13 @@ const cookies = (lines: string[]) => lines.map((l) => BigInt(/cookie=(0x[0-9a-f]
 
 async function agentApplied(host: string, revision: number): Promise<boolean> {
   const { agents } = await f.api('GET', `/v2.0/agents?host=${host}`);
-  return agents[0]?.alive && agents[0].applied_revision >= revision;
+  return agents[0]?.alive && agents[0].configurations.applied_revision >= revision;
 }
 
 /** The revision the live agents have applied (the delete below waits for them). */
 async function appliedBy(host: string): Promise<number> {
   const { agents } = await f.api('GET', `/v2.0/agents?host=${host}`);
-  return agents[0].applied_revision;
+  return agents[0].configurations.applied_revision;
 }
 
 /** Runs `during` under a ping every 50 ms from `vm` to `ip`, and expects every probe answered. */

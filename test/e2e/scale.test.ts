@@ -61,7 +61,7 @@ describe(`${SIMULATED} simulated and ${REAL.length} real hosts, ${PORTS} ports`,
     const converged = await f.until('every agent in step with the controller', async () => {
       const rev = await revision();
       const { agents } = await f.api('GET', '/v2.0/agents');
-      const inStep = agents.every((a: { applied_revision: number | null }) => a.applied_revision === rev);
+      const inStep = agents.every((a: { configurations: { applied_revision: number | null } }) => a.configurations.applied_revision === rev);
       return inStep && sims.every((s) => s.appliedRevision === rev) && rev;
     }, 30_000);
     expect(converged).toBeGreaterThan(0);

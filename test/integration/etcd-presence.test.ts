@@ -57,7 +57,7 @@ describe('agent presence across replicas on etcd', () => {
 
     await until(async () => {
       const [here, there] = [(await agents(one))[0], (await agents(two))[0]];
-      return here.applied_revision === one.store.revision && there.applied_revision === here.applied_revision;
+      return here.configurations.applied_revision === one.store.revision && there.configurations.applied_revision === here.configurations.applied_revision;
     }, 'the same applied revision on both', 20_000);
     const [here, there] = [(await agents(one))[0], (await agents(two))[0]];
     expect(there).toMatchObject({ id: here.id, alive: true, started_at: here.started_at });

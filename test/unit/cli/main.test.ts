@@ -47,7 +47,7 @@ describe('weft status', () => {
     h1.channel.reportApplied(h1.snapshots[0]!.revision);
     l.agent('h2'); // connected, never reports: no applied revision, no lag
     await until(async () => (await l.call(ADMIN, 'GET', '/v2.0/agents')).body.agents.filter((a: any) => a.alive).length === 2, 'agents alive');
-    await until(async () => (await l.call(ADMIN, 'GET', '/v2.0/agents?host=h1')).body.agents[0].applied_revision !== null, 'h1 applied');
+    await until(async () => (await l.call(ADMIN, 'GET', '/v2.0/agents?host=h1')).body.agents[0].configurations.applied_revision !== null, 'h1 applied');
     const r = await weft(['status', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const s = JSON.parse(r.stdout);

@@ -124,7 +124,7 @@ describe('agents API', () => {
     }
     const agents: ResourceFuzz = {
       path: 'agents', kind: 'agent', singular: 'agent', collection: 'agents', tags: false,
-      attributes: ['id', 'host', 'agent_type', 'binary', 'alive', 'admin_state_up', 'topic', 'description', 'applied_revision', 'configurations'],
+      attributes: ['id', 'host', 'agent_type', 'binary', 'alive', 'admin_state_up', 'topic', 'description', 'configurations'],
       createFields: () => ({ host: fc.string(), admin_state_up: booleanish }),
       updateFields: () => ({ admin_state_up: booleanish, description: fc.oneof(fc.string({ maxLength: 300 }), nastyString, fc.constant(null)), host: fc.string() }),
     };

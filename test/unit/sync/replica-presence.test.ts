@@ -52,8 +52,8 @@ describe('agent presence across replicas', () => {
     const port = await two.call(ADMIN, 'POST', '/v2.0/ports', { port: { network_id: net, 'binding:host_id': 'host-a' } }, { [WAIT]: '5' });
     expect(port.headers['x-weft-dataplane']).toBe('applied');
     const revision = one.store.revision;
-    await until(async () => (await agents(one))[0].applied_revision === revision, 'in step on its own replica');
-    await until(async () => (await agents(two))[0].applied_revision === revision, 'the same revision on the other');
+    await until(async () => (await agents(one))[0].configurations.applied_revision === revision, 'in step on its own replica');
+    await until(async () => (await agents(two))[0].configurations.applied_revision === revision, 'the same revision on the other');
     const [here, there] = [(await agents(one))[0], (await agents(two))[0]];
     expect(there).toMatchObject({ id: here.id, host: 'host-a', alive: true, started_at: here.started_at });
     expect(await agents(two)).toHaveLength(1);
