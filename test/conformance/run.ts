@@ -106,9 +106,11 @@ function teardown(): Promise<void> {
   })();
   return tearingDown;
 }
+// Ctrl-C reaches npm and tsx as well, which pass on a signal of their own: that one must wait for
+// the same teardown, not end the process half way through it.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    say(`${signal}: removing what this run started`);
+  process.on(signal, () => {
+    if (!tearingDown) say(`${signal}: removing what this run started`);
     void teardown().finally(() => process.exit(130));
   });
 }
