@@ -20,17 +20,26 @@ afterEach(async () => {
   await Promise.all(opened.splice(0).map((s) => s.close()));
 });
 
-async function replicas(n: number, o: { keepRevisions?: number; keepHistoryMs?: number } = {}): Promise<{ prefix: string; stores: EtcdStore[] }> {
+type OpenOptions = { keepRevisions?: number; keepHistoryMs?: number; commitTimeoutMs?: number };
+
+async function replicas(n: number, o: OpenOptions = {}): Promise<{ prefix: string; stores: EtcdStore[] }> {
   const prefix = `/test-${process.pid}-${++prefixes}/`;
   const stores: EtcdStore[] = [];
   for (let i = 0; i < n; i++) stores.push(await open(prefix, o));
   return { prefix, stores };
 }
 
-async function open(prefix: string, o: { keepRevisions?: number; keepHistoryMs?: number } = {}): Promise<EtcdStore> {
+async function open(prefix: string, o: OpenOptions = {}): Promise<EtcdStore> {
   const store = await openEtcdStore({ endpoints: cluster.endpoints, prefix, indexes: INDEXES, ...o });
   opened.push(store);
   return store;
+}
+
+/** Delays each of `store`'s watch deliveries by `ms`, so that its cache is certainly behind the other replica's commits. */
+function slowWatch(store: EtcdStore, ms: number): void {
+  const watched = store as unknown as { onWatch: (res: unknown) => void };
+  const deliver = watched.onWatch.bind(store);
+  watched.onWatch = (res) => void setTimeout(() => deliver(res), ms);
 }
 
 const until = async (what: string, fn: () => boolean, ms = 10_000) => {
@@ -128,9 +137,7 @@ describe('the etcd store', () => {
 
   it("answers a body that refuses or writes nothing only from a cache that holds every other replica's commit", async () => {
     const { stores: [a, b] } = await replicas(2);
-    // B's watch is slowed down (each delivery 300 ms late), so that its cache is certainly behind A.
-    const deliver = (b as unknown as { onWatch: (res: unknown) => void }).onWatch.bind(b);
-    (b as unknown as { onWatch: (res: unknown) => void }).onWatch = (res) => void setTimeout(() => deliver(res), 300);
+    slowWatch(b, 300);
     await a.transact((tx) => tx.put('thing', { id: 'port-1', colour: 'red' }));
     expect(b.view().get('thing', 'port-1')).toBeUndefined();
     // As an API handler does: 404 unless the document is there; a body that finds it writes nothing.
@@ -145,10 +152,9 @@ describe('the etcd store', () => {
 
   it('answers a read barrier from a quorum read sent after it was asked, and lets concurrent barriers share reads', async () => {
     const { stores: [a, b] } = await replicas(2);
-    const slow = b as unknown as { onWatch: (res: unknown) => void; quorumHeadRevision: (deadline: number) => Promise<number> };
-    const deliver = slow.onWatch.bind(b);
-    slow.onWatch = (res) => void setTimeout(() => deliver(res), 300);
+    slowWatch(b, 300);
     // B's quorum reads: counted, and the first one held after etcd answered it, until released.
+    const slow = b as unknown as { quorumHeadRevision: (deadline: number) => Promise<number> };
     const quorumRead = slow.quorumHeadRevision.bind(b);
     let [sent, answered] = [0, 0];
     let release: () => void = () => undefined;
@@ -306,9 +312,7 @@ describe('the etcd store', () => {
   }, 60_000);
 
   it('answers 503, never 500, for a refusal, a read and a write while no etcd member answers, and serves again after', async () => {
-    const prefix = `/test-${process.pid}-${++prefixes}/`;
-    const a = await openEtcdStore({ endpoints: cluster.endpoints, prefix, indexes: INDEXES, commitTimeoutMs: 2000 });
-    opened.push(a);
+    const { stores: [a] } = await replicas(1, { commitTimeoutMs: 2000 });
     await a.transact((tx) => tx.put('thing', { id: 'before', colour: 'red' }));
     await Promise.all(cluster.members.map((_, i) => cluster.kill(i)));
     try {
