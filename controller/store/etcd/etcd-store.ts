@@ -76,7 +76,7 @@ export class EtcdStore implements Store {
   private readonly queue: Pending[] = [];
   private draining = false;
   private txnInFlight = false;
-  /** Concurrent read barriers (and refusals) share quorum reads; see fresh-read.ts. */
+  /** Concurrent read barriers (and refusals) share quorum reads; see fresh-read.ts. Gives the head read. */
   private readonly barrier = new FreshRead(() => this.catchUpWithEtcd(Date.now() + this.commitTimeoutMs));
   private heldWhileInFlight: IWatchResponse[] = [];
   private watcher: Watcher | undefined;
@@ -288,13 +288,21 @@ export class EtcdStore implements Store {
   /** Commits a prefix of `batch` (as much as one txn may carry); returns the rest. */
   private async commitBatch(batch: Pending[]): Promise<Pending[]> {
     const deadline = Date.now() + this.commitTimeoutMs;
+    /** The head of a quorum read sent after these requests came, which the cache holds (0: none yet). */
+    let current = 0;
     for (;;) {
+      const ranAt = this.headModRevision;
       const { group, outcomes, rest } = runBodies(this.cache, batch, this.maxTxnOps);
       const base = this.cache.revision;
       if (group.isEmpty()) {
         // No txn will check what these bodies read, and their answers (often an error, such as
-        // PortNotFound for a port another replica has just made) stand only on a current cache.
-        if (await this.barrier.get()) continue;
+        // PortNotFound for a port another replica has just made) stand only on a cache that held
+        // every commit acknowledged before they came. The watch may bring one while the read is
+        // on its way: what counts is the cache the bodies ran on, not the cache now.
+        if (!current) {
+          current = await this.barrier.get();
+          if (current > ranAt) continue;
+        }
         settle(outcomes, base, []);
         return rest;
       }
@@ -358,12 +366,11 @@ export class EtcdStore implements Store {
     await this.barrier.get();
   }
 
-  /** readBarrier; true when the cache was behind etcd (and has caught up since). */
-  private async catchUpWithEtcd(deadline: number): Promise<boolean> {
+  /** readBarrier: the head's mod revision as a quorum read gave it, once the cache holds it. */
+  private async catchUpWithEtcd(deadline: number): Promise<number> {
     const modRevision = await this.quorumHeadRevision(deadline);
-    if (modRevision <= this.headModRevision) return false;
-    await withDeadline(this.caughtUp(modRevision), deadline);
-    return true;
+    if (modRevision > this.headModRevision) await withDeadline(this.caughtUp(modRevision), deadline);
+    return modRevision;
   }
 
   /** The head key's mod revision as etcd's quorum has it; 503 when no member answers in time. */
