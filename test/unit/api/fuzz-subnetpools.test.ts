@@ -29,9 +29,12 @@ describe('fuzz: subnet pools', () => {
     expect(created.get(201) ?? 0).toBeGreaterThan(0);
     expect(created.get(400) ?? 0).toBeGreaterThan(0);
     const [subnets] = endpointsFor(['subnets']).filter((e) => e.name === 'POST /v2.0/subnets');
-    const before = api.store.view().list('subnet').filter((s) => s.subnetpool_id).length;
-    await fuzzEndpoint(api, fx, subnets, 300);
-    expect(api.store.view().list('subnet').filter((s) => s.subnetpool_id).length).toBeGreaterThan(before);
+    const pooled = () => api.store.view().list('subnet').filter((s) => s.subnetpool_id).length;
+    const before = pooled();
+    // About 2% of fuzzed subnet creates take a pool's prefix: 300 requests miss them all about once
+    // in a thousand runs (a CI run did), so keep fuzzing, 300 at a time, up to 1,500.
+    for (let batch = 0; batch < 5 && pooled() === before; batch++) await fuzzEndpoint(api, fx, subnets, 300);
+    expect(pooled()).toBeGreaterThan(before);
     expect((await api.call(ALICE, 'GET', '/v2.0/subnetpools')).status).toBe(200);
   });
 });
