@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openEtcdStore, StoreUnavailableError, type EtcdStore } from '../../controller/store/etcd/etcd-store.ts';
+import { openEtcdStore, type EtcdStore } from '../../controller/store/etcd/etcd-store.ts';
+import { StoreUnavailableError } from '../../controller/store/etcd/unavailable.ts';
 import type { Change, Doc, Tx } from '../../controller/store/types.ts';
 import { startEtcdCluster, type EtcdCluster } from '../../lab/etcd.ts';
 

@@ -1,6 +1,6 @@
 import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
 import { validKey, type SharedChangeListener, type SharedLease, type SharedState, type SharedWatch } from '../shared-state.ts';
-import { StoreUnavailableError } from './etcd-store.ts';
+import { StoreUnavailableError } from './unavailable.ts';
 import { prefixEnd } from './keys.ts';
 import { cancelQuietly } from './watches.ts';
 

@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { Etcd3, type IKeyValue, type ITxnRequest, type ITxnResponse, type IWatchResponse, type Watcher } from 'etcd3';
-import { NeutronError } from '../../errors.ts';
+import { Etcd3, type ITxnRequest, type ITxnResponse, type IWatchResponse, type Watcher } from 'etcd3';
 import { ModelCache } from '../model-cache.ts';
-import type { Change, ChangeListener, Committed, Doc, IndexSpec, ReadView, Store, Tx } from '../types.ts';
+import type { Change, ChangeListener, Committed, IndexSpec, ReadView, Store, Tx } from '../types.ts';
 import { EtcdHistory, isCompacted } from './history.ts';
 import { cancelQuietly } from './watches.ts';
 import { EtcdCompactor } from './compactor.ts';
 import { afterCommitSafely, diffCaches, runBodies, settle, txnRequest, type Pending } from './group-commit.ts';
-import { EtcdKeys, parseHead, prefixEnd, type HeadValue } from './keys.ts';
+import { EtcdKeys } from './keys.ts';
 import { FreshRead } from './fresh-read.ts';
 import { LeaderClient } from './leader-client.ts';
+import { applyCommit, loadModel, type WatchedWrite } from './model-snapshot.ts';
 import { RevisionMap } from './revision-map.ts';
+import { StoreUnavailableError, withDeadline } from './unavailable.ts';
 
 // The store on etcd, for several controller replicas. Every replica holds the whole model in
 // memory (ModelCache), loaded with one consistent range and kept current by a watch on the model's
@@ -42,13 +43,6 @@ export interface EtcdStoreOptions {
   /** How long a commit may wait for etcd before it fails (default 30 s). */
   commitTimeoutMs?: number;
   log?: { warn(obj: object, msg: string): void };
-}
-
-/** etcd did not answer in time: the API says 503, as Neutron does when its database is gone. */
-export class StoreUnavailableError extends NeutronError {
-  constructor(cause: unknown) {
-    super(503, 'ServiceUnavailable', `The store (etcd) did not answer in time: ${String((cause as Error)?.message ?? cause)}`);
-  }
 }
 
 export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStore> {
@@ -121,28 +115,8 @@ export class EtcdStore implements Store {
     this.compactor.start();
   }
 
-  private async loadCache(): Promise<{ cache: ModelCache; headModRevision: number; at: number }> {
-    const cache = new ModelCache(this.options.indexes);
-    let headModRevision = 0;
-    const end = prefixEnd(this.keys.model);
-    let from = Buffer.from(this.keys.model);
-    let at = 0;
-    for (;;) {
-      // Pages of one consistent read: every page at the first page's revision.
-      const res = await this.client.kv.range({ key: from, range_end: end, limit: 2000, ...(at ? { revision: at } : {}) });
-      if (!at) at = Number(res.header.revision);
-      for (const kv of res.kvs) {
-        const key = this.keys.parse(kv.key.toString());
-        if (key?.type === 'head') {
-          cache.revision = parseHead(kv.value).revision;
-          headModRevision = Number(kv.mod_revision);
-        } else if (key?.type === 'doc') cache.applyDoc(key.kind, key.id, JSON.parse(kv.value.toString()) as Doc);
-        else if (key?.type === 'claim') cache.applyClaim(key.scope, key.key, kv.value.toString());
-      }
-      if (!res.more || !res.kvs.length) break;
-      from = Buffer.concat([res.kvs[res.kvs.length - 1].key, Buffer.from([0])]);
-    }
-    return { cache, headModRevision, at };
+  private loadCache() {
+    return loadModel(this.client, this.keys, this.options.indexes);
   }
 
   private async follow(afterRevision: number): Promise<void> {
@@ -175,7 +149,7 @@ export class EtcdStore implements Store {
       this.heldWhileInFlight.push(res);
       return;
     }
-    let group: IKeyValue[] = [];
+    let group: WatchedWrite[] = [];
     let groupRevision = 0;
     const flush = () => {
       if (group.length && groupRevision > this.headModRevision) this.applyRemote(group, groupRevision);
@@ -185,34 +159,18 @@ export class EtcdStore implements Store {
       const rev = Number(event.kv.mod_revision);
       if (rev !== groupRevision) flush();
       groupRevision = rev;
-      // A delete's kv has no value: mark it so that applyRemote can tell.
-      group.push(event.type === 'Delete' ? { ...event.kv, value: DELETED } : event.kv);
+      group.push({ key: event.kv.key, value: event.type === 'Delete' ? null : event.kv.value });
     }
     flush();
   }
 
-  private applyRemote(kvs: IKeyValue[], etcdRevision: number): void {
-    let head: HeadValue | undefined;
-    const docs: Array<{ kind: string; id: string; doc: Doc | null }> = [];
-    for (const kv of kvs) {
-      const key = this.keys.parse(kv.key.toString());
-      if (!key) continue;
-      const value = kv.value === DELETED ? null : kv.value.toString();
-      if (key.type === 'head') head = value === null ? undefined : parseHead(value);
-      else if (key.type === 'claim') this.cache.applyClaim(key.scope, key.key, value);
-      else docs.push({ kind: key.kind, id: key.id, doc: value === null ? null : (JSON.parse(value) as Doc) });
-    }
-    if (!head) {
+  private applyRemote(writes: WatchedWrite[], etcdRevision: number): void {
+    const applied = applyCommit(this.cache, this.keys, writes);
+    if (!applied) {
       this.options.log?.warn({ etcdRevision }, 'a model write without a head: written outside Weft?');
       return;
     }
-    const changes: Change[] = [];
-    for (const { kind, id, doc } of docs) {
-      const prev = this.cache.get(kind, id) ?? null;
-      this.cache.applyDoc(kind, id, doc);
-      if (prev || doc) changes.push({ revision: head.revision, kind, id, op: !prev ? 'create' : doc ? 'update' : 'delete', doc, prev });
-    }
-    this.cache.revision = head.revision;
+    const { head, changes } = applied;
     this.headModRevision = etcdRevision;
     this.revisions.add(head.revision, etcdRevision, head.commit);
     this.notify(changes, head.revision, head.requests ?? []);
@@ -409,14 +367,4 @@ export class EtcdStore implements Store {
     this.leader.close();
     this.client.close();
   }
-}
-
-const DELETED = Buffer.alloc(0);
-
-function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreUnavailableError('the watch did not catch up')), Math.max(0, deadline - Date.now()));
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
