@@ -13,8 +13,10 @@ import { percentile } from './stats.ts';
 // the first answer from the new VM, and probes lost. Once with 10 ports in the model, once with 10,000 (the extra ones on the VMs' network);
 // with the SQLite store and with the etcd store (3 members on this machine).
 
-const REMAPS = Number(process.env.WEFT_BENCH_REMAPS ?? 20);
+const REMAPS = Number(process.env.WEFT_BENCH_REMAPS ?? 40);
 const WARMUP = Number(process.env.WEFT_BENCH_WARMUP ?? 20);
+/** The pause after each measured remap. */
+const PAUSE_MS = 200;
 const epoch = () => performance.timeOrigin + performance.now();
 const pct = percentile;
 
@@ -128,10 +130,11 @@ async function run(extraPorts: number, store: 'sqlite' | 'etcd'): Promise<void> 
       let missing = 0;
       for (let s = (lastOld?.seq ?? first.seq) + 1; s < first.seq; s++) if (!seen.has(s)) missing++;
       lost.push(missing);
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, PAUSE_MS));
     }
     keepAlive.destroy();
-    const txnFloor = cluster ? await bareTxnTimes(cluster.endpoints) : [];
+    const txnFloor = cluster ? await bareTxnTimes(cluster.endpoints, 100, 0) : [];
+    const spacedTxnFloor = cluster ? await bareTxnTimes(cluster.endpoints, 30, PAUSE_MS) : [];
     await probe.stop('SIGTERM');
     // The path's own latency on this machine at this time: what no remap can beat.
     const roundTrips = replies().filter((r) => Number.isFinite(r.sent)).map((r) => r.t - r.sent);
@@ -140,7 +143,8 @@ async function run(extraPorts: number, store: 'sqlite' | 'etcd'): Promise<void> 
       + `API to first answer from the new VM median ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms (median: the PUT answered in ${pct(answered, 50).toFixed(1)} ms, the gateway agent had applied it after ${pct(routerApplied, 50).toFixed(0)} ms); `
       + `probes lost per remap median ${pct(lost, 50)}, max ${Math.max(...lost)}; established flow ${blackholed ? 'BLACK-HOLED' : 'followed every remap'}; `
       + `for scale, a probe's own round trip through the fabric: median ${pct(roundTrips, 50).toFixed(1)} ms, p90 ${pct(roundTrips, 90).toFixed(1)} ms`
-      + (txnFloor.length ? `; a bare guarded etcd txn from this process to the same cluster, probe running: median ${pct(txnFloor, 50).toFixed(1)} ms, p90 ${pct(txnFloor, 90).toFixed(1)} ms` : ''));
+      + (txnFloor.length ? `; a bare guarded etcd txn from this process to the same cluster's leader, probe running: back to back median ${pct(txnFloor, 50).toFixed(1)} ms, p90 ${pct(txnFloor, 90).toFixed(1)} ms; `
+        + `${PAUSE_MS} ms apart as the remaps are, median ${pct(spacedTxnFloor, 50).toFixed(1)} ms, p90 ${pct(spacedTxnFloor, 90).toFixed(1)} ms` : ''));
   } finally {
     await f.destroy();
     await cluster?.cleanup();
@@ -149,15 +153,20 @@ async function run(extraPorts: number, store: 'sqlite' | 'etcd'): Promise<void> 
 
 /**
  * What one commit costs etcd itself on this machine at this time: guarded txns (compare a key's
- * mod_revision, put it), one at a time, as the store's commit is, on a key outside Weft's prefix.
+ * mod_revision, put it), one at a time, as the store's commit is, on a key outside Weft's prefix,
+ * sent to the leader as the store sends its commits. `pauseMs` apart: a txn after a pause pays
+ * for waking etcd's members (and this process) up, as a remap does; back to back, it does not.
  */
-async function bareTxnTimes(endpoints: readonly string[], count = 100): Promise<number[]> {
-  const client = new Etcd3({ hosts: [...endpoints] });
+async function bareTxnTimes(endpoints: readonly string[], count: number, pauseMs: number): Promise<number[]> {
+  const members = endpoints.map((host) => new Etcd3({ hosts: [host] }));
   const key = Buffer.from('/weft-bench/txn-floor');
   try {
+    const statuses = await Promise.all(members.map((m) => m.maintenance.status().catch(() => undefined)));
+    const client = members[statuses.findIndex((s) => s && s.header.member_id === s.leader)] ?? members[0];
     let modRevision = Number((await client.kv.txn({ success: [{ request_put: { key, value: Buffer.from('0') } }] })).header.revision);
     const times: number[] = [];
     for (let i = 0; i < count; i++) {
+      if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
       const started = performance.now();
       const res = await client.kv.txn({
         compare: [{ key, target: 'Mod', result: 'Equal', mod_revision: modRevision }],
@@ -169,7 +178,7 @@ async function bareTxnTimes(endpoints: readonly string[], count = 100): Promise<
     }
     return times;
   } finally {
-    client.close();
+    for (const m of members) m.close();
   }
 }
 
