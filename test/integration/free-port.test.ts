@@ -20,5 +20,4 @@ describe('freePort', () => {
     await new Promise<void>((ok, fail) => server.once('error', fail).listen(ports[0], '127.0.0.1', ok));
     await new Promise((ok) => server.close(ok));
   });
-
 });
