@@ -9,14 +9,19 @@ import { createServer } from 'node:net';
 
 const handedOut = new Set<number>();
 
-/** The first port of the kernel's ephemeral range (32768 by default). */
+/** The first port of the kernel's ephemeral range (32768 by default), read once. */
+let ephemeralFirst: number | undefined;
 function ephemeralStart(): number {
-  try {
-    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    return Number.isInteger(first) && first > 2048 ? first : 32768;
-  } catch {
-    return 32768;
+  if (ephemeralFirst === undefined) {
+    let first = Number.NaN;
+    try {
+      first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    } catch {
+      // not Linux, or no /proc: the kernel's default
+    }
+    ephemeralFirst = Number.isInteger(first) && first > 2048 ? first : 32768;
   }
+  return ephemeralFirst;
 }
 
 function listens(port: number): Promise<boolean> {

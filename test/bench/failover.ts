@@ -133,8 +133,7 @@ async function run(extraPorts: number, store: 'sqlite' | 'etcd'): Promise<void> 
       await new Promise((r) => setTimeout(r, PAUSE_MS));
     }
     keepAlive.destroy();
-    const txnFloor = cluster ? await bareTxnTimes(cluster.endpoints, 100, 0) : [];
-    const spacedTxnFloor = cluster ? await bareTxnTimes(cluster.endpoints, 30, PAUSE_MS) : [];
+    const [txnFloor, spacedTxnFloor] = cluster ? await bareTxnTimes(cluster.endpoints, [{ count: 100, pauseMs: 0 }, { count: 30, pauseMs: PAUSE_MS }]) : [[], []];
     await probe.stop('SIGTERM');
     // The path's own latency on this machine at this time: what no remap can beat.
     const roundTrips = replies().filter((r) => Number.isFinite(r.sent)).map((r) => r.t - r.sent);
@@ -154,29 +153,34 @@ async function run(extraPorts: number, store: 'sqlite' | 'etcd'): Promise<void> 
 /**
  * What one commit costs etcd itself on this machine at this time: guarded txns (compare a key's
  * mod_revision, put it), one at a time, as the store's commit is, on a key outside Weft's prefix,
- * sent to the leader as the store sends its commits. `pauseMs` apart: a txn after a pause pays
- * for waking etcd's members (and this process) up, as a remap does; back to back, it does not.
+ * sent to the leader as the store sends its commits. One series per entry of `series`, its txns
+ * `pauseMs` apart: a txn after a pause pays for waking etcd's members (and this process) up, as a
+ * remap does; back to back, it does not.
  */
-async function bareTxnTimes(endpoints: readonly string[], count: number, pauseMs: number): Promise<number[]> {
+async function bareTxnTimes(endpoints: readonly string[], series: ReadonlyArray<{ count: number; pauseMs: number }>): Promise<number[][]> {
   const members = endpoints.map((host) => new Etcd3({ hosts: [host] }));
   const key = Buffer.from('/weft-bench/txn-floor');
   try {
     const statuses = await Promise.all(members.map((m) => m.maintenance.status().catch(() => undefined)));
     const client = members[statuses.findIndex((s) => s && s.header.member_id === s.leader)] ?? members[0];
     let modRevision = Number((await client.kv.txn({ success: [{ request_put: { key, value: Buffer.from('0') } }] })).header.revision);
-    const times: number[] = [];
-    for (let i = 0; i < count; i++) {
-      if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
-      const started = performance.now();
-      const res = await client.kv.txn({
-        compare: [{ key, target: 'Mod', result: 'Equal', mod_revision: modRevision }],
-        success: [{ request_put: { key, value: Buffer.from(String(i)) } }],
-      });
-      times.push(performance.now() - started);
-      if (!res.succeeded) throw new Error('bare txn: the guard failed (someone else wrote the key)');
-      modRevision = Number(res.header.revision);
+    const out: number[][] = [];
+    for (const { count, pauseMs } of series) {
+      const times: number[] = [];
+      for (let i = 0; i < count; i++) {
+        if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
+        const started = performance.now();
+        const res = await client.kv.txn({
+          compare: [{ key, target: 'Mod', result: 'Equal', mod_revision: modRevision }],
+          success: [{ request_put: { key, value: Buffer.from(String(i)) } }],
+        });
+        times.push(performance.now() - started);
+        if (!res.succeeded) throw new Error('bare txn: the guard failed (someone else wrote the key)');
+        modRevision = Number(res.header.revision);
+      }
+      out.push(times);
     }
-    return times;
+    return out;
   } finally {
     for (const m of members) m.close();
   }
