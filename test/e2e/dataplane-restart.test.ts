@@ -34,8 +34,12 @@ async function appliedBy(host: string): Promise<number> {
 /** Runs `during` under a ping every 50 ms from `vm` to `ip`, and expects every probe answered. */
 async function expectNoProbeLost(vm: LabVm, ip: string, during: () => Promise<void>): Promise<void> {
   const probe = vm.spawn(['ping', '-i', '0.05', '-W', '1', ip]);
+  // Probes before the steps are not the steps': the first one, right after the test plugged a port
+  // on the same userspace bridge, was once lost with no step of Weft's begun (CI).
+  let firstCounted = 0;
   try {
     await f.until('probe running', async () => /icmp_seq=5 /.test(probe.output()));
+    firstCounted = Math.max(...[...probe.output().matchAll(/icmp_seq=(\d+) /g)].map((m) => Number(m[1]))) + 1;
     await during();
     // A few more probes after the last step: the last one is not counted (pingLosses).
     await new Promise((r) => setTimeout(r, 300));
@@ -45,7 +49,7 @@ async function expectNoProbeLost(vm: LabVm, ip: string, during: () => Promise<vo
   const count = pingLosses(probe.output());
   expect(count, probe.output()).not.toBeNull();
   expect(count!.sent).toBeGreaterThan(8);
-  expect(count!.lost, probe.output()).toEqual([]);
+  expect(count!.lost.filter((seq) => seq >= firstCounted), probe.output()).toEqual([]);
 }
 
 beforeAll(async () => {
