@@ -13,7 +13,7 @@ export interface ExternalHost {
   spawn(argv: readonly string[]): LabProcess;
 }
 
-/** A namespace on the provider fabric with address `cidr` (e.g. 172.31.200.100/24). */
+/** A namespace on the provider fabric with address `cidr` (e.g. 172.31.200.100/24: from 172.31.200.0/24 up, outside every lab's underlay). */
 export async function attachExternal(lab: Lab, cidr: string, name = 'ext'): Promise<ExternalHost> {
   if (!lab.provider) throw new Error('lab: attachExternal needs a lab created with provider: true');
   const netns = `${lab.prefix}-${name}`;

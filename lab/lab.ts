@@ -22,7 +22,7 @@
 //   <prefix>-fabric   Linux bridge `brf` (vlan_filtering off, so tagged frames cross it), MTU 1600
 //   <prefix>-<host>   eth0 <-> fabric u<n> (underlay), eth1 <-> fabric p<n> (provider trunk, with provider)
 //                     eth0/eth1: MTU 1600, `arp off`, IPv6 off (ENVIRONMENT pitfalls 3 and 4)
-//                     after attachUnderlay: br-phy (netdev, standalone) with eth0, VTEP 172.31.N.(10+n)/24 on br-phy,
+//                     after attachUnderlay: br-phy (netdev, standalone) with eth0, VTEP 172.31.N.(10+n)/24 on br-phy (N < 200),
 //                     br-phy hwaddr 02:77:NN:00:ff:nn, mtu_request 1600; with provider eth1 is a port of br-phys
 //   <prefix>-vm-<name> eth0 (the VM NIC: MAC, addresses, MTU, `tx off`) <-> host tap<portId[:11]> on br-int with
 //                     external_ids iface-id/attached-mac/iface-status=active/vm-id (no ofport_request); vm.ts
@@ -184,10 +184,15 @@ export function openLab(d: LabDescription): Lab {
   return labOf(d);
 }
 
+/** The third octet of 172.31.x.0/24 from which the lab's external networks (lab-external.ts) may be. */
+export const EXTERNAL_THIRD_OCTET_FIRST = 200;
+
 function labOf(d: LabDescription): Lab & { build(): Promise<void> } {
   const { prefix, provider, runRoot } = d;
   // A per-lab /24 (only ever inside our namespaces; it just makes captures of two labs tell apart).
-  const N = createHash('sha1').update(prefix).digest()[0]! % 250;
+  // Below 172.31.200.0/24: tests and benches put their external networks at 172.31.200-209 on the
+  // same fabric, and a floating IP that took a VTEP's address cut the underlay (l3.test.ts, CI).
+  const N = createHash('sha1').update(prefix).digest()[0]! % EXTERNAL_THIRD_OCTET_FIRST;
   const underlayCidr = `172.31.${N}.0/24`;
   const fabricNetns = `${prefix}-fabric`;
 
