@@ -5,7 +5,7 @@ need=()
 check() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
 check ovs-vswitchd openvswitch-switch
 check iptables iptables
-check nft nftables
+check nft nftables   # and libnftables1, which the agent calls in process (agent/l3/nftables-client.ts)
 check ethtool ethtool
 check busybox busybox
 check conntrack conntrack
@@ -13,8 +13,6 @@ check tcpdump tcpdump
 check dhclient isc-dhcp-client
 check ip iproute2
 check setpriv util-linux   # the agent's leg commands die with it (agent/host/exec.ts diesWithAgent)
-# libnftables for the system's python3: the agent's nftables helper (agent/l3/nftables-helper.py)
-/usr/bin/python3 -c 'import nftables' >/dev/null 2>&1 || need+=(python3-nftables)
 # openstacksdk for the system's python3: test/e2e/openstacksdk.test.ts drives Weft with it directly
 /usr/bin/python3 -c 'import openstack' >/dev/null 2>&1 || need+=(python3-openstacksdk)
 # A real Keystone served by waitress (lab/keystone.ts): test/e2e/keystone.test.ts and npm run conformance

@@ -94,12 +94,10 @@ export async function ensureOpenvswitchInstalled(opts: EnsureOvsOptions = {}): P
 export const AGENT_TOOLS: Readonly<Record<string, string>> = {
   ip: 'iproute2',
   iptables: 'iptables',
-  nft: 'nftables',
+  nft: 'nftables', // and with it libnftables1, which the agent calls in process (l3/nftables-client.ts)
   conntrack: 'conntrack',
   busybox: 'busybox', // arping for gratuitous ARPs, udhcpc in namespace VMs
-  python3: 'python3',
-  // libnftables for the system's python3 (agent/l3/nftables-helper.py)
-  '/usr/lib/python3/dist-packages/nftables/nftables.py': 'python3-nftables',
+  python3: 'python3', // gratuitous ARPs for many addresses at once (l3/garp.py)
 };
 
 const isPresent = (what: string): boolean => (what.startsWith('/') ? existsSync(what) : findExecutable(what) !== undefined);

@@ -4,7 +4,8 @@
 import type { RouterPlan } from './manager-plan.ts';
 import type { LegState } from './namespace.ts';
 import { routerFirewallRules } from './firewall-rules.ts';
-import { floatingNatElements, floatingNatTableLine } from './floating-nat.ts';
+import { floatingNatElements, floatingNatSets, floatingNatTableLine } from './floating-nat.ts';
+import type { NftSetContents } from './nft-set-batch.ts';
 import { routerRulesText } from './rules.ts';
 
 export interface CompiledRouter {
@@ -12,9 +13,10 @@ export interface CompiledRouter {
   spec: string;
   /** The iptables text. */
   rules: string;
-  /** The nft table line and the floating IP map elements. */
+  /** The nft table line and the floating IP map elements (as nft commands, and as raw elements). */
   table: string | null;
   elements: string;
+  sets: readonly NftSetContents[];
   /** Everything above: equal to the last applied key, nothing but the legs can need work. */
   key: string;
 }
@@ -34,7 +36,7 @@ function compileRouterNow(p: RouterPlan): CompiledRouter {
   const table = floatingNatTableLine(p.nat);
   const elements = floatingNatElements(p.nat);
   const spec = JSON.stringify(p.spec);
-  return { spec, rules, table, elements, key: `${spec}\n${rules}\n${table}\n${elements}` };
+  return { spec, rules, table, elements, sets: floatingNatSets(p.nat), key: `${spec}\n${rules}\n${table}\n${elements}` };
 }
 
 export interface LegSwitch { id: string; plan: RouterPlan; want: LegState }

@@ -7,9 +7,10 @@
 // holds). Rewriting the address before conntrack instead (raw priority) makes conntrack see only
 // fixed addresses: after a remap the next packet of an established flow is rewritten to the new
 // fixed IP, becomes a new connection to the new VM, and its replies are rewritten back to the
-// floating address. A remap is then one atomic update of the maps (0.3-0.7 ms through the agent's
-// libnftables helper, nftables-client.ts). The old mapping's conntrack entries are orphaned and are
-// deleted afterwards, off the failover path, selected by their ct marks (marks.ts).
+// floating address. A remap is then one atomic update of the sets and maps, one netlink transaction
+// from the agent's own socket in the namespace (nft-set-writer.ts). The old mapping's conntrack
+// entries are orphaned and are deleted afterwards, off the failover path, selected by their ct
+// marks (marks.ts).
 //
 //   prerouting, raw (before conntrack):
 //     from qg to a floating address        meta mark |= inbound
@@ -22,8 +23,9 @@
 //     out of qg: saddr fixed -> floating      (replies to inbound flows, and the VM's own outbound)
 //     hairpin reply: saddr fixed -> floating  (the inside client addressed the floating IP)
 //
-// Each change is one nft line, so one transaction: the kernel sees the old or the new mapping.
+// Each change is one transaction: the kernel sees the old or the new mapping.
 import { MARK } from './marks.ts';
+import { ipv4Bytes, MAX_SET_BATCH_BYTES, replaceSetsBatch, type NftSetContents } from './nft-set-batch.ts';
 import { normaliseFloatingIps, RouterRulesError, type RouterNat } from './rules.ts';
 
 export const NFT_TABLE = 'weft';
@@ -82,29 +84,57 @@ export function floatingNatElements(nat: RouterNat): string {
   return cmds.join('; ');
 }
 
+/** The same contents as floatingNatElements, as the sets and maps' raw elements (nft-set-batch.ts). */
+export function floatingNatSets(nat: RouterNat): NftSetContents[] {
+  const fips = nat.gatewayIp === null ? [] : normaliseFloatingIps(nat.floatingIps);
+  const floating = fips.map((x) => ipv4Bytes(x.floating.text));
+  const fixed = fips.map((x) => ipv4Bytes(x.fixed.text));
+  return [
+    { name: 'floating', keys: floating },
+    { name: 'fixed', keys: fixed },
+    { name: 'fip_to_fixed', keys: floating, values: fixed },
+    { name: 'fixed_to_fip', keys: fixed, values: floating },
+  ];
+}
+
+/** How the floating table reaches the kernel: nft lines (libnftables), and a netlink refill of its sets when there is one. */
+export interface FloatingTableIo {
+  line(line: string): Promise<void>;
+  sets?(table: string, sets: readonly NftSetContents[]): Promise<void>;
+}
+
 /** The line that removes the table (nothing to remove is not an error: `add` first). */
 export function floatingNatRemoveLine(): string {
   return `add table ip ${NFT_TABLE}; delete table ip ${NFT_TABLE}`;
 }
 
 /**
- * The nft table of floating IPs of one router, through `nft` (one transaction per call): recreated
- * when its shape changes, else only its maps refilled. `applied` holds the table line last applied
- * per router (null: no table), and is left without the router's entry while a call may have failed.
+ * The nft table of floating IPs of one router, one transaction per call: recreated (libnftables) when
+ * its shape changes, else only its sets and maps refilled (over netlink when `io` can, and the batch
+ * fits one message). `applied` holds the table line last applied per router (null: no table), and
+ * is left without the router's entry while a call may have failed.
  */
-export async function applyFloatingTable(applied: Map<string, string | null>, id: string, nft: (line: string) => Promise<void>,
-  table: string | null, elements: string): Promise<void> {
+export async function applyFloatingTable(applied: Map<string, string | null>, id: string, io: FloatingTableIo,
+  table: string | null, elements: string, sets: readonly NftSetContents[]): Promise<void> {
   const had = applied.get(id);
   if (table === null) {
     if (had !== null) {
       applied.delete(id);
-      await nft(floatingNatRemoveLine());
+      await io.line(floatingNatRemoveLine());
     }
     applied.set(id, null);
     return;
   }
-  const line = had === table ? elements : `${table}; ${elements}`;
   applied.delete(id);
-  await nft(line);
+  if (had !== table) await io.line(`${table}; ${elements}`);
+  else if (io.sets && setsFitOneMessage(sets)) await io.sets(NFT_TABLE, sets);
+  else await io.line(elements);
   applied.set(id, table);
+}
+
+function setsFitOneMessage(sets: readonly NftSetContents[]): boolean {
+  // An upper bound first (per element: 28 bytes in a map, 16 in a set; per set: two messages, at
+  // most 128 bytes; the batch markers: 40), encoding only when it is not enough.
+  const bound = sets.reduce((n, s) => n + 128 + s.keys.length * (s.values ? 28 : 16), 40);
+  return bound <= MAX_SET_BATCH_BYTES || replaceSetsBatch(NFT_TABLE, sets, 0).bytes.length <= MAX_SET_BATCH_BYTES;
 }

@@ -30,7 +30,7 @@ import { routerNamespaceName, type LegState, type RouterNamespaceOptions, type R
 import { defaultL3Ops, withDefaultOps, type L3Ops } from './ops.ts';
 import { firewallChangeCleanups, stalePortForwardingCleanups, staleMappingCleanups } from './conntrack-cleanups.ts';
 import type { FirewallPortSpec } from './firewall-rules.ts';
-import { applyFloatingTable } from './floating-nat.ts';
+import { applyFloatingTable, type FloatingTableIo } from './floating-nat.ts';
 import type { RouterNat } from './rules.ts';
 import { compileRouter, legsOnlySwitches, type CompiledRouter } from './apply-key.ts';
 import { DelayedWork } from './delayed-work.ts';
@@ -286,7 +286,7 @@ export class L3Manager extends EventEmitter<Events> {
       this.log.error({ err: e, router: id }, 'router rules cannot be compiled (waiting for a model change)');
       return true; // not retried by the timer: only a model change can fix it
     }
-    const { spec, rules, table, elements, key } = compiled;
+    const { spec, rules, table, elements, sets, key } = compiled;
     const ns = this.nsName(id);
     const legs = this.legsWanted(p);
     if (this.appliedKey.get(id) === key) return this.switchLegs(id, ns, p, legs);
@@ -311,7 +311,7 @@ export class L3Manager extends EventEmitter<Events> {
         await this.ops.applyRules(ns, rules);
         this.appliedRules.set(id, rules);
       }
-      await applyFloatingTable(this.appliedTable, id, (line) => this.ops.nft(ns, line), table, elements);
+      await applyFloatingTable(this.appliedTable, id, this.floatingIo(ns), table, elements, sets);
       await this.legs.apply(id, ns, p.spec, legs);
     } catch (e) {
       this.appliedKey.delete(id);
@@ -369,6 +369,11 @@ export class L3Manager extends EventEmitter<Events> {
       this.log.error({ err: e, router: id }, 'router legs not switched; retrying later');
       return false;
     }
+  }
+
+  private floatingIo(ns: string): FloatingTableIo {
+    const sets = this.ops.nftSets;
+    return { line: (line) => this.ops.nft(ns, line), ...(sets ? { sets: (table, contents) => sets(ns, table, contents) } : {}) };
   }
 
   private forgetApplied(id: string): void {

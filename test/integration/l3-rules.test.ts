@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalSave, routerRulesText, type RouterNat } from '../../agent/l3/rules.ts';
 import { applyRouterRules, readRouterRules, RouterRulesApplyError } from '../../agent/l3/rules-apply.ts';
-import { floatingNatElements, floatingNatTableLine } from '../../agent/l3/floating-nat.ts';
+import { floatingNatElements, floatingNatSets, floatingNatTableLine, NFT_TABLE } from '../../agent/l3/floating-nat.ts';
+import { NftSetWriter } from '../../agent/l3/nft-set-writer.ts';
 import { stalePortForwardingCleanups, staleMappingCleanups } from '../../agent/l3/conntrack-cleanups.ts';
 import { NftablesClient } from '../../agent/l3/nftables-client.ts';
 import { createNetns, deleteNetns, execInNetns, ip } from '../../agent/host/netns.ts';
@@ -43,6 +44,7 @@ const NAT: RouterNat = {
 
 const servers: ChildProcess[] = [];
 let nft: NftablesClient;
+let setWriter: NftSetWriter | undefined;
 
 /** A TCP server in `ns`: on each connection it writes `<label> <local addr:port> from <remote addr>` and closes. */
 const SERVER = `
@@ -146,6 +148,7 @@ async function cleanup(): Promise<void> {
     if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
   }
   nft?.close();
+  setWriter?.close();
   for (const ns of [EXT, RTR, VM]) await deleteNetns(ns).catch(() => undefined);
 }
 
@@ -154,6 +157,7 @@ beforeAll(async () => {
   try {
     for (const ns of [EXT, RTR, VM]) await createNetns(ns);
     nft = new NftablesClient();
+    setWriter = new NftSetWriter();
     await ip(EXT, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'qg-test', 'netns', RTR]);
     await ip(VM, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'qr-test', 'netns', RTR]);
     await ip(EXT, ['addr', 'add', `${EXT_IP}/24`, 'dev', 'eth0']);
@@ -242,7 +246,8 @@ describe.skipIf(!HAVE_TOOLS)('router iptables rules in a namespace', () => {
     try {
       await until('replies from the first address', () => flow.seen().includes(VM_IP + '\n'));
       const moved: RouterNat = { ...NAT, floatingIps: [{ floating: FIP, fixed: VM_IP2 }] };
-      await nft.run(RTR, floatingNatElements(moved)); // what a remap does: only the maps change
+      // What a remap does: only the sets and maps change, in one netlink transaction from the agent's socket.
+      await setWriter!.replace(RTR, NFT_TABLE, floatingNatSets(moved));
       flow.clear();
       await until('replies from the new address', () => flow.seen().includes(VM_IP2));
       // The same 5-tuple now has a second conntrack entry; the first one is orphaned, and its clean-up finds it by mark.

@@ -1,6 +1,7 @@
-// NftablesClient (agent/l3/nftables-client.ts): one helper process (libnftables) for several
-// namespaces, with nft's errors, transactions, order, and a new helper when the old one dies.
+// NftablesClient (agent/l3/nftables-client.ts): libnftables in the test's own process, a context per
+// namespace, with nft's errors and transactions, and the calling thread back home after each visit.
 import { randomBytes } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NftablesClient, NftablesError } from '../../agent/l3/nftables-client.ts';
 import { createNetns, deleteNetns, execInNetns } from '../../agent/host/netns.ts';
@@ -10,6 +11,7 @@ const TAG = randomBytes(3).toString('hex');
 const NS = `nft${TAG}`;
 const OTHER = `nfu${TAG}`;
 let nft: NftablesClient;
+const homeNs = readlinkSync('/proc/thread-self/ns/net');
 
 const listed = async (ns = NS): Promise<string> => (await execInNetns(ns, 'nft', ['list', 'ruleset'])).stdout;
 
@@ -48,40 +50,31 @@ describe('NftablesClient', () => {
     await expect(nft.run(NS, 'add table ip t2\tx')).rejects.toThrow(/tab/);
     await expect(nft.run('../etc', 'add table ip t2')).rejects.toThrow();
     await expect(nft.run(`gone${TAG}`, 'add table ip t2')).rejects.toThrow(/No such file/);
-    nft.forget(`gone${TAG}`);
+    expect(nft.open).not.toContain(`gone${TAG}`);
   });
 
-  it('keeps order across concurrent callers, and starts a new helper if the old one dies', async () => {
+  it('keeps order across concurrent callers', async () => {
     await Promise.all([1, 2, 3, 4, 5].map((i) => nft.run(NS, `add element ip t1 s { 192.0.2.${10 + i} }`)));
-    const pid = nft.pid;
-    expect(pid).toBeTruthy();
-    process.kill(pid!, 'SIGKILL');
-    for (let i = 0; i < 100 && nft.pid === pid; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(nft.pid).toBeUndefined();
-    await nft.run(NS, 'add element ip t1 s { 192.0.2.99 }');
-    expect(nft.pid).toBeTruthy();
     const out = await listed();
-    for (const i of [11, 12, 13, 14, 15, 99]) expect(out).toContain(`192.0.2.${i}`);
+    for (const i of [11, 12, 13, 14, 15]) expect(out).toContain(`192.0.2.${i}`);
   });
 
-  it('fails what is pending when the helper dies', async () => {
-    const pending = nft.run(NS, 'add element ip t1 s { 192.0.2.50 }');
-    const pid = nft.pid;
-    process.kill(pid!, 'SIGKILL');
-    // Answered before the kill, or failed by it: never left hanging.
-    await Promise.race([pending.catch(() => undefined), new Promise((_, no) => setTimeout(() => no(new Error('hangs')), 5000))]);
-    // The next test starts with the death seen (a request written to a dying helper fails with it).
-    for (let i = 0; i < 100 && nft.pid === pid; i++) await new Promise((r) => setTimeout(r, 10));
+  it('leaves the agent in its own namespace: what it opens afterwards is in the host namespace', async () => {
+    await nft.run(NS, 'add table ip t3');
+    // A context made now in the host namespace would list the host's tables, not the router's.
+    const own = (await run('nft', ['list', 'tables'])).stdout;
+    expect(own).not.toContain('table ip t3');
+    expect(readlinkSync('/proc/thread-self/ns/net')).toBe(homeNs);
   });
 
-  it('forgets a namespace (it can then be deleted) and stops with the last one', async () => {
+  it('forgets a namespace (it can then be deleted), and a forgotten one starts a new context', async () => {
     await nft.run(OTHER, 'add table ip t8');
+    expect(nft.open).toContain(OTHER);
     nft.forget(OTHER);
-    expect(nft.pid).toBeTruthy();
-    await nft.run(NS, 'add element ip t1 s { 192.0.2.100 }');
-    nft.forget(NS);
-    expect(nft.pid).toBeUndefined();
-    await nft.run(NS, 'add element ip t1 s { 192.0.2.101 }'); // a new helper
-    expect(await listed()).toContain('192.0.2.101');
+    expect(nft.open).not.toContain(OTHER);
+    await nft.run(OTHER, 'add table ip t7');
+    expect(await listed(OTHER)).toContain('table ip t7');
+    nft.forget(OTHER);
+    nft.forget(OTHER); // twice is nothing
   });
 });

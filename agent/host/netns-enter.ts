@@ -1,0 +1,60 @@
+// Running a few synchronous lines with the agent's main thread inside another network namespace
+// (setns(2), called through koffi: Node has no binding for it). What those lines create, a netlink
+// socket above all, stays bound to that namespace after the thread has gone back; nothing else can
+// run meanwhile, since the whole visit is one synchronous call. Only the calling thread moves:
+// libuv's pool threads and everything the agent opened before stay where they were.
+import { closeSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { checkNetnsName } from './netns.ts';
+
+const CLONE_NEWNET = 0x40000000;
+
+interface Libc {
+  setns: (fd: number, nstype: number) => number;
+  errno: () => number;
+}
+
+let libc: Libc | undefined;
+let home: number | undefined;
+
+/** koffi and libc's setns, loaded on first use; throws when this platform has no koffi build. */
+function loadLibc(): Libc {
+  if (libc) return libc;
+  // koffi's native part comes from a per-platform package: load it only when a namespace is entered.
+  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  const lib = koffi.load('libc.so.6');
+  libc = { setns: lib.func('int setns(int fd, int nstype)'), errno: () => koffi.errno() };
+  return libc;
+}
+
+function enter(c: Libc, fd: number, what: string): void {
+  if (c.setns(fd, CLONE_NEWNET) !== 0) throw new Error(`setns into ${what}: errno ${c.errno()}`);
+}
+
+/**
+ * Runs `fn` with the calling thread in network namespace `netns` (a name under /run/netns), and
+ * comes back before returning or throwing. Throws if the namespace cannot be entered.
+ */
+export function withinNetns<T>(netns: string, fn: () => T): T {
+  checkNetnsName(netns);
+  const c = loadLibc();
+  // The thread's own namespace, kept open: the way back.
+  home ??= openSync('/proc/thread-self/ns/net', 'r');
+  const target = openSync(`/run/netns/${netns}`, 'r');
+  try {
+    enter(c, target, netns);
+  } finally {
+    closeSync(target);
+  }
+  try {
+    return fn();
+  } finally {
+    try {
+      enter(c, home, 'the agent\'s own namespace');
+    } catch (e) {
+      // Anything this thread opened from now on would land in the router's namespace.
+      console.error(`weft: cannot return from network namespace ${netns}: ${(e as Error).message}`);
+      process.exit(70);
+    }
+  }
+}
