@@ -25,7 +25,7 @@
 //
 // Each change is one transaction: the kernel sees the old or the new mapping.
 import { MARK } from './marks.ts';
-import { ipv4Bytes, MAX_SET_BATCH_BYTES, replaceSetsBatch, type NftSetContents } from './nft-set-batch.ts';
+import { ipv4Bytes, SetBatchTooLarge, type NftSetContents } from './nft-set-batch.ts';
 import { normaliseFloatingIps, RouterRulesError, type RouterNat } from './rules.ts';
 
 export const NFT_TABLE = 'weft';
@@ -110,8 +110,8 @@ export function floatingNatRemoveLine(): string {
 
 /**
  * The nft table of floating IPs of one router, one transaction per call: recreated (libnftables) when
- * its shape changes, else only its sets and maps refilled (over netlink when `io` can, and the batch
- * fits one message). `applied` holds the table line last applied per router (null: no table), and
+ * its shape changes, else only its sets and maps refilled (over netlink when `io` can, through nft
+ * when the batch is too large for one netlink message). `applied` holds the table line last applied per router (null: no table), and
  * is left without the router's entry while a call may have failed.
  */
 export async function applyFloatingTable(applied: Map<string, string | null>, id: string, io: FloatingTableIo,
@@ -127,14 +127,14 @@ export async function applyFloatingTable(applied: Map<string, string | null>, id
   }
   applied.delete(id);
   if (had !== table) await io.line(`${table}; ${elements}`);
-  else if (io.sets && setsFitOneMessage(sets)) await io.sets(NFT_TABLE, sets);
-  else await io.line(elements);
+  else if (!io.sets) await io.line(elements);
+  else {
+    try {
+      await io.sets(NFT_TABLE, sets);
+    } catch (e) {
+      if (!(e instanceof SetBatchTooLarge)) throw e;
+      await io.line(elements);
+    }
+  }
   applied.set(id, table);
-}
-
-function setsFitOneMessage(sets: readonly NftSetContents[]): boolean {
-  // An upper bound first (per element: 28 bytes in a map, 16 in a set; per set: two messages, at
-  // most 128 bytes; the batch markers: 40), encoding only when it is not enough.
-  const bound = sets.reduce((n, s) => n + 128 + s.keys.length * (s.values ? 28 : 16), 40);
-  return bound <= MAX_SET_BATCH_BYTES || replaceSetsBatch(NFT_TABLE, sets, 0).bytes.length <= MAX_SET_BATCH_BYTES;
 }

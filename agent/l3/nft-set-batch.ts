@@ -14,6 +14,8 @@ const NLM_F_ACK = 0x4;
 const NLM_F_CREATE = 0x400;
 const NLA_F_NESTED = 0x8000;
 const NLMSG_HDRLEN = 16;
+/** An attribute's length is 16 bits: a set's elements are spread over as many messages as that takes. */
+const MAX_ATTR_BYTES = 0xffff;
 const NFNL_MSG_BATCH_BEGIN = 16;
 const NFNL_MSG_BATCH_END = 17;
 const NFNL_SUBSYS_NFTABLES = 10;
@@ -33,6 +35,14 @@ const NFTA_DATA_VALUE = 1;
  * a bigger replacement (more than about 2,000 floating IPs on one router) goes through libnftables.
  */
 export const MAX_SET_BATCH_BYTES = 200_000;
+
+/** A replacement too large for one netlink message: libnftables, which raises its socket's buffer, can carry it. */
+export class SetBatchTooLarge extends Error {
+  constructor(readonly bytes: number) {
+    super(`a set batch of ${bytes} bytes does not fit one netlink message (${MAX_SET_BATCH_BYTES})`);
+    this.name = 'SetBatchTooLarge';
+  }
+}
 
 /** What one set (or map: with `values`, one per key) of an `ip` table is to hold. Keys and values are raw bytes (an IPv4 address: its 4 bytes). */
 export interface NftSetContents {
@@ -85,6 +95,24 @@ function element(key: Uint8Array, value: Uint8Array | undefined): Buffer {
   return nested(NFTA_LIST_ELEM, parts);
 }
 
+/** `items` in order, in runs of at most `maxBytes` together. */
+function chunks(items: readonly Buffer[], maxBytes: number): Buffer[][] {
+  const out: Buffer[][] = [];
+  let run: Buffer[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (run.length && bytes + item.length > maxBytes) {
+      out.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(item);
+    bytes += item.length;
+  }
+  if (run.length) out.push(run);
+  return out;
+}
+
 /**
  * One transaction that empties each set of table `ip <table>` and fills it with its contents, in
  * messages numbered from `firstSeq`. Throws if a map's values do not match its keys one for one.
@@ -105,11 +133,11 @@ export function replaceSetsBatch(table: string, sets: readonly NftSetContents[],
     const flush = next();
     acked.push(flush);
     parts.push(message(type(NFT_MSG_DELSETELEM), NLM_F_REQUEST | NLM_F_ACK, flush, NFPROTO_IPV4, 0, names));
-    if (!s.keys.length) continue;
-    const elements = nested(NFTA_SET_ELEM_LIST_ELEMENTS, s.keys.map((k, i) => element(k, s.values?.[i])));
-    const fill = next();
-    acked.push(fill);
-    parts.push(message(type(NFT_MSG_NEWSETELEM), NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE, fill, NFPROTO_IPV4, 0, [...names, elements]));
+    for (const chunk of chunks(s.keys.map((k, i) => element(k, s.values?.[i])), MAX_ATTR_BYTES - 4)) {
+      const fill = next();
+      acked.push(fill);
+      parts.push(message(type(NFT_MSG_NEWSETELEM), NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE, fill, NFPROTO_IPV4, 0, [...names, nested(NFTA_SET_ELEM_LIST_ELEMENTS, chunk)]));
+    }
   }
   parts.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, next(), 0, NFNL_SUBSYS_NFTABLES, []));
   return { bytes: Buffer.concat(parts), firstSeq: firstSeq >>> 0, acked, nextSeq: seq };

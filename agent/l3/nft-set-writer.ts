@@ -4,12 +4,12 @@
 // call: a floating IP remap reaches the kernel without waking anyone, in about 0.2 ms after an idle
 // spell, where libnftables first reads the table's sets back in six requests (0.6 ms, 1-2 ms under
 // the failover bench's load).
-import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import { RawNetlinkSocket } from 'netlink';
 import { checkNetnsName } from '../host/netns.ts';
 import { withinNetns } from '../host/netns-enter.ts';
 import { NftablesError } from './nftables-client.ts';
-import { parseAcks, replaceSetsBatch, type NftSetContents } from './nft-set-batch.ts';
+import { MAX_SET_BATCH_BYTES, parseAcks, replaceSetsBatch, SetBatchTooLarge, type NftSetContents } from './nft-set-batch.ts';
 
 const NETLINK_NETFILTER = 12;
 /** The kernel answers inside the sendmsg; this only bounds a socket gone wrong. */
@@ -32,13 +32,20 @@ interface Link {
   bySeq: Map<number, Pending>;
 }
 
-const errnoName = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
-const describe = (errno: number): string => ({ ENOENT: 'No such file or directory', EEXIST: 'File exists', EINVAL: 'Invalid argument', EPERM: 'Operation not permitted' } as Record<string, string>)[errnoName.get(errno) ?? ''] ?? `errno ${errno}`;
+/** The kernel's errors as nft words them, for those a set refill can meet; the errno's name for the rest. */
+const MESSAGES: Record<string, string> = { ENOENT: 'No such file or directory', EEXIST: 'File exists', EINVAL: 'Invalid argument', EPERM: 'Operation not permitted', ENOSPC: 'No space left on device' };
+const describe = (errno: number): string => {
+  const name = getSystemErrorName(-errno);
+  return MESSAGES[name] ?? name;
+};
 
 export class NftSetWriter {
   private readonly links = new Map<string, Link>();
 
-  /** Empties each set of table `ip <table>` in `netns` and fills it with its contents, in one transaction. */
+  /**
+   * Empties each set of table `ip <table>` in `netns` and fills it with its contents, in one
+   * transaction; rejects with SetBatchTooLarge, sending nothing, when that takes more than one message.
+   */
   replace(netns: string, table: string, sets: readonly NftSetContents[]): Promise<void> {
     let link: Link;
     try {
@@ -47,6 +54,7 @@ export class NftSetWriter {
       return Promise.reject(e as Error);
     }
     const batch = replaceSetsBatch(table, sets, link.nextSeq);
+    if (batch.bytes.length > MAX_SET_BATCH_BYTES) return Promise.reject(new SetBatchTooLarge(batch.bytes.length));
     link.nextSeq = batch.nextSeq;
     return new Promise<void>((resolve, reject) => {
       // A failure of the whole batch (its commit) is answered on the batch's first message.

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NftSetWriter } from '../../agent/l3/nft-set-writer.ts';
 import { NftablesError } from '../../agent/l3/nftables-client.ts';
-import { ipv4Bytes, type NftSetContents } from '../../agent/l3/nft-set-batch.ts';
+import { ipv4Bytes, SetBatchTooLarge, type NftSetContents } from '../../agent/l3/nft-set-batch.ts';
 import { createNetns, deleteNetns, execInNetns } from '../../agent/host/netns.ts';
 
 const TAG = randomBytes(3).toString('hex');
@@ -55,9 +55,12 @@ describe('NftSetWriter', () => {
     expect(await elements('fip_to_fixed', 'map')).toEqual([]);
   });
 
-  it('carries two thousand floating IPs in one transaction', async () => {
-    await writer.replace(NS, 't', contents(fips(2000)));
-    expect((await elements('fip_to_fixed', 'map')).length).toBe(2000);
+  it('carries 2,400 floating IPs in one transaction (the map spread over two messages), and refuses more than one message holds, sending nothing', async () => {
+    await writer.replace(NS, 't', contents(fips(2400)));
+    expect((await elements('fip_to_fixed', 'map')).length).toBe(2400);
+    expect((await elements('floating', 'set')).length).toBe(2400);
+    await expect(writer.replace(NS, 't', [...contents(fips(4000)), ...contents(fips(4000))])).rejects.toThrow(SetBatchTooLarge);
+    expect((await elements('fip_to_fixed', 'map')).length).toBe(2400);
   });
 
   it("rejects with the kernel's error, and none of the transaction applies", async () => {

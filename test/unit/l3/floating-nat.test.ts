@@ -1,7 +1,8 @@
 // The floating IP nft compiler (agent/l3/floating-nat.ts) and the conntrack clean-ups after NAT and
 // firewall changes (conntrack-cleanups.ts). Real packets through these are in test/integration/l3-rules.test.ts.
 import { describe, expect, it } from 'vitest';
-import { floatingNatElements, floatingNatRemoveLine, floatingNatTableLine } from '../../../agent/l3/floating-nat.ts';
+import { applyFloatingTable, floatingNatElements, floatingNatRemoveLine, floatingNatSets, floatingNatTableLine, type FloatingTableIo } from '../../../agent/l3/floating-nat.ts';
+import { SetBatchTooLarge, type NftSetContents } from '../../../agent/l3/nft-set-batch.ts';
 import { firewallChangeCleanups, stalePortForwardingCleanups, staleMappingCleanups } from '../../../agent/l3/conntrack-cleanups.ts';
 import type { FirewallPortSpec } from '../../../agent/l3/firewall-rules.ts';
 import { RouterRulesError, type RouterNat } from '../../../agent/l3/rules.ts';
@@ -14,6 +15,66 @@ const nat = (fips: [string, string][], over: Partial<RouterNat> = {}): RouterNat
   floatingIps: fips.map(([floating, fixed]) => ({ floating, fixed })),
   portForwardings: [],
   ...over,
+});
+
+describe('floatingNatSets', () => {
+  it('holds what floatingNatElements holds, as raw addresses, maps pairing floating and fixed both ways', () => {
+    const sets = floatingNatSets(nat([['203.0.113.21', '10.0.0.7'], ['203.0.113.20', '10.0.0.5']]));
+    const text = (b: Uint8Array): string => [...b].join('.');
+    expect(sets.map((x) => [x.name, x.keys.map(text), x.values?.map(text)])).toEqual([
+      ['floating', ['203.0.113.20', '203.0.113.21'], undefined],
+      ['fixed', ['10.0.0.5', '10.0.0.7'], undefined],
+      ['fip_to_fixed', ['203.0.113.20', '203.0.113.21'], ['10.0.0.5', '10.0.0.7']],
+      ['fixed_to_fip', ['10.0.0.5', '10.0.0.7'], ['203.0.113.20', '203.0.113.21']],
+    ]);
+    expect(floatingNatSets(nat([['203.0.113.20', '10.0.0.5']], { gatewayIp: null })).every((x) => x.keys.length === 0)).toBe(true);
+  });
+});
+
+describe('applyFloatingTable', () => {
+  const calls: string[] = [];
+  const io = (withSets: boolean): FloatingTableIo => ({
+    line: async (line) => void calls.push(`line ${line.split(';')[0]}`),
+    ...(withSets ? {
+      sets: async (table: string, sets: readonly NftSetContents[]) => {
+        // As the netlink writer does when the batch would not fit one message.
+        if (sets[0].keys.length > 2500) throw new SetBatchTooLarge(300_000);
+        calls.push(`sets ${table} ${sets.length}`);
+      },
+    } : {}),
+  });
+  const apply = (applied: Map<string, string | null>, n: RouterNat, withSets = true): Promise<void> =>
+    applyFloatingTable(applied, 'r1', io(withSets), floatingNatTableLine(n), floatingNatElements(n), floatingNatSets(n));
+
+  it('makes the table with its elements once, then refills only the sets, over netlink when it can', async () => {
+    calls.length = 0;
+    const applied = new Map<string, string | null>();
+    await apply(applied, nat([['203.0.113.20', '10.0.0.5']]));
+    await apply(applied, nat([['203.0.113.20', '10.0.0.6']]));
+    await apply(applied, nat([['203.0.113.20', '10.0.0.5']]), false);
+    expect(calls).toEqual(['line add table ip weft', 'sets weft 4', 'line flush set ip weft floating']);
+    expect(applied.get('r1')).toBe(floatingNatTableLine(nat([])));
+  });
+
+  it('refills a set too big for one netlink message through nft, and removes the table with the gateway', async () => {
+    calls.length = 0;
+    const applied = new Map<string, string | null>();
+    const many = Array.from({ length: 3000 }, (_, i): [string, string] => [`203.0.${i >> 8}.${i & 255}`, `10.1.${i >> 8}.${i & 255}`]);
+    await apply(applied, nat([]));
+    await apply(applied, nat(many));
+    await apply(applied, nat([], { gatewayIp: null }));
+    await apply(applied, nat([], { gatewayIp: null }));
+    expect(calls).toEqual(['line add table ip weft', 'line flush set ip weft floating', 'line add table ip weft']);
+    expect(applied.get('r1')).toBeNull();
+  });
+
+  it('forgets what it applied while a call fails, so the next one makes the table again', async () => {
+    const applied = new Map<string, string | null>([['r1', floatingNatTableLine(nat([]))]]);
+    const failing: FloatingTableIo = { line: async () => undefined, sets: async () => { throw new Error('kernel said no'); } };
+    const n = nat([['203.0.113.20', '10.0.0.5']]);
+    await expect(applyFloatingTable(applied, 'r1', failing, floatingNatTableLine(n), floatingNatElements(n), floatingNatSets(n))).rejects.toThrow(/kernel said no/);
+    expect(applied.has('r1')).toBe(false);
+  });
 });
 
 describe('floatingNatTableLine', () => {

@@ -85,6 +85,15 @@ describe('replaceSetsBatch', () => {
     expect(w.nextSeq).toBe(2);
   });
 
+  it('spreads a set over several fill messages when its elements outgrow an attribute (16-bit length)', () => {
+    const keys = Array.from({ length: 3000 }, (_, i) => Uint8Array.from([10, 0, i >> 8, i & 255]));
+    const big = messages(replaceSetsBatch('t', [{ name: 'm', keys, values: keys }], 1).bytes);
+    expect(big.map((m) => m.type)).toEqual([16, DEL, NEW, NEW, 17]);
+    const fills = big.filter((m) => m.type === NEW).map((m) => attrs(m.attrs.find((x) => x.type === 3)!.data));
+    expect(fills.every((f) => f.length > 0)).toBe(true);
+    expect(fills.flat().map((e) => [...attrs(attrs(e.data)[0].data)[0].data].join('.'))).toEqual(keys.map((k) => k.join('.')));
+  });
+
   it('refuses a map whose values do not match its keys', () => {
     expect(() => replaceSetsBatch('t', [{ name: 'm', keys: [a, b], values: [b] }], 1)).toThrow(/2 keys but 1 values/);
   });
