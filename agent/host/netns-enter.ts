@@ -3,7 +3,7 @@
 // socket above all, stays bound to that namespace after the thread has gone back; nothing else can
 // run meanwhile, since the whole visit is one synchronous call. Only the calling thread moves:
 // libuv's pool threads and everything the agent opened before stay where they were.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { checkNetnsName } from './netns.ts';
 
@@ -40,7 +40,13 @@ export function withinNetns<T>(netns: string, fn: () => T): T {
   const c = loadLibc();
   // The thread's own namespace, kept open: the way back.
   home ??= openSync('/proc/thread-self/ns/net', 'r');
-  const target = openSync(`/run/netns/${netns}`, 'r');
+  let target: number;
+  try {
+    target = openSync(`/run/netns/${netns}`, 'r');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(err.code === 'ENOENT' ? `network namespace ${netns}: No such file or directory (it does not exist)` : err.message);
+  }
   try {
     enter(c, target, netns);
   } finally {
@@ -56,5 +62,18 @@ export function withinNetns<T>(netns: string, fn: () => T): T {
       console.error(`weft: cannot return from network namespace ${netns}: ${(e as Error).message}`);
       process.exit(70);
     }
+  }
+}
+
+/**
+ * The identity of the namespace named `netns` now (its nsfs inode): what was opened in it is stale
+ * once this changes (the namespace was deleted and made again under the same name). Undefined when
+ * there is no such namespace.
+ */
+export function netnsIdentity(netns: string): number | undefined {
+  try {
+    return statSync(`/run/netns/${checkNetnsName(netns)}`).ino;
+  } catch {
+    return undefined;
   }
 }

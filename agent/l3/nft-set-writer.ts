@@ -7,7 +7,7 @@
 import { getSystemErrorName } from 'node:util';
 import { RawNetlinkSocket } from 'netlink';
 import { checkNetnsName } from '../host/netns.ts';
-import { withinNetns } from '../host/netns-enter.ts';
+import { netnsIdentity, withinNetns } from '../host/netns-enter.ts';
 import { NftablesError } from './nftables-client.ts';
 import { MAX_SET_BATCH_BYTES, parseAcks, replaceSetsBatch, SetBatchTooLarge, type NftSetContents } from './nft-set-batch.ts';
 
@@ -27,6 +27,8 @@ interface Pending {
 
 interface Link {
   socket: RawNetlinkSocket;
+  /** The namespace's identity when the socket was opened in it. */
+  identity: number | undefined;
   nextSeq: number;
   /** Pending transactions by the sequence numbers they wait for. */
   bySeq: Map<number, Pending>;
@@ -82,18 +84,20 @@ export class NftSetWriter {
   }
 
   private link(netns: string): Link {
-    const had = this.links.get(netns);
-    if (had) return had;
     checkNetnsName(netns);
+    const identity = netnsIdentity(netns);
+    const had = this.links.get(netns);
+    if (had && had.identity === identity) return had;
+    // A namespace made again under the same name: the old socket writes to the old one.
+    if (had) this.drop(netns, had, 'the namespace was made again');
     let socket: RawNetlinkSocket;
     try {
       socket = withinNetns(netns, () => new RawNetlinkSocket(NETLINK_NETFILTER));
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw new NftablesError(netns, err.code === 'ENOENT' ? 'No such file or directory (the namespace does not exist)' : err.message);
+      throw new NftablesError(netns, (e as Error).message);
     }
     socket.unref();
-    const link: Link = { socket, nextSeq: 1, bySeq: new Map() };
+    const link: Link = { socket, identity, nextSeq: 1, bySeq: new Map() };
     socket.on('message', (datagram) => this.answered(link, netns, datagram));
     socket.on('error', (err) => this.links.get(netns) === link && this.drop(netns, link, err.message));
     this.links.set(netns, link);

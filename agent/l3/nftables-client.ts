@@ -9,7 +9,7 @@
 // promise, so that callers do not depend on that.
 import { createRequire } from 'node:module';
 import { checkNetnsName } from '../host/netns.ts';
-import { withinNetns } from '../host/netns-enter.ts';
+import { netnsIdentity, withinNetns } from '../host/netns-enter.ts';
 
 export class NftablesError extends Error {
   constructor(
@@ -58,7 +58,8 @@ function loadLibnftables(): Libnftables {
 }
 
 export class NftablesClient {
-  private readonly contexts = new Map<string, Context>();
+  /** A context per namespace, with the namespace's identity when it was made. */
+  private readonly contexts = new Map<string, { ctx: Context; identity: number | undefined }>();
 
   /** Namespaces with a context open (tests). */
   get open(): readonly string[] {
@@ -77,10 +78,10 @@ export class NftablesClient {
 
   /** Closes the namespace's context (before the namespace goes away). */
   forget(netns: string): void {
-    const ctx = this.contexts.get(netns);
-    if (ctx === undefined) return;
+    const open = this.contexts.get(netns);
+    if (!open) return;
     this.contexts.delete(netns);
-    lib!.ctxFree(ctx);
+    lib!.ctxFree(open.ctx);
   }
 
   /** Closes every context. */
@@ -100,18 +101,21 @@ export class NftablesClient {
   }
 
   private context(l: Libnftables, netns: string): Context {
-    let ctx = this.contexts.get(netns);
-    if (ctx !== undefined) return ctx;
+    const identity = netnsIdentity(netns);
+    const had = this.contexts.get(netns);
+    if (had && had.identity === identity) return had.ctx;
+    // A namespace made again under the same name: the old context writes to the old one.
+    if (had) this.forget(netns);
+    let ctx: Context | null;
     try {
       ctx = withinNetns(netns, () => l.ctxNew(0));
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw new NftablesError(netns, err.code === 'ENOENT' ? 'No such file or directory (the namespace does not exist)' : err.message);
+      throw new NftablesError(netns, (e as Error).message);
     }
     if (!ctx) throw new NftablesError(netns, 'nft_ctx_new failed');
     l.bufferOutput(ctx);
     l.bufferError(ctx);
-    this.contexts.set(netns, ctx);
+    this.contexts.set(netns, { ctx, identity });
     return ctx;
   }
 }

@@ -80,6 +80,15 @@ describe('NftSetWriter', () => {
     expect(await elements('floating', 'set')).toEqual(['203.0.0.100', '203.0.0.101', '203.0.0.102', '203.0.0.103']);
   });
 
+  it('follows a namespace deleted and made again under the same name: the refill lands in the new one', async () => {
+    await writer.replace(NS, 't', contents(fips(1, 20)));
+    await deleteNetns(NS);
+    await createNetns(NS);
+    await execInNetns(NS, 'nft', ['add table ip t; add set ip t floating { type ipv4_addr; }; add map ip t fip_to_fixed { type ipv4_addr : ipv4_addr; }']);
+    await writer.replace(NS, 't', contents(fips(1, 21)));
+    expect(await elements('floating', 'set')).toEqual(['203.0.0.21']);
+  });
+
   it('refuses a namespace that does not exist, and reopens a forgotten one', async () => {
     await expect(writer.replace(`gone${TAG}`, 't', contents(fips(1)))).rejects.toThrow(/No such file/);
     await expect(writer.replace('../etc', 't', contents(fips(1)))).rejects.toThrow(/invalid network namespace/);

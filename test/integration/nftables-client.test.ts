@@ -67,6 +67,14 @@ describe('NftablesClient', () => {
     expect(readlinkSync('/proc/thread-self/ns/net')).toBe(homeNs);
   });
 
+  it('follows a namespace deleted and made again under the same name', async () => {
+    await nft.run(OTHER, 'add table ip t5');
+    await deleteNetns(OTHER);
+    await createNetns(OTHER);
+    await nft.run(OTHER, 'add table ip t6');
+    expect(await listed(OTHER)).toContain('table ip t6');
+  });
+
   it('forgets a namespace (it can then be deleted), and a forgotten one starts a new context', async () => {
     await nft.run(OTHER, 'add table ip t8');
     expect(nft.open).toContain(OTHER);
