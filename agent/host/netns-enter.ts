@@ -35,7 +35,7 @@ function enter(c: Libc, fd: number, what: string): void {
  * Runs `fn` with the calling thread in network namespace `netns` (a name under /run/netns), and
  * comes back before returning or throwing. Throws if the namespace cannot be entered.
  */
-export function withinNetns<T>(netns: string, fn: () => T): T {
+function withinNetns<T>(netns: string, fn: () => T): T {
   checkNetnsName(netns);
   const c = loadLibc();
   // The thread's own namespace, kept open: the way back.
@@ -65,15 +65,51 @@ export function withinNetns<T>(netns: string, fn: () => T): T {
   }
 }
 
-/**
- * The identity of the namespace named `netns` now (its nsfs inode): what was opened in it is stale
- * once this changes (the namespace was deleted and made again under the same name). Undefined when
- * there is no such namespace.
- */
-export function netnsIdentity(netns: string): number | undefined {
+/** The namespace named `netns` as it is now (its nsfs inode); undefined when there is none. */
+function netnsIdentity(netns: string): number | undefined {
   try {
-    return statSync(`/run/netns/${checkNetnsName(netns)}`).ino;
+    return statSync(`/run/netns/${netns}`).ino;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Things opened inside network namespaces (a netlink socket, a libnftables context), one per
+ * namespace name, each kept while its namespace is the same one: a namespace deleted and made again
+ * under the same name (its nsfs inode changes) gets a new one, instead of writes to the old one.
+ */
+export class NetnsHandles<T> {
+  private readonly open = new Map<string, { handle: T; identity: number | undefined }>();
+
+  /** `make` runs inside the namespace; `dispose` closes a handle, saying why. */
+  constructor(
+    private readonly make: (netns: string) => T,
+    private readonly dispose: (handle: T, why: string) => void,
+  ) {}
+
+  /** The namespace's handle, made when it has none (throws if the namespace cannot be entered). */
+  get(netns: string): T {
+    checkNetnsName(netns);
+    const identity = netnsIdentity(netns);
+    const had = this.open.get(netns);
+    if (had && had.identity === identity) return had.handle;
+    if (had) this.forget(netns, 'the namespace was made again');
+    const handle = withinNetns(netns, () => this.make(netns));
+    this.open.set(netns, { handle, identity });
+    return handle;
+  }
+
+  /** Closes the namespace's handle; with `only`, only if that is the one it has. */
+  forget(netns: string, why = 'closed', only?: T): void {
+    const had = this.open.get(netns);
+    if (!had || (only !== undefined && had.handle !== only)) return;
+    this.open.delete(netns);
+    this.dispose(had.handle, why);
+  }
+
+  /** Names of the namespaces with a handle. */
+  names(): string[] {
+    return [...this.open.keys()];
   }
 }

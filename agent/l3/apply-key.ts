@@ -4,7 +4,7 @@
 import type { RouterPlan } from './manager-plan.ts';
 import type { LegState } from './namespace.ts';
 import { routerFirewallRules } from './firewall-rules.ts';
-import { floatingNatElements, floatingNatSets, floatingNatTableLine } from './floating-nat.ts';
+import { floatingNatContents, floatingNatTableLine } from './floating-nat.ts';
 import type { NftSetContents } from './nft-set-batch.ts';
 import { routerRulesText } from './rules.ts';
 
@@ -34,9 +34,9 @@ export function compileRouter(p: RouterPlan): CompiledRouter {
 function compileRouterNow(p: RouterPlan): CompiledRouter {
   const rules = routerRulesText(p.nat, routerFirewallRules(p.firewall));
   const table = floatingNatTableLine(p.nat);
-  const elements = floatingNatElements(p.nat);
+  const { elements, sets } = floatingNatContents(p.nat);
   const spec = JSON.stringify(p.spec);
-  return { spec, rules, table, elements, sets: floatingNatSets(p.nat), key: `${spec}\n${rules}\n${table}\n${elements}` };
+  return { spec, rules, table, elements, sets, key: `${spec}\n${rules}\n${table}\n${elements}` };
 }
 
 export interface LegSwitch { id: string; plan: RouterPlan; want: LegState }

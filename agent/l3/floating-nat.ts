@@ -67,9 +67,26 @@ export function floatingNatTableLine(nat: RouterNat): string | null {
   return `add table ip ${NFT_TABLE}; delete table ip ${NFT_TABLE}; table ip ${NFT_TABLE} { ${body.join('; ')}; }`;
 }
 
+type Fips = ReturnType<typeof normaliseFloatingIps>;
+const tableFips = (nat: RouterNat): Fips => (nat.gatewayIp === null ? [] : normaliseFloatingIps(nat.floatingIps));
+
+/** The table's contents for `nat`'s floating IPs, checked once: as nft commands and as raw elements. */
+export function floatingNatContents(nat: RouterNat): { elements: string; sets: NftSetContents[] } {
+  const fips = tableFips(nat);
+  return { elements: elementsLine(fips), sets: elementSets(fips) };
+}
+
 /** The nft commands that replace the contents of the sets and maps with `nat`'s floating IPs. */
 export function floatingNatElements(nat: RouterNat): string {
-  const fips = nat.gatewayIp === null ? [] : normaliseFloatingIps(nat.floatingIps);
+  return elementsLine(tableFips(nat));
+}
+
+/** The same contents as floatingNatElements, as the sets and maps' raw elements (nft-set-batch.ts). */
+export function floatingNatSets(nat: RouterNat): NftSetContents[] {
+  return elementSets(tableFips(nat));
+}
+
+function elementsLine(fips: Fips): string {
   const t = `ip ${NFT_TABLE}`;
   const cmds = [`flush set ${t} floating`, `flush set ${t} fixed`, `flush map ${t} fip_to_fixed`, `flush map ${t} fixed_to_fip`];
   if (fips.length) {
@@ -84,9 +101,7 @@ export function floatingNatElements(nat: RouterNat): string {
   return cmds.join('; ');
 }
 
-/** The same contents as floatingNatElements, as the sets and maps' raw elements (nft-set-batch.ts). */
-export function floatingNatSets(nat: RouterNat): NftSetContents[] {
-  const fips = nat.gatewayIp === null ? [] : normaliseFloatingIps(nat.floatingIps);
+function elementSets(fips: Fips): NftSetContents[] {
   const floating = fips.map((x) => ipv4Bytes(x.floating.text));
   const fixed = fips.map((x) => ipv4Bytes(x.fixed.text));
   return [
@@ -109,10 +124,11 @@ export function floatingNatRemoveLine(): string {
 }
 
 /**
- * The nft table of floating IPs of one router, one transaction per call: recreated (libnftables) when
- * its shape changes, else only its sets and maps refilled (over netlink when `io` can, through nft
- * when the batch is too large for one netlink message). `applied` holds the table line last applied per router (null: no table), and
- * is left without the router's entry while a call may have failed.
+ * The nft table of floating IPs of one router, one transaction per call: recreated (libnftables)
+ * when its shape changes, else only its sets and maps refilled (over netlink when `io` can, through
+ * nft when the batch is too large for one netlink message). `applied` holds the table line last
+ * applied per router (null: no table), and is left without the router's entry while a call may
+ * have failed.
  */
 export async function applyFloatingTable(applied: Map<string, string | null>, id: string, io: FloatingTableIo,
   table: string | null, elements: string, sets: readonly NftSetContents[]): Promise<void> {

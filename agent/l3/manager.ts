@@ -12,8 +12,8 @@
 //   3. for each planned router whose spec, iptables text or floating IP table differs from what was
 //      last applied: ensureRouterNamespace if the spec changed, applyRouterRules if the iptables
 //      text changed, and the floating IP table with libnftables, or only its sets and maps in one
-//      netlink transaction (a remap is only this step, see floating-nat.ts). Then, without waiting for them: gratuitous ARPs for
-//      new legs (announcements.ts) at once, and after `aftermathDelayMs` conntrack clean-up of the
+//      netlink transaction (a remap is only this step, see floating-nat.ts). Then, without waiting
+//      for them: gratuitous ARPs for new legs (announcements.ts) at once, and after `aftermathDelayMs` conntrack clean-up of the
 //      floating IP mappings and port forwardings that went away and of legs whose firewall changed
 //      (conntrack-cleanups.ts) and gratuitous ARPs for floating IPs that appeared or moved.
 //   4. HA (legs.ts): legs silent on a standby (built in full) and on HA routers while fenced

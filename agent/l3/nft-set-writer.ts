@@ -6,8 +6,7 @@
 // the failover bench's load).
 import { getSystemErrorName } from 'node:util';
 import { RawNetlinkSocket } from 'netlink';
-import { checkNetnsName } from '../host/netns.ts';
-import { netnsIdentity, withinNetns } from '../host/netns-enter.ts';
+import { NetnsHandles } from '../host/netns-enter.ts';
 import { NftablesError } from './nftables-client.ts';
 import { MAX_SET_BATCH_BYTES, parseAcks, replaceSetsBatch, SetBatchTooLarge, type NftSetContents } from './nft-set-batch.ts';
 
@@ -26,9 +25,8 @@ interface Pending {
 }
 
 interface Link {
+  netns: string;
   socket: RawNetlinkSocket;
-  /** The namespace's identity when the socket was opened in it. */
-  identity: number | undefined;
   nextSeq: number;
   /** Pending transactions by the sequence numbers they wait for. */
   bySeq: Map<number, Pending>;
@@ -42,7 +40,7 @@ const describe = (errno: number): string => {
 };
 
 export class NftSetWriter {
-  private readonly links = new Map<string, Link>();
+  private readonly links = new NetnsHandles<Link>((netns) => this.open(netns), (link, why) => this.closeLink(link, why));
 
   /**
    * Empties each set of table `ip <table>` in `netns` and fills it with its contents, in one
@@ -51,9 +49,9 @@ export class NftSetWriter {
   replace(netns: string, table: string, sets: readonly NftSetContents[]): Promise<void> {
     let link: Link;
     try {
-      link = this.link(netns);
+      link = this.links.get(netns);
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(new NftablesError(netns, (e as Error).message));
     }
     const batch = replaceSetsBatch(table, sets, link.nextSeq);
     if (batch.bytes.length > MAX_SET_BATCH_BYTES) return Promise.reject(new SetBatchTooLarge(batch.bytes.length));
@@ -75,41 +73,29 @@ export class NftSetWriter {
 
   /** Closes the namespace's socket (before the namespace goes away); what is pending there fails. */
   forget(netns: string): void {
-    const link = this.links.get(netns);
-    if (link) this.drop(netns, link, 'closed');
+    this.links.forget(netns);
   }
 
   close(): void {
-    for (const netns of [...this.links.keys()]) this.forget(netns);
+    for (const netns of this.links.names()) this.forget(netns);
   }
 
-  private link(netns: string): Link {
-    checkNetnsName(netns);
-    const identity = netnsIdentity(netns);
-    const had = this.links.get(netns);
-    if (had && had.identity === identity) return had;
-    // A namespace made again under the same name: the old socket writes to the old one.
-    if (had) this.drop(netns, had, 'the namespace was made again');
-    let socket: RawNetlinkSocket;
-    try {
-      socket = withinNetns(netns, () => new RawNetlinkSocket(NETLINK_NETFILTER));
-    } catch (e) {
-      throw new NftablesError(netns, (e as Error).message);
-    }
+  /** A socket in `netns` (the caller is inside it). */
+  private open(netns: string): Link {
+    const socket = new RawNetlinkSocket(NETLINK_NETFILTER);
     socket.unref();
-    const link: Link = { socket, identity, nextSeq: 1, bySeq: new Map() };
-    socket.on('message', (datagram) => this.answered(link, netns, datagram));
-    socket.on('error', (err) => this.links.get(netns) === link && this.drop(netns, link, err.message));
-    this.links.set(netns, link);
+    const link: Link = { netns, socket, nextSeq: 1, bySeq: new Map() };
+    socket.on('message', (datagram) => this.answered(link, datagram));
+    socket.on('error', (err) => this.links.forget(netns, err.message, link));
     return link;
   }
 
-  private answered(link: Link, netns: string, datagram: Buffer): void {
+  private answered(link: Link, datagram: Buffer): void {
     for (const { seq, error } of parseAcks(datagram)) {
       const p = link.bySeq.get(seq);
       if (!p) continue;
       if (error !== 0) {
-        this.fail(link, p, new NftablesError(netns, describe(-error)));
+        this.fail(link, p, new NftablesError(link.netns, describe(-error)));
         continue;
       }
       p.waiting.delete(seq);
@@ -131,10 +117,9 @@ export class NftSetWriter {
     p.waiting.clear();
   }
 
-  /** Closes the namespace's socket; what is pending there fails. */
-  private drop(netns: string, link: Link, why: string): void {
-    this.links.delete(netns);
+  /** Closes a socket; what is pending on it fails. */
+  private closeLink(link: Link, why: string): void {
     link.socket.close();
-    for (const p of new Set(link.bySeq.values())) this.fail(link, p, new NftablesError(netns, why));
+    for (const p of new Set(link.bySeq.values())) this.fail(link, p, new NftablesError(link.netns, why));
   }
 }

@@ -9,7 +9,7 @@
 // promise, so that callers do not depend on that.
 import { createRequire } from 'node:module';
 import { checkNetnsName } from '../host/netns.ts';
-import { netnsIdentity, withinNetns } from '../host/netns-enter.ts';
+import { NetnsHandles } from '../host/netns-enter.ts';
 
 export class NftablesError extends Error {
   constructor(
@@ -58,12 +58,18 @@ function loadLibnftables(): Libnftables {
 }
 
 export class NftablesClient {
-  /** A context per namespace, with the namespace's identity when it was made. */
-  private readonly contexts = new Map<string, { ctx: Context; identity: number | undefined }>();
+  private readonly contexts = new NetnsHandles<Context>(() => {
+    const l = loadLibnftables();
+    const ctx = l.ctxNew(0);
+    if (!ctx) throw new Error('nft_ctx_new failed');
+    l.bufferOutput(ctx);
+    l.bufferError(ctx);
+    return ctx;
+  }, (ctx) => lib!.ctxFree(ctx));
 
   /** Namespaces with a context open (tests). */
   get open(): readonly string[] {
-    return [...this.contexts.keys()];
+    return this.contexts.names();
   }
 
   /** Runs `line` (commands separated by `;`) in `netns` as one transaction; rejects with nft's error. */
@@ -78,44 +84,27 @@ export class NftablesClient {
 
   /** Closes the namespace's context (before the namespace goes away). */
   forget(netns: string): void {
-    const open = this.contexts.get(netns);
-    if (!open) return;
-    this.contexts.delete(netns);
-    lib!.ctxFree(open.ctx);
+    this.contexts.forget(netns);
   }
 
   /** Closes every context. */
   close(): void {
-    for (const netns of [...this.contexts.keys()]) this.forget(netns);
+    for (const netns of this.contexts.names()) this.forget(netns);
   }
 
   private runNow(netns: string, line: string): void {
     checkNetnsName(netns);
     if (/[\n\r\t]/.test(line)) throw new NftablesError(netns, 'a command line cannot contain a newline or a tab');
     const l = loadLibnftables();
-    const ctx = this.context(l, netns);
+    let ctx: Context;
+    try {
+      ctx = this.contexts.get(netns);
+    } catch (e) {
+      throw e instanceof NftablesError ? e : new NftablesError(netns, (e as Error).message);
+    }
     const rc = l.run(ctx, line);
     l.output(ctx); // read, so that the buffer starts empty next time
     const error = (l.error(ctx) ?? '').trim();
     if (rc !== 0) throw new NftablesError(netns, error || `failed (${rc})`);
-  }
-
-  private context(l: Libnftables, netns: string): Context {
-    const identity = netnsIdentity(netns);
-    const had = this.contexts.get(netns);
-    if (had && had.identity === identity) return had.ctx;
-    // A namespace made again under the same name: the old context writes to the old one.
-    if (had) this.forget(netns);
-    let ctx: Context | null;
-    try {
-      ctx = withinNetns(netns, () => l.ctxNew(0));
-    } catch (e) {
-      throw new NftablesError(netns, (e as Error).message);
-    }
-    if (!ctx) throw new NftablesError(netns, 'nft_ctx_new failed');
-    l.bufferOutput(ctx);
-    l.bufferError(ctx);
-    this.contexts.set(netns, { ctx, identity });
-    return ctx;
   }
 }
