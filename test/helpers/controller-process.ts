@@ -83,12 +83,18 @@ function writeTokens(dataDir: string, extra: ExtraToken[]): void {
 
 /** Every controller started here and not yet cleaned up: killed if the test runner exits. */
 const live = new Set<ChildProcess>();
+/**
+ * Data directories made here and not yet removed: removed if the test runner exits first (a
+ * beforeAll that times out while its controller starts never gets the handle to clean up with).
+ */
+const ownedDirs = new Set<string>();
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
     for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
   });
 }
 
@@ -98,6 +104,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
   installExitHook();
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'weft-e2e-'));
   const ownsDir = !options.keepDataDir;
+  if (ownsDir) ownedDirs.add(dataDir);
   const startTimeout = options.startTimeoutMs ?? 30_000;
   let child: ChildProcess | undefined;
   let exited: Promise<ExitInfo> | undefined;
@@ -193,7 +200,10 @@ export async function startController(options: ControllerOptions = {}): Promise<
     try {
       await stopHard();
     } finally {
-      if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
+      if (ownsDir) {
+        rmSync(dataDir, { recursive: true, force: true });
+        ownedDirs.delete(dataDir);
+      }
     }
   });
   try {

@@ -1,5 +1,6 @@
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
@@ -81,3 +82,30 @@ it('Ctrl-C on a vitest run stops what its test started: switches, namespaces, ag
   expect(etcdRunningIn(started.etcdDir)).toBe(false);
   expect(existsSync(started.etcdDir)).toBe(false);
 }, 120_000);
+
+it('a run that exits without a signal while its controller starts leaves neither the controller nor its folder', async () => {
+  // Its own TMPDIR, so that what it leaves there is all this test looks at.
+  const tmp = mkdtempSync(join(tmpdir(), 'weft-exit-during-start-'));
+  const cwdIn = (dir: string) => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readlinkSync(`/proc/${p}/cwd`).startsWith(dir);
+    } catch {
+      return false;
+    }
+  });
+  try {
+    // Before the controller answers (tsx alone takes longer) and, for the second, once it may have.
+    for (const delayMs of [300, 1500]) {
+      group = false;
+      child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/helpers/exit-during-start.ts'), String(delayMs)], {
+        cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TMPDIR: tmp },
+      });
+      const c = child;
+      expect(await new Promise((r) => c.once('exit', (code) => r(code)))).toBe(1);
+      expect(readdirSync(tmp).filter((n) => n.startsWith('weft-e2e-'))).toEqual([]); // tsx keeps its cache there too
+      expect(cwdIn(tmp)).toEqual([]);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}, 60_000);
