@@ -130,6 +130,7 @@ export function planRouter(model: HostModel, host: string, routerId: string): Ro
       }
     }
     if (gatewayIp !== null) {
+      const floatingAddresses = new Set<string>();
       const fips = [...model.floatingIpsOfRouter(router.id)]
         .map((id) => model.get('floatingip', id))
         .filter((f) => f !== undefined)
@@ -149,17 +150,18 @@ export function planRouter(model: HostModel, host: string, routerId: string): Ro
           }
           if (!pfs.length) continue;
           floatingIpIds.push(f.id);
-          const host32 = `${f.floating_ip_address}/32`;
-          if (!gateway.addresses.includes(host32)) gateway.addresses.push(host32);
+          floatingAddresses.add(`${f.floating_ip_address}/32`);
           continue;
         }
         if (!f.port_id || !f.fixed_ip_address) continue;
         if (!isV4(f.floating_ip_address) || !isV4(f.fixed_ip_address)) continue;
         floatingIps.push({ floating: f.floating_ip_address, fixed: f.fixed_ip_address });
         floatingIpIds.push(f.id);
-        const host32 = `${f.floating_ip_address}/32`;
-        if (!gateway.addresses.includes(host32)) gateway.addresses.push(host32);
+        floatingAddresses.add(`${f.floating_ip_address}/32`);
       }
+      // A Set: a router may carry thousands of floating IPs, and a remap replans it whole.
+      const own = new Set(gateway.addresses);
+      for (const host32 of floatingAddresses) if (!own.has(host32)) gateway.addresses.push(host32);
     }
   }
 

@@ -27,7 +27,7 @@
 // Without a gateway (gatewayIp null) there is no NAT at all: floating IPs and port forwardings
 // need the gateway port, so they are ignored (as Neutron's L3 agent does); only the skeleton remains.
 
-import { intToIpv4, ipv4ToInt, isIpv4, isIpv4Cidr, parseIpv4Cidr } from '../net/ipv4.ts';
+import { intToIpv4, ipv4ToInt, isIpv4, isIpv4Cidr, parseIpv4, parseIpv4Cidr } from '../net/ipv4.ts';
 import type { FirewallFilterRules } from './firewall-rules.ts';
 import { MARK, markMatch } from './marks.ts';
 
@@ -71,9 +71,9 @@ export class RouterRulesError extends Error {
 
 /** A canonical IPv4 address (throws otherwise). */
 function addr(s: string, what: string): { text: string; n: number } {
-  if (!isIpv4(s)) throw new RouterRulesError(`${what}: '${s}' is not an IPv4 address`);
-  const n = ipv4ToInt(s);
-  return { text: intToIpv4(n), n };
+  const n = parseIpv4(s);
+  if (n === undefined) throw new RouterRulesError(`${what}: '${s}' is not an IPv4 address`);
+  return { text: s, n }; // what parseIpv4 accepts is already in canonical form
 }
 
 /** A CIDR normalised to its network address, as iptables-save prints it (`10.9.0.1/24` -> `10.9.0.0/24`). */
