@@ -4,8 +4,7 @@
 import type { RouterPlan } from './manager-plan.ts';
 import type { LegState } from './namespace.ts';
 import { routerFirewallRules } from './firewall-rules.ts';
-import { floatingNatContents, floatingNatTableLine } from './floating-nat.ts';
-import type { NftSetContents } from './nft-set-batch.ts';
+import { floatingNatContents, floatingNatTableLine, type FloatingContents } from './floating-nat.ts';
 import { routerRulesText } from './rules.ts';
 
 export interface CompiledRouter {
@@ -13,10 +12,9 @@ export interface CompiledRouter {
   spec: string;
   /** The iptables text. */
   rules: string;
-  /** The nft table line and the floating IP map elements (as nft commands, and as raw elements). */
+  /** The nft table line, and the floating IPs its sets and maps hold. */
   table: string | null;
-  elements: string;
-  sets: readonly NftSetContents[];
+  floating: FloatingContents;
   /** Everything above: equal to the last applied key, nothing but the legs can need work. */
   key: string;
 }
@@ -34,9 +32,9 @@ export function compileRouter(p: RouterPlan): CompiledRouter {
 function compileRouterNow(p: RouterPlan): CompiledRouter {
   const rules = routerRulesText(p.nat, routerFirewallRules(p.firewall));
   const table = floatingNatTableLine(p.nat);
-  const { elements, sets } = floatingNatContents(p.nat);
+  const floating = floatingNatContents(p.nat);
   const spec = JSON.stringify(p.spec);
-  return { spec, rules, table, elements, sets, key: `${spec}\n${rules}\n${table}\n${elements}` };
+  return { spec, rules, table, floating, key: `${spec}\n${rules}\n${table}\n${floating.elements}` };
 }
 
 export interface LegSwitch { id: string; plan: RouterPlan; want: LegState }

@@ -25,7 +25,8 @@
 //
 // Each change is one transaction: the kernel sees the old or the new mapping.
 import { MARK } from './marks.ts';
-import { ipv4Bytes, SetBatchTooLarge, type NftSetContents } from './nft-set-batch.ts';
+import { refill, SetBatchTooLarge, type NftSetContents, type NftSetUpdate } from './nft-set-batch.ts';
+import { ipv4IntToBytes } from '../net/ipv4.ts';
 import { normaliseFloatingIps, RouterRulesError, type RouterNat } from './rules.ts';
 
 export const NFT_TABLE = 'weft';
@@ -70,10 +71,19 @@ export function floatingNatTableLine(nat: RouterNat): string | null {
 type Fips = ReturnType<typeof normaliseFloatingIps>;
 const tableFips = (nat: RouterNat): Fips => (nat.gatewayIp === null ? [] : normaliseFloatingIps(nat.floatingIps));
 
-/** The table's contents for `nat`'s floating IPs, checked once: as nft commands and as raw elements. */
-export function floatingNatContents(nat: RouterNat): { elements: string; sets: NftSetContents[] } {
+/** A router's floating IPs as its table is to hold them, checked once. */
+export interface FloatingContents {
+  /** The nft commands that refill the sets and maps. */
+  elements: string;
+  /** The same, as the sets and maps' raw elements (nft-set-batch.ts). */
+  sets: NftSetContents[];
+  /** Floating -> fixed address, as numbers: what the next change is diffed against. */
+  mapping: ReadonlyMap<number, number>;
+}
+
+export function floatingNatContents(nat: RouterNat): FloatingContents {
   const fips = tableFips(nat);
-  return { elements: elementsLine(fips), sets: elementSets(fips) };
+  return { elements: elementsLine(fips), sets: elementSets(fips), mapping: new Map(fips.map((x) => [x.floating.n, x.fixed.n])) };
 }
 
 /** The nft commands that replace the contents of the sets and maps with `nat`'s floating IPs. */
@@ -84,6 +94,30 @@ export function floatingNatElements(nat: RouterNat): string {
 /** The same contents as floatingNatElements, as the sets and maps' raw elements (nft-set-batch.ts). */
 export function floatingNatSets(nat: RouterNat): NftSetContents[] {
   return elementSets(tableFips(nat));
+}
+
+/**
+ * The updates that take the sets and maps from mapping `before` to `after` (floating -> fixed):
+ * only the elements that differ. A moved mapping's old map element is taken out and its new one
+ * put in, in the same transaction.
+ */
+export function floatingSetUpdates(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): NftSetUpdate[] {
+  const gone: Array<[number, number]> = [];
+  const come: Array<[number, number]> = [];
+  for (const [f, x] of before) if (after.get(f) !== x) gone.push([f, x]);
+  for (const [f, x] of after) if (before.get(f) !== x) come.push([f, x]);
+  // A fixed address belongs to one floating IP at most (normaliseFloatingIps): a set of them is exact.
+  const fixedBefore = new Set(gone.length || come.length ? before.values() : []);
+  const fixedAfter = new Set(gone.length || come.length ? after.values() : []);
+  const b = ipv4IntToBytes;
+  const update = (name: string, remove: number[], add: number[], values?: number[]): NftSetUpdate =>
+    ({ name, flush: false, remove: remove.map(b), keys: add.map(b), ...(values ? { values: values.map(b) } : {}) });
+  return [
+    update('floating', gone.filter(([f]) => !after.has(f)).map(([f]) => f), come.filter(([f]) => !before.has(f)).map(([f]) => f)),
+    update('fixed', gone.filter(([, x]) => !fixedAfter.has(x)).map(([, x]) => x), come.filter(([, x]) => !fixedBefore.has(x)).map(([, x]) => x)),
+    update('fip_to_fixed', gone.map(([f]) => f), come.map(([f]) => f), come.map(([, x]) => x)),
+    update('fixed_to_fip', gone.map(([, x]) => x), come.map(([, x]) => x), come.map(([f]) => f)),
+  ];
 }
 
 function elementsLine(fips: Fips): string {
@@ -102,8 +136,8 @@ function elementsLine(fips: Fips): string {
 }
 
 function elementSets(fips: Fips): NftSetContents[] {
-  const floating = fips.map((x) => ipv4Bytes(x.floating.text));
-  const fixed = fips.map((x) => ipv4Bytes(x.fixed.text));
+  const floating = fips.map((x) => ipv4IntToBytes(x.floating.n));
+  const fixed = fips.map((x) => ipv4IntToBytes(x.fixed.n));
   return [
     { name: 'floating', keys: floating },
     { name: 'fixed', keys: fixed },
@@ -112,10 +146,16 @@ function elementSets(fips: Fips): NftSetContents[] {
   ];
 }
 
-/** How the floating table reaches the kernel: nft lines (libnftables), and a netlink refill of its sets when there is one. */
+/** How the floating table reaches the kernel: nft lines (libnftables), and netlink updates of its sets when there is a way. */
 export interface FloatingTableIo {
   line(line: string): Promise<void>;
-  sets?(table: string, sets: readonly NftSetContents[]): Promise<void>;
+  sets?(table: string, updates: readonly NftSetUpdate[]): Promise<void>;
+}
+
+/** A router's table as last applied: its line, and the mapping its sets and maps hold. */
+export interface AppliedFloatingTable {
+  line: string;
+  mapping: ReadonlyMap<number, number>;
 }
 
 /** The line that removes the table (nothing to remove is not an error: `add` first). */
@@ -125,13 +165,13 @@ export function floatingNatRemoveLine(): string {
 
 /**
  * The nft table of floating IPs of one router, one transaction per call: recreated (libnftables)
- * when its shape changes, else only its sets and maps refilled (over netlink when `io` can, through
- * nft when the batch is too large for one netlink message). `applied` holds the table line last
- * applied per router (null: no table), and is left without the router's entry while a call may
- * have failed.
+ * when its shape changes, else only the elements of its sets and maps that differ from what was
+ * applied last (over netlink when `io` can; through nft, refilling them, when not or when the
+ * update is too large for one netlink message). `applied` holds per router what was applied last
+ * (null: no table), and is left without the router's entry while a call may have failed.
  */
-export async function applyFloatingTable(applied: Map<string, string | null>, id: string, io: FloatingTableIo,
-  table: string | null, elements: string, sets: readonly NftSetContents[]): Promise<void> {
+export async function applyFloatingTable(applied: Map<string, AppliedFloatingTable | null>, id: string, io: FloatingTableIo,
+  table: string | null, contents: FloatingContents): Promise<void> {
   const had = applied.get(id);
   if (table === null) {
     if (had !== null) {
@@ -142,15 +182,27 @@ export async function applyFloatingTable(applied: Map<string, string | null>, id
     return;
   }
   applied.delete(id);
-  if (had !== table) await io.line(`${table}; ${elements}`);
-  else if (!io.sets) await io.line(elements);
+  if (had?.line !== table) await io.line(`${table}; ${contents.elements}`);
+  else if (!io.sets) await io.line(contents.elements);
   else {
     try {
-      await io.sets(NFT_TABLE, sets);
+      await updateSets(io.sets, had.mapping, contents);
     } catch (e) {
       if (!(e instanceof SetBatchTooLarge)) throw e;
-      await io.line(elements);
+      await io.line(contents.elements);
     }
   }
-  applied.set(id, table);
+  applied.set(id, { line: table, mapping: contents.mapping });
+}
+
+async function updateSets(write: NonNullable<FloatingTableIo['sets']>, before: ReadonlyMap<number, number>, contents: FloatingContents): Promise<void> {
+  try {
+    await write(NFT_TABLE, floatingSetUpdates(before, contents.mapping));
+  } catch (e) {
+    if (e instanceof SetBatchTooLarge) throw e;
+    // The sets do not hold what was applied last (an element to take out is missing, one to put in
+    // is there already: changed behind the agent's back), and the kernel refused the whole update:
+    // make them hold exactly the contents.
+    await write(NFT_TABLE, contents.sets.map(refill));
+  }
 }

@@ -30,7 +30,7 @@ import { routerNamespaceName, type LegState, type RouterNamespaceOptions, type R
 import { defaultL3Ops, withDefaultOps, type L3Ops } from './ops.ts';
 import { firewallChangeCleanups, stalePortForwardingCleanups, staleMappingCleanups } from './conntrack-cleanups.ts';
 import type { FirewallPortSpec } from './firewall-rules.ts';
-import { applyFloatingTable, type FloatingTableIo } from './floating-nat.ts';
+import { applyFloatingTable, type AppliedFloatingTable, type FloatingTableIo } from './floating-nat.ts';
 import type { RouterNat } from './rules.ts';
 import { compileRouter, legsOnlySwitches, type CompiledRouter } from './apply-key.ts';
 import { DelayedWork } from './delayed-work.ts';
@@ -91,7 +91,7 @@ export class L3Manager extends EventEmitter<Events> {
   private readonly ensuredSpec = new Map<string, RouterSpec>();
   /** Per router: the iptables text and the nft table line last applied (each step is skipped when unchanged). */
   private readonly appliedRules = new Map<string, string>();
-  private readonly appliedTable = new Map<string, string | null>();
+  private readonly appliedTable = new Map<string, AppliedFloatingTable | null>();
   /** Per router: the NAT and firewall the kernel has (rules applied successfully), for conntrack cleanup. */
   private readonly effectiveNat = new Map<string, RouterNat>();
   private readonly effectiveFirewall = new Map<string, FirewallPortSpec[]>();
@@ -286,7 +286,7 @@ export class L3Manager extends EventEmitter<Events> {
       this.log.error({ err: e, router: id }, 'router rules cannot be compiled (waiting for a model change)');
       return true; // not retried by the timer: only a model change can fix it
     }
-    const { spec, rules, table, elements, sets, key } = compiled;
+    const { spec, rules, table, floating, key } = compiled;
     const ns = this.nsName(id);
     const legs = this.legsWanted(p);
     if (this.appliedKey.get(id) === key) return this.switchLegs(id, ns, p, legs);
@@ -311,7 +311,7 @@ export class L3Manager extends EventEmitter<Events> {
         await this.ops.applyRules(ns, rules);
         this.appliedRules.set(id, rules);
       }
-      await applyFloatingTable(this.appliedTable, id, this.floatingIo(ns), table, elements, sets);
+      await applyFloatingTable(this.appliedTable, id, this.floatingIo(ns), table, floating);
       await this.legs.apply(id, ns, p.spec, legs);
     } catch (e) {
       this.appliedKey.delete(id);
@@ -373,7 +373,7 @@ export class L3Manager extends EventEmitter<Events> {
 
   private floatingIo(ns: string): FloatingTableIo {
     const sets = this.ops.nftSets;
-    return { line: (line) => this.ops.nft(ns, line), ...(sets ? { sets: (table, contents) => sets(ns, table, contents) } : {}) };
+    return { line: (line) => this.ops.nft(ns, line), ...(sets ? { sets: (table, updates) => sets(ns, table, updates) } : {}) };
   }
 
   private forgetApplied(id: string): void {

@@ -1,9 +1,11 @@
-// nf_tables netlink messages that replace the contents of sets and maps in one transaction, and the
+// nf_tables netlink messages that change the contents of sets and maps in one transaction, and the
 // acknowledgements the kernel answers them with. PURE: bytes in, bytes out.
 //
-// This is the floating IP remap's path to the kernel (nft-set-writer.ts sends it): a batch of
-// DELSETELEM without elements (which flushes the set) and NEWSETELEM per set, between BATCH_BEGIN and
-// BATCH_END, committed by the kernel inside the one sendmsg. Every message but the batch markers asks
+// This is the floating IP remap's path to the kernel (nft-set-writer.ts sends it): per set, a
+// DELSETELEM (without elements it flushes the set; with them it takes out those keys) and a
+// NEWSETELEM, between BATCH_BEGIN and BATCH_END, committed by the kernel inside the one sendmsg. A
+// remap sends only the elements it changes, so its cost does not grow with the router's other
+// floating IPs. Every message but the batch markers asks
 // for an ack (NLM_F_ACK), so each one is answered with an NLMSG_ERROR carrying 0 or -errno, all of
 // them queued before sendmsg returns. Layouts: linux/netlink.h, linux/netfilter/nfnetlink.h and
 // linux/netfilter/nf_tables.h (the same messages `nft` sends for `flush set` and `add element`).
@@ -50,6 +52,18 @@ export interface NftSetContents {
   keys: readonly Uint8Array[];
   values?: readonly Uint8Array[];
 }
+
+/**
+ * A change to one set or map of an `ip` table: with `flush`, everything it holds is taken out;
+ * else the elements whose keys are in `remove`. Then `keys` (with `values`, for a map) are added.
+ */
+export interface NftSetUpdate extends NftSetContents {
+  flush: boolean;
+  remove: readonly Uint8Array[];
+}
+
+/** The update that makes a set hold `contents` whatever it held before. */
+export const refill = (contents: NftSetContents): NftSetUpdate => ({ ...contents, flush: true, remove: [] });
 
 export interface SetBatch {
   bytes: Buffer;
@@ -118,6 +132,15 @@ function chunks(items: readonly Buffer[], maxBytes: number): Buffer[][] {
  * messages numbered from `firstSeq`. Throws if a map's values do not match its keys one for one.
  */
 export function replaceSetsBatch(table: string, sets: readonly NftSetContents[], firstSeq: number): SetBatch {
+  return setsBatch(table, sets.map(refill), firstSeq);
+}
+
+/**
+ * One transaction that applies `updates` to the sets of table `ip <table>`, in messages numbered
+ * from `firstSeq` (none between the markers when no update changes anything). Throws if a map's
+ * values do not match its keys one for one.
+ */
+export function setsBatch(table: string, updates: readonly NftSetUpdate[], firstSeq: number): SetBatch {
   let seq = firstSeq >>> 0;
   const next = (): number => {
     const at = seq;
@@ -127,17 +150,17 @@ export function replaceSetsBatch(table: string, sets: readonly NftSetContents[],
   const parts = [message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, next(), 0, NFNL_SUBSYS_NFTABLES, [])];
   const acked: number[] = [];
   const type = (msg: number): number => (NFNL_SUBSYS_NFTABLES << 8) | msg;
-  for (const s of sets) {
+  for (const s of updates) {
     if (s.values && s.values.length !== s.keys.length) throw new Error(`map ${s.name}: ${s.keys.length} keys but ${s.values.length} values`);
     const names = [attr(NFTA_SET_ELEM_LIST_TABLE, nulTerminated(table)), attr(NFTA_SET_ELEM_LIST_SET, nulTerminated(s.name))];
-    const flush = next();
-    acked.push(flush);
-    parts.push(message(type(NFT_MSG_DELSETELEM), NLM_F_REQUEST | NLM_F_ACK, flush, NFPROTO_IPV4, 0, names));
-    for (const chunk of chunks(s.keys.map((k, i) => element(k, s.values?.[i])), MAX_ATTR_BYTES - 4)) {
-      const fill = next();
-      acked.push(fill);
-      parts.push(message(type(NFT_MSG_NEWSETELEM), NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE, fill, NFPROTO_IPV4, 0, [...names, nested(NFTA_SET_ELEM_LIST_ELEMENTS, chunk)]));
-    }
+    const send = (msg: number, flags: number, elements: readonly Buffer[] | undefined): void => {
+      const at = next();
+      acked.push(at);
+      parts.push(message(type(msg), NLM_F_REQUEST | NLM_F_ACK | flags, at, NFPROTO_IPV4, 0, elements ? [...names, nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements)] : names));
+    };
+    if (s.flush) send(NFT_MSG_DELSETELEM, 0, undefined);
+    else for (const chunk of chunks(s.remove.map((k) => element(k, undefined)), MAX_ATTR_BYTES - 4)) send(NFT_MSG_DELSETELEM, 0, chunk);
+    for (const chunk of chunks(s.keys.map((k, i) => element(k, s.values?.[i])), MAX_ATTR_BYTES - 4)) send(NFT_MSG_NEWSETELEM, NLM_F_CREATE, chunk);
   }
   parts.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, next(), 0, NFNL_SUBSYS_NFTABLES, []));
   return { bytes: Buffer.concat(parts), firstSeq: firstSeq >>> 0, acked, nextSeq: seq };

@@ -8,7 +8,7 @@ import { getSystemErrorName } from 'node:util';
 import { RawNetlinkSocket } from 'netlink';
 import { NetnsHandles } from '../host/netns-enter.ts';
 import { NftablesError } from './nftables-client.ts';
-import { MAX_SET_BATCH_BYTES, parseAcks, replaceSetsBatch, SetBatchTooLarge, type NftSetContents } from './nft-set-batch.ts';
+import { MAX_SET_BATCH_BYTES, parseAcks, refill, setsBatch, SetBatchTooLarge, type NftSetContents, type NftSetUpdate } from './nft-set-batch.ts';
 
 const NETLINK_NETFILTER = 12;
 /** The kernel answers inside the sendmsg; this only bounds a socket gone wrong. */
@@ -42,18 +42,24 @@ const describe = (errno: number): string => {
 export class NftSetWriter {
   private readonly links = new NetnsHandles<Link>((netns) => this.open(netns), (link, why) => this.closeLink(link, why));
 
-  /**
-   * Empties each set of table `ip <table>` in `netns` and fills it with its contents, in one
-   * transaction; rejects with SetBatchTooLarge, sending nothing, when that takes more than one message.
-   */
+  /** Empties each set of table `ip <table>` in `netns` and fills it with its contents, in one transaction (as update()). */
   replace(netns: string, table: string, sets: readonly NftSetContents[]): Promise<void> {
+    return this.update(netns, table, sets.map(refill));
+  }
+
+  /**
+   * Applies `updates` to the sets of table `ip <table>` in `netns`, in one transaction; rejects
+   * with SetBatchTooLarge, sending nothing, when that takes more than one message.
+   */
+  update(netns: string, table: string, updates: readonly NftSetUpdate[]): Promise<void> {
     let link: Link;
     try {
       link = this.links.get(netns);
     } catch (e) {
       return Promise.reject(new NftablesError(netns, (e as Error).message));
     }
-    const batch = replaceSetsBatch(table, sets, link.nextSeq);
+    const batch = setsBatch(table, updates, link.nextSeq);
+    if (batch.acked.length === 0) return Promise.resolve(); // nothing to change
     if (batch.bytes.length > MAX_SET_BATCH_BYTES) return Promise.reject(new SetBatchTooLarge(batch.bytes.length));
     link.nextSeq = batch.nextSeq;
     return new Promise<void>((resolve, reject) => {
@@ -64,6 +70,8 @@ export class NftSetWriter {
         timer: setTimeout(() => this.fail(link, pending, new NftablesError(netns, `no answer from the kernel in ${ACK_TIMEOUT_MS} ms`)), ACK_TIMEOUT_MS),
       };
       pending.timer.unref();
+      // The answer is read on a later turn of the loop: the socket keeps the process up until it comes.
+      if (link.bySeq.size === 0) link.socket.ref();
       for (const seq of seqs) link.bySeq.set(seq, pending);
       link.socket.send(batch.bytes, {}, (err) => {
         if (err) this.fail(link, pending, new NftablesError(netns, err.message));
@@ -115,11 +123,12 @@ export class NftSetWriter {
     clearTimeout(p.timer);
     for (const seq of p.seqs) link.bySeq.delete(seq);
     p.waiting.clear();
+    if (link.bySeq.size === 0) link.socket.unref();
   }
 
   /** Closes a socket; what is pending on it fails. */
   private closeLink(link: Link, why: string): void {
-    link.socket.close();
     for (const p of new Set(link.bySeq.values())) this.fail(link, p, new NftablesError(link.netns, why));
+    link.socket.close();
   }
 }

@@ -17,7 +17,7 @@ import {
   type RouterSpec,
 } from './namespace.ts';
 import { NftablesClient } from './nftables-client.ts';
-import type { NftSetContents } from './nft-set-batch.ts';
+import type { NftSetUpdate } from './nft-set-batch.ts';
 import { NftSetWriter } from './nft-set-writer.ts';
 import { applyRouterRules } from './rules-apply.ts';
 
@@ -30,8 +30,8 @@ export interface L3Ops {
   applyRules(netns: string, text: string): Promise<void>;
   /** One nft command line (one transaction) in the namespace. */
   nft(netns: string, line: string): Promise<void>;
-  /** Replaces the contents of sets and maps of table `ip <table>` in the namespace, in one transaction (the same as the nft commands, faster). */
-  nftSets?(netns: string, table: string, sets: readonly NftSetContents[]): Promise<void>;
+  /** Changes the contents of sets and maps of table `ip <table>` in the namespace, in one transaction (the same as nft commands, faster). */
+  nftSets?(netns: string, table: string, updates: readonly NftSetUpdate[]): Promise<void>;
   /** Lets go of what nft() and nftSets() keep for the namespace (before the namespace goes away). */
   releaseNft(netns: string): void;
   remove(routerId: string): Promise<void>;
@@ -63,7 +63,7 @@ export function defaultL3Ops(ovsdb: OvsdbConnection | undefined, nsOpts: RouterN
     setLegs: (changes) => setRouterLegs(changes, nsOpts),
     applyRules: (netns, text) => applyRouterRules(netns, text),
     nft: (netns, line) => nftables.run(netns, line),
-    nftSets: (netns, table, sets) => setWriter.replace(netns, table, sets),
+    nftSets: (netns, table, updates) => setWriter.update(netns, table, updates),
     releaseNft: (netns) => {
       nftables.forget(netns);
       setWriter.forget(netns);

@@ -63,6 +63,26 @@ describe('NftSetWriter', () => {
     expect((await elements('fip_to_fixed', 'map')).length).toBe(2400);
   });
 
+  it('changes only the elements an update names, and applies none of an update the kernel refuses', async () => {
+    await writer.replace(NS, 't', contents(fips(3)));
+    const [f1, x1, x9] = ['203.0.0.1', '10.1.0.1', '10.1.9.9'].map(ipv4Bytes);
+    await writer.update(NS, 't', [
+      { name: 'floating', flush: false, remove: [], keys: [] },
+      { name: 'fip_to_fixed', flush: false, remove: [f1], keys: [f1], values: [x9] },
+    ]);
+    expect(await elements('fip_to_fixed', 'map')).toEqual([['203.0.0.0', '10.1.0.0'], ['203.0.0.1', '10.1.9.9'], ['203.0.0.2', '10.1.0.2']]);
+    // Taking out an element that is not there fails the whole transaction.
+    const err = await writer.update(NS, 't', [
+      { name: 'floating', flush: false, remove: [], keys: [ipv4Bytes('203.0.0.7')] },
+      { name: 'fip_to_fixed', flush: false, remove: [ipv4Bytes('203.0.0.8')], keys: [f1], values: [x1] },
+    ]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NftablesError);
+    expect(await elements('floating', 'set')).toEqual(['203.0.0.0', '203.0.0.1', '203.0.0.2']);
+    expect(await elements('fip_to_fixed', 'map')).toContainEqual(['203.0.0.1', '10.1.9.9']);
+    // Nothing to change: nothing is sent, and it resolves.
+    await writer.update(NS, 't', [{ name: 'floating', flush: false, remove: [], keys: [] }]);
+  });
+
   it("rejects with the kernel's error, and none of the transaction applies", async () => {
     await writer.replace(NS, 't', contents(fips(2)));
     const err = await writer.replace(NS, 't', [...contents(fips(1, 50)), { name: 'nosuchset', keys: [ipv4Bytes('192.0.2.1')] }]).catch((e: unknown) => e);

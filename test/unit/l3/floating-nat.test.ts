@@ -1,8 +1,11 @@
 // The floating IP nft compiler (agent/l3/floating-nat.ts) and the conntrack clean-ups after NAT and
 // firewall changes (conntrack-cleanups.ts). Real packets through these are in test/integration/l3-rules.test.ts.
 import { describe, expect, it } from 'vitest';
-import { applyFloatingTable, floatingNatElements, floatingNatRemoveLine, floatingNatSets, floatingNatTableLine, type FloatingTableIo } from '../../../agent/l3/floating-nat.ts';
-import { SetBatchTooLarge, type NftSetContents } from '../../../agent/l3/nft-set-batch.ts';
+import {
+  applyFloatingTable, floatingNatContents, floatingNatElements, floatingNatRemoveLine, floatingNatSets, floatingNatTableLine, floatingSetUpdates,
+  type AppliedFloatingTable, type FloatingTableIo,
+} from '../../../agent/l3/floating-nat.ts';
+import { SetBatchTooLarge, type NftSetUpdate } from '../../../agent/l3/nft-set-batch.ts';
 import { firewallChangeCleanups, stalePortForwardingCleanups, staleMappingCleanups } from '../../../agent/l3/conntrack-cleanups.ts';
 import type { FirewallPortSpec } from '../../../agent/l3/firewall-rules.ts';
 import { RouterRulesError, type RouterNat } from '../../../agent/l3/rules.ts';
@@ -31,34 +34,111 @@ describe('floatingNatSets', () => {
   });
 });
 
+describe('floatingSetUpdates', () => {
+  const text = (b: Uint8Array): string => [...b].join('.');
+  const mapping = (pairs: [string, string][]) => floatingNatContents(nat(pairs)).mapping;
+  const updates = (before: [string, string][], after: [string, string][]) =>
+    floatingSetUpdates(mapping(before), mapping(after)).map((u) => [u.name, u.flush, u.remove.map(text), u.keys.map(text), u.values?.map(text)]);
+
+  it('moves one floating IP with only its own elements, whatever else the router holds', () => {
+    const others = Array.from({ length: 50 }, (_, i): [string, string] => [`203.0.113.${100 + i}`, `10.0.0.${100 + i}`]);
+    expect(updates([['203.0.113.20', '10.0.0.5'], ...others], [['203.0.113.20', '10.0.0.6'], ...others])).toEqual([
+      ['floating', false, [], [], undefined],
+      ['fixed', false, ['10.0.0.5'], ['10.0.0.6'], undefined],
+      ['fip_to_fixed', false, ['203.0.113.20'], ['203.0.113.20'], ['10.0.0.6']],
+      ['fixed_to_fip', false, ['10.0.0.5'], ['10.0.0.6'], ['203.0.113.20']],
+    ]);
+  });
+
+  it('adds, removes, hands a fixed IP to another floating IP, and swaps two', () => {
+    expect(updates([['203.0.113.20', '10.0.0.5']], [['203.0.113.20', '10.0.0.5'], ['203.0.113.21', '10.0.0.7']])).toEqual([
+      ['floating', false, [], ['203.0.113.21'], undefined],
+      ['fixed', false, [], ['10.0.0.7'], undefined],
+      ['fip_to_fixed', false, [], ['203.0.113.21'], ['10.0.0.7']],
+      ['fixed_to_fip', false, [], ['10.0.0.7'], ['203.0.113.21']],
+    ]);
+    expect(updates([['203.0.113.20', '10.0.0.5'], ['203.0.113.21', '10.0.0.7']], [['203.0.113.21', '10.0.0.7']])).toEqual([
+      ['floating', false, ['203.0.113.20'], [], undefined],
+      ['fixed', false, ['10.0.0.5'], [], undefined],
+      ['fip_to_fixed', false, ['203.0.113.20'], [], []],
+      ['fixed_to_fip', false, ['10.0.0.5'], [], []],
+    ]);
+    expect(updates([['203.0.113.20', '10.0.0.5']], [['203.0.113.21', '10.0.0.5']])).toEqual([
+      ['floating', false, ['203.0.113.20'], ['203.0.113.21'], undefined],
+      ['fixed', false, [], [], undefined],
+      ['fip_to_fixed', false, ['203.0.113.20'], ['203.0.113.21'], ['10.0.0.5']],
+      ['fixed_to_fip', false, ['10.0.0.5'], ['10.0.0.5'], ['203.0.113.21']],
+    ]);
+    expect(updates([['203.0.113.20', '10.0.0.5'], ['203.0.113.21', '10.0.0.6']], [['203.0.113.20', '10.0.0.6'], ['203.0.113.21', '10.0.0.5']])).toEqual([
+      ['floating', false, [], [], undefined],
+      ['fixed', false, [], [], undefined],
+      ['fip_to_fixed', false, ['203.0.113.20', '203.0.113.21'], ['203.0.113.20', '203.0.113.21'], ['10.0.0.6', '10.0.0.5']],
+      ['fixed_to_fip', false, ['10.0.0.5', '10.0.0.6'], ['10.0.0.6', '10.0.0.5'], ['203.0.113.20', '203.0.113.21']],
+    ]);
+  });
+
+  it('changes nothing when nothing moved', () => {
+    const same = mapping([['203.0.113.20', '10.0.0.5']]);
+    expect(floatingSetUpdates(same, mapping([['203.0.113.20', '10.0.0.5']])).every((u) => !u.flush && !u.remove.length && !u.keys.length)).toBe(true);
+  });
+});
+
 describe('applyFloatingTable', () => {
   const calls: string[] = [];
-  const io = (withSets: boolean): FloatingTableIo => ({
+  /** What the sets hold, kept as the kernel would: refused updates change nothing. */
+  const io = (withSets: boolean, kernel = new Map<string, Set<string>>()): FloatingTableIo => ({
     line: async (line) => void calls.push(`line ${line.split(';')[0]}`),
     ...(withSets ? {
-      sets: async (table: string, sets: readonly NftSetContents[]) => {
+      sets: async (table: string, updates: readonly NftSetUpdate[]) => {
         // As the netlink writer does when the batch would not fit one message.
-        if (sets[0].keys.length > 2500) throw new SetBatchTooLarge(300_000);
-        calls.push(`sets ${table} ${sets.length}`);
+        if (updates.some((u) => u.keys.length > 2500)) throw new SetBatchTooLarge(300_000);
+        const key = (b: Uint8Array) => [...b].join('.');
+        for (const u of updates) {
+          const held = kernel.get(u.name) ?? new Set();
+          if (!u.flush && u.remove.some((k) => !held.has(key(k)))) throw new Error('No such file or directory');
+        }
+        for (const u of updates) {
+          const held = u.flush ? new Set<string>() : (kernel.get(u.name) ?? new Set());
+          for (const k of u.remove) held.delete(key(k));
+          for (const k of u.keys) held.add(key(k));
+          kernel.set(u.name, held);
+        }
+        calls.push(`sets ${table} ${updates.map((u) => `${u.name}${u.flush ? ' flush' : ''} -${u.remove.length} +${u.keys.length}`).join(', ')}`);
       },
     } : {}),
   });
-  const apply = (applied: Map<string, string | null>, n: RouterNat, withSets = true): Promise<void> =>
-    applyFloatingTable(applied, 'r1', io(withSets), floatingNatTableLine(n), floatingNatElements(n), floatingNatSets(n));
+  const apply = (applied: Map<string, AppliedFloatingTable | null>, n: RouterNat, target = io(true)): Promise<void> =>
+    applyFloatingTable(applied, 'r1', target, floatingNatTableLine(n), floatingNatContents(n));
 
-  it('makes the table with its elements once, then refills only the sets, over netlink when it can', async () => {
+  it('makes the table with its elements once, then sends only the elements that changed, over netlink when it can', async () => {
     calls.length = 0;
-    const applied = new Map<string, string | null>();
-    await apply(applied, nat([['203.0.113.20', '10.0.0.5']]));
-    await apply(applied, nat([['203.0.113.20', '10.0.0.6']]));
-    await apply(applied, nat([['203.0.113.20', '10.0.0.5']]), false);
-    expect(calls).toEqual(['line add table ip weft', 'sets weft 4', 'line flush set ip weft floating']);
-    expect(applied.get('r1')).toBe(floatingNatTableLine(nat([])));
+    const applied = new Map<string, AppliedFloatingTable | null>();
+    const kernel = new Map<string, Set<string>>([['floating', new Set(['203.0.113.20'])], ['fixed', new Set(['10.0.0.5'])], ['fip_to_fixed', new Set(['203.0.113.20'])], ['fixed_to_fip', new Set(['10.0.0.5'])]]);
+    await apply(applied, nat([['203.0.113.20', '10.0.0.5']]), io(true, kernel));
+    await apply(applied, nat([['203.0.113.20', '10.0.0.6']]), io(true, kernel));
+    await apply(applied, nat([['203.0.113.20', '10.0.0.5']]), io(false));
+    expect(calls).toEqual([
+      'line add table ip weft',
+      'sets weft floating -0 +0, fixed -1 +1, fip_to_fixed -1 +1, fixed_to_fip -1 +1',
+      'line flush set ip weft floating',
+    ]);
+    expect(kernel.get('fixed')).toEqual(new Set(['10.0.0.6']));
+    expect(applied.get('r1')).toEqual({ line: floatingNatTableLine(nat([])), mapping: floatingNatContents(nat([['203.0.113.20', '10.0.0.5']])).mapping });
   });
 
-  it('refills a set too big for one netlink message through nft, and removes the table with the gateway', async () => {
+  it('refills the sets when the kernel refuses the change (they no longer hold what was applied)', async () => {
     calls.length = 0;
-    const applied = new Map<string, string | null>();
+    const applied = new Map<string, AppliedFloatingTable | null>();
+    const kernel = new Map<string, Set<string>>(); // emptied behind the agent's back
+    await apply(applied, nat([['203.0.113.20', '10.0.0.5']]));
+    await apply(applied, nat([['203.0.113.20', '10.0.0.6']]), io(true, kernel));
+    expect(calls).toEqual(['line add table ip weft', 'sets weft floating flush -0 +1, fixed flush -0 +1, fip_to_fixed flush -0 +1, fixed_to_fip flush -0 +1']);
+    expect(kernel.get('fip_to_fixed')).toEqual(new Set(['203.0.113.20']));
+  });
+
+  it('refills sets too big for one netlink message through nft, and removes the table with the gateway', async () => {
+    calls.length = 0;
+    const applied = new Map<string, AppliedFloatingTable | null>();
     const many = Array.from({ length: 3000 }, (_, i): [string, string] => [`203.0.${i >> 8}.${i & 255}`, `10.1.${i >> 8}.${i & 255}`]);
     await apply(applied, nat([]));
     await apply(applied, nat(many));
@@ -69,10 +149,10 @@ describe('applyFloatingTable', () => {
   });
 
   it('forgets what it applied while a call fails, so the next one makes the table again', async () => {
-    const applied = new Map<string, string | null>([['r1', floatingNatTableLine(nat([]))]]);
+    const applied = new Map<string, AppliedFloatingTable | null>([['r1', { line: floatingNatTableLine(nat([]))!, mapping: new Map() }]]);
     const failing: FloatingTableIo = { line: async () => undefined, sets: async () => { throw new Error('kernel said no'); } };
     const n = nat([['203.0.113.20', '10.0.0.5']]);
-    await expect(applyFloatingTable(applied, 'r1', failing, floatingNatTableLine(n), floatingNatElements(n), floatingNatSets(n))).rejects.toThrow(/kernel said no/);
+    await expect(applyFloatingTable(applied, 'r1', failing, floatingNatTableLine(n), floatingNatContents(n))).rejects.toThrow(/kernel said no/);
     expect(applied.has('r1')).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 // nf_tables set batches (agent/l3/nft-set-batch.ts), read back with a netlink decoder of the test's
 // own: message order and flags, sequence numbers, the nested element attributes, and the acks.
 import { describe, expect, it } from 'vitest';
-import { ipv4Bytes, parseAcks, replaceSetsBatch } from '../../../agent/l3/nft-set-batch.ts';
+import { ipv4Bytes, parseAcks, replaceSetsBatch, setsBatch } from '../../../agent/l3/nft-set-batch.ts';
 
 interface Msg { type: number; flags: number; seq: number; family: number; resId: number; attrs: Attr[] }
 interface Attr { type: number; nested: boolean; data: Buffer }
@@ -96,6 +96,32 @@ describe('replaceSetsBatch', () => {
 
   it('refuses a map whose values do not match its keys', () => {
     expect(() => replaceSetsBatch('t', [{ name: 'm', keys: [a, b], values: [b] }], 1)).toThrow(/2 keys but 1 values/);
+  });
+});
+
+describe('setsBatch', () => {
+  const [a, b, c] = ['203.0.113.20', '10.0.0.5', '10.0.0.6'].map(ipv4Bytes);
+  const elementKeys = (m: Msg): string[] => attrs(m.attrs.find((x) => x.type === 3)!.data).map((e) => [...attrs(attrs(e.data)[0].data)[0].data].join('.'));
+
+  it('takes out the keys of `remove`, then adds the elements, per set; a set with nothing to change sends nothing', () => {
+    const msgs = messages(setsBatch('weft', [
+      { name: 'fixed', flush: false, remove: [b], keys: [c] },
+      { name: 'floating', flush: false, remove: [], keys: [] },
+      { name: 'fip_to_fixed', flush: false, remove: [a], keys: [a], values: [c] },
+    ], 1).bytes);
+    expect(msgs.map((m) => m.type)).toEqual([16, DEL, NEW, DEL, NEW, 17]);
+    expect(msgs.slice(1, 5).map((m) => [text(m.attrs[1]), elementKeys(m)])).toEqual([
+      ['fixed', ['10.0.0.5']], ['fixed', ['10.0.0.6']], ['fip_to_fixed', ['203.0.113.20']], ['fip_to_fixed', ['203.0.113.20']],
+    ]);
+    // A removal names keys only, even in a map.
+    expect(attrs(attrs(msgs[3].attrs[2].data)[0].data).map((x) => x.type)).toEqual([1]);
+    expect(attrs(attrs(msgs[4].attrs[2].data)[0].data).map((x) => x.type)).toEqual([1, 2]);
+  });
+
+  it('has nothing to acknowledge when no set changes', () => {
+    const empty = setsBatch('weft', [{ name: 'fixed', flush: false, remove: [], keys: [] }], 5);
+    expect(empty.acked).toEqual([]);
+    expect(messages(empty.bytes).map((m) => m.type)).toEqual([16, 17]);
   });
 });
 
