@@ -11,11 +11,13 @@
 //   2. deletes the namespaces of routers this manager set up that are no longer planned;
 //   3. for each planned router whose spec, iptables text or floating IP table differs from what was
 //      last applied: ensureRouterNamespace if the spec changed, applyRouterRules if the iptables
-//      text changed, and the floating IP table with libnftables, or only its sets and maps in one
-//      netlink transaction (a remap is only this step, see floating-nat.ts). Then, without waiting
-//      for them: gratuitous ARPs for new legs (announcements.ts) at once, and after `aftermathDelayMs` conntrack clean-up of the
+//      text changed, and the floating IP table with libnftables, or only the elements of its sets
+//      and maps that changed in one netlink transaction (a remap is only this step, see
+//      floating-nat.ts). Then, without waiting for them (background-work.ts): gratuitous ARPs for
+//      new legs (announcements.ts) at once, and after `aftermathDelayMs` conntrack clean-up of the
 //      floating IP mappings and port forwardings that went away and of legs whose firewall changed
-//      (conntrack-cleanups.ts) and gratuitous ARPs for floating IPs that appeared or moved.
+//      (conntrack-cleanups.ts) and gratuitous ARPs for floating IPs that appeared or moved, the
+//      ARPs in batches of one process each (announce-queue.ts).
 //   4. HA (legs.ts): legs silent on a standby (built in full) and on HA routers while fenced
 //      (self-fence.ts), else active; a change of role alone only switches the legs.
 // A failure for one router is logged, marks it 'error', and is retried at the next pass (a retry
@@ -25,6 +27,7 @@ import type { Logger } from 'pino';
 import type { HostModel } from '../model/host-model.ts';
 import type { OvsdbConnection } from '../ovsdb/connection.ts';
 import { movedFloatingIps, newLegAddresses } from './announcements.ts';
+import { BackgroundWork } from './background-work.ts';
 import { replan, type RouterPlan } from './manager-plan.ts';
 import { routerNamespaceName, type LegState, type RouterNamespaceOptions, type RouterSpec } from './namespace.ts';
 import { defaultL3Ops, withDefaultOps, type L3Ops } from './ops.ts';
@@ -33,7 +36,6 @@ import type { FirewallPortSpec } from './firewall-rules.ts';
 import { applyFloatingTable, type AppliedFloatingTable, type FloatingTableIo } from './floating-nat.ts';
 import type { RouterNat } from './rules.ts';
 import { compileRouter, legsOnlySwitches, type CompiledRouter } from './apply-key.ts';
-import { DelayedWork } from './delayed-work.ts';
 import { RouterLegs } from './legs.ts';
 import type { DeadManSwitch } from './dead-man.ts';
 import { L3StatusBook, type FloatingIpState, type L3Status } from './statuses.ts';
@@ -82,7 +84,6 @@ export class L3Manager extends EventEmitter<Events> {
   private readonly log: L3Log;
   private readonly retryMs: number;
   /** Aftermaths waiting for their delay; close() runs them at once. */
-  private readonly aftermaths: DelayedWork;
   /** Per router: the key (spec + rules text + floating IP table) last applied successfully. */
   private readonly appliedKey = new Map<string, string>();
   /** Per router: the namespace spec last ensured; a change of NAT alone (a remap) skips the ensure. */
@@ -110,8 +111,8 @@ export class L3Manager extends EventEmitter<Events> {
   private again = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Clean-ups and announcements still running (awaited by close()). */
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Clean-ups and announcements (awaited by close()). */
+  private readonly work: BackgroundWork;
   /** Whether each router's legs are active or silent. */
   private readonly legs: RouterLegs;
   /** Cut off from the controller for too long: every HA router silent (self-fence.ts). */
@@ -122,8 +123,8 @@ export class L3Manager extends EventEmitter<Events> {
     this.ops = withDefaultOps(opts.ops ?? {}, () => defaultL3Ops(opts.ovsdb, opts.namespace));
     this.log = opts.log ?? NOOP_LOG;
     this.retryMs = opts.retryMs ?? 5000;
-    this.aftermaths = new DelayedWork(opts.aftermathDelayMs ?? 100);
-    this.legs = new RouterLegs(this.ops, (w, c, m) => this.background(w, c, m), () => opts.flowsApplied?.(this.latest?.revision ?? 0) ?? Promise.resolve());
+    this.work = new BackgroundWork(this.ops, this.log, opts.aftermathDelayMs ?? 100);
+    this.legs = new RouterLegs(this.ops, (w, c, m) => this.work.run(w, c, m), () => opts.flowsApplied?.(this.latest?.revision ?? 0) ?? Promise.resolve());
   }
 
   /** Fence (every HA router silent at once, then `silenced()`; a pass confirms it) or unfence. */
@@ -186,8 +187,7 @@ export class L3Manager extends EventEmitter<Events> {
     this.retryTimer = undefined;
     await this.idle();
     await this.opts.deadMan?.close();
-    this.aftermaths.flush();
-    await Promise.all(this.inFlight);
+    await this.work.drain();
     for (const id of this.owned) this.ops.releaseNft(this.nsName(id));
   }
 
@@ -301,7 +301,7 @@ export class L3Manager extends EventEmitter<Events> {
         this.appliedSpec.set(id, spec);
         if (legs === 'active') {
           for (const { iface, ip } of newLegAddresses(this.ensuredSpec.get(id), p.spec)) {
-            this.background(this.ops.announce(ns, iface, ip), { router: id, address: ip }, 'gratuitous ARP failed');
+            this.work.announce(ns, iface, ip, { router: id, address: ip });
           }
         }
         this.ensuredSpec.set(id, p.spec);
@@ -331,7 +331,7 @@ export class L3Manager extends EventEmitter<Events> {
     this.log.info({ router: id, role: p.role, legs, interfaces: p.spec.interfaces.length, gateway: p.spec.gateway?.name, floatingIps: p.nat.floatingIps.length }, 'router applied');
     this.emit('routerApplied', { router: id, ok: true, ms: performance.now() - started });
     if (natCleanups.length || firewallCleanups.length || moved.length) {
-      this.aftermaths.schedule(() => this.aftermath(id, ns, prevNat, natCleanups, firewallCleanups, moved));
+      this.work.later(() => this.aftermath(id, ns, prevNat, natCleanups, firewallCleanups, moved));
     }
     return true;
   }
@@ -346,18 +346,13 @@ export class L3Manager extends EventEmitter<Events> {
     if (!nat) return;
     const stillStale = new Set([...staleMappingCleanups(prevNat, nat), ...stalePortForwardingCleanups(prevNat, nat)].map((a) => a.join(' ')));
     for (const args of [...natCleanups.filter((a) => stillStale.has(a.join(' '))), ...firewallCleanups]) {
-      this.background(this.ops.conntrack(ns, args), { router: id, conntrack: args.join(' ') }, 'conntrack clean-up failed');
+      this.work.run(this.ops.conntrack(ns, args), { router: id, conntrack: args.join(' ') }, 'conntrack clean-up failed');
     }
     const mapped = new Set([...nat.floatingIps.map((f) => f.floating), ...nat.portForwardings.map((p) => p.floating)]);
     if (this.legs.get(id) !== 'active') return; // silent legs announce nothing
     for (const fip of moved.filter((f) => mapped.has(f))) {
-      this.background(this.ops.announce(ns, nat.gatewayInterface, fip), { router: id, floatingIp: fip }, 'gratuitous ARP failed');
+      this.work.announce(ns, nat.gatewayInterface, fip, { router: id, floatingIp: fip });
     }
-  }
-
-  private background(work: Promise<void>, context: Record<string, unknown>, message: string): void {
-    const tracked = work.catch((e) => this.log.warn({ err: e, ...context }, message)).finally(() => this.inFlight.delete(tracked));
-    this.inFlight.add(tracked);
   }
 
   /** A router applied as it is: only its legs may have to switch (role or fence). */

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { L3Manager, routerPlan, movedFloatingIps, newLegAddresses, type L3Ops, type L3Status } from '../../../agent/l3/manager.ts';
 import { HostModel } from '../../../agent/model/host-model.ts';
 import type { RouterSpec } from '../../../agent/l3/namespace.ts';
+import type { Announcement } from '../../../agent/l3/ops.ts';
 
 const HOST = 'gw1';
 const R = 'r0000000-aaaa-bbbb-cccc-000000000001';
@@ -241,10 +242,11 @@ describe('L3Manager', () => {
     await l3.sync(m);
     expect(ops.calls).toEqual([
       'release qrouter-stale-router', 'remove stale-router', `ensure ${R}`,
-      // Every leg is new: its addresses are announced (a re-added interface has a new MAC).
-      `announce qrouter-${R} qr-qr1-port-00 10.0.0.1`, `announce qrouter-${R} qr-qr2-port-00 10.0.1.1`, `announce qrouter-${R} ${QG} 203.0.113.10`,
+      // Every leg is new: its addresses are announced (a re-added interface has a new MAC), the
+      // first at once, those asked for meanwhile in the next batch (announce-queue.ts).
+      `announce qrouter-${R} qr-qr1-port-00 10.0.0.1`,
       `rules qrouter-${R}`, `nft qrouter-${R} table+maps`,
-      `announce qrouter-${R} ${QG} 203.0.113.50`,
+      `announce qrouter-${R} qr-qr2-port-00 10.0.1.1`, `announce qrouter-${R} ${QG} 203.0.113.10`, `announce qrouter-${R} ${QG} 203.0.113.50`,
     ]);
     expect(l3.statuses()).toEqual({ routers: { [R]: 'active' }, floatingips: { f1: 'active' } });
     expect(events).toEqual([{ routers: { [R]: 'active' }, floatingips: { f1: 'active' } }]);
@@ -349,11 +351,34 @@ describe('L3Manager', () => {
     ops.calls = [];
     await l3.sync(m);
     expect(ops.calls).toEqual([
-      `ensure ${R}`,
-      `announce qrouter-${R} qr-qr1-port-00 10.0.0.1`, `announce qrouter-${R} qr-qr2-port-00 10.0.1.1`, `announce qrouter-${R} ${QG} 203.0.113.10`,
-      `rules qrouter-${R}`, `nft qrouter-${R} table+maps`, `announce qrouter-${R} ${QG} 203.0.113.50`,
+      `ensure ${R}`, `announce qrouter-${R} qr-qr1-port-00 10.0.0.1`, `rules qrouter-${R}`, `nft qrouter-${R} table+maps`,
+      `announce qrouter-${R} qr-qr2-port-00 10.0.1.1`, `announce qrouter-${R} ${QG} 203.0.113.10`, `announce qrouter-${R} ${QG} 203.0.113.50`,
     ]);
     expect(l3.statuses().routers).toEqual({ [R]: 'active', [R2]: 'active' });
+  });
+
+  it('sends the gratuitous ARPs of many new floating IPs in a few batches, one at a time, not a process each', async () => {
+    const batches: string[][] = [];
+    let release!: () => void;
+    const ops = Object.assign(new FakeOps(), {
+      // The first batch is held until every floating IP below has asked to be announced.
+      announceMany: async (items: readonly Announcement[]) => {
+        batches.push(items.map((a) => a.ip));
+        if (batches.length === 1) await new Promise<void>((r) => (release = r));
+      },
+    });
+    const { l3 } = manager(ops);
+    const m = model();
+    await l3.sync(m);
+    for (let i = 0; i < 50; i++) {
+      m.apply('floatingip', `g${i}`, fip(`g${i}`, `203.0.113.${100 + i}`, `10.0.0.${100 + i}`));
+      await l3.sync(m);
+    }
+    release();
+    await l3.close();
+    expect(batches.length).toBe(2);
+    expect(batches[0]).toEqual(['10.0.0.1']);
+    expect(batches[1]).toEqual(['10.0.1.1', '203.0.113.10', '203.0.113.50', ...Array.from({ length: 50 }, (_, i) => `203.0.113.${100 + i}`)]);
   });
 
   it('coalesces syncs that arrive during a pass into one more pass', async () => {
