@@ -14,6 +14,8 @@ import { percentile } from './stats.ts';
 // with the SQLite store and with the etcd store (3 members on this machine).
 
 const REMAPS = Number(process.env.WEFT_BENCH_REMAPS ?? 40);
+/** Floating IPs on the router besides the one remapped (on the first filler ports): a remap must not cost more on a busy router. */
+const OTHER_FLOATING = Number(process.env.WEFT_BENCH_FAILOVER_FLOATING ?? 0);
 const WARMUP = Number(process.env.WEFT_BENCH_WARMUP ?? 20);
 /** The pause after each measured remap. */
 const PAUSE_MS = 200;
@@ -28,18 +30,23 @@ async function run(extraPorts: number, store: 'sqlite' | 'etcd'): Promise<void> 
     throw err;
   });
   try {
-    const ext = await attachExternal(f.lab, '172.31.200.100/24');
+    const ext = await attachExternal(f.lab, '172.31.200.100/21');
     const extNet = await network(f, 'admin-project', { 'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'physnet1' });
-    await subnet(f, 'admin-project', extNet, '172.31.200.0/24', { gateway_ip: '172.31.200.100', allocation_pools: [{ start: '172.31.200.10', end: '172.31.200.99' }] });
+    await subnet(f, 'admin-project', extNet, '172.31.200.0/21', { gateway_ip: '172.31.200.100', allocation_pools: [{ start: '172.31.200.10', end: '172.31.200.99' }, { start: '172.31.201.1', end: '172.31.207.250' }] });
     const net = await network(f, 'bench');
     const sub = await subnet(f, 'bench', net, '10.20.0.0/16', { gateway_ip: '10.20.0.1' });
-    await f.api('PUT', '/v2.0/quotas/bench', { quota: { port: -1 } });
+    await f.api('PUT', '/v2.0/quotas/bench', { quota: { port: -1, floatingip: -1 } });
+    const fillers: string[] = [];
     for (let i = 0; i < extraPorts; i += 200) {
       const ports = Array.from({ length: Math.min(200, extraPorts - i) }, (_, j) => ({ network_id: net, project_id: 'bench', name: `filler${i + j}` }));
-      await f.api('POST', '/v2.0/ports', { ports });
+      fillers.push(...(await f.api('POST', '/v2.0/ports', { ports })).ports.map((p: { id: string }) => p.id));
     }
     const { router } = await f.api('POST', '/v2.0/routers', { router: { name: 'r', project_id: 'bench', external_gateway_info: { network_id: extNet } } });
     await f.api('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub });
+    const otherFloating = Math.min(OTHER_FLOATING, fillers.length);
+    for (let i = 0; i < otherFloating; i++) {
+      await f.api('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: extNet, project_id: 'bench', port_id: fillers[i] } });
+    }
     const ids: string[] = [];
     for (const [name, ip] of [['v1', '10.20.200.5'], ['v2', '10.20.200.6']]) {
       const p = await port(f, 'bench', net, 'h2', { name, fixed_ips: [{ ip_address: ip }] });
@@ -138,7 +145,7 @@ async function run(extraPorts: number, store: 'sqlite' | 'etcd'): Promise<void> 
     // The path's own latency on this machine at this time: what no remap can beat.
     const roundTrips = replies().filter((r) => Number.isFinite(r.sent)).map((r) => r.t - r.sent);
     const blackholed = replies().at(-1)?.name !== (REMAPS % 2 === 0 ? 'v1' : 'v2');
-    console.log(`failover (${store} store${cluster ? ', 3 members' : ''}): ${extraPorts + 5} ports in the model, ${REMAPS} remaps, probe every 2 ms: `
+    console.log(`failover (${store} store${cluster ? ', 3 members' : ''}): ${extraPorts + 5} ports in the model${otherFloating ? `, ${otherFloating + 1} floating IPs on the router` : ''}, ${REMAPS} remaps, probe every 2 ms: `
       + `API to first answer from the new VM median ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms (median: the PUT answered in ${pct(answered, 50).toFixed(1)} ms, the gateway agent had applied it after ${pct(routerApplied, 50).toFixed(0)} ms); `
       + `probes lost per remap median ${pct(lost, 50)}, max ${Math.max(...lost)}; established flow ${blackholed ? 'BLACK-HOLED' : 'followed every remap'}; `
       + `for scale, a probe's own round trip through the fabric: median ${pct(roundTrips, 50).toFixed(1)} ms, p90 ${pct(roundTrips, 90).toFixed(1)} ms`
