@@ -238,18 +238,22 @@ async function ensureInterface(ns: string, hostNs: string | undefined, w: Wanted
   if (!inside.flags?.includes('UP')) await ip(ns, ['link', 'set', 'dev', w.name, 'up']);
 
   // Addresses: exactly the spec's (IPv6 link-local addresses are the kernel's and stay).
+  // A gateway leg carries a /32 per floating IP, thousands on a busy router: one process for all the
+  // removals (-force: one already gone does not stop the others), one for all the additions.
   const cur = (await ipJson<IpAddr>(ns, ['addr', 'show', 'dev', w.name]))?.[0]?.addr_info ?? [];
+  const wanted = new Set(w.addresses);
   const have = new Set<string>();
+  const remove: string[] = [];
   for (const a of cur) {
     if (a.family !== 'inet' && a.family !== 'inet6') continue;
     if (a.family === 'inet6' && a.scope === 'link') continue;
     const cidr = `${a.family === 'inet6' ? a.local.toLowerCase() : a.local}/${a.prefixlen}`;
-    if (w.addresses.includes(cidr)) have.add(cidr);
-    else await ip(ns, ['addr', 'del', cidr, 'dev', w.name], { allowFail: true });
+    if (wanted.has(cidr)) have.add(cidr);
+    else remove.push(`addr del ${cidr} dev ${w.name}`);
   }
-  for (const cidr of w.addresses) {
-    if (!have.has(cidr)) await ip(ns, ['addr', 'replace', cidr, 'dev', w.name, ...(isV6(cidr) ? ['nodad'] : [])]);
-  }
+  if (remove.length) await ip(ns, ['-force', '-batch', '-'], { input: `${remove.join('\n')}\n`, allowFail: true });
+  const add = w.addresses.filter((cidr) => !have.has(cidr)).map((cidr) => `addr replace ${cidr} dev ${w.name}${isV6(cidr) ? ' nodad' : ''}`);
+  if (add.length) await ip(ns, ['-batch', '-'], { input: `${add.join('\n')}\n` });
 }
 
 /** A stale router port: its OVS port, its host-side veth end (and so the whole pair). */

@@ -156,6 +156,20 @@ describe('router namespace on a userspace-datapath br-int', () => {
     expect(await pingOk(VM, '10.77.0.1')).toBe(true);
   });
 
+  it("gives the gateway exactly its floating IPs' /32s, hundreds at a time", async () => {
+    const floating = (from: number, n: number) => Array.from({ length: n }, (_, i) => `172.31.${80 + ((from + i) >> 8)}.${(from + i) & 255}/32`);
+    const withFloating = (list: string[]): RouterSpec => ({ ...SPEC, gateway: { ...SPEC.gateway!, addresses: [...SPEC.gateway!.addresses, ...list] } });
+    const held = async () => (JSON.parse(await runOut('ip', ['-n', RNS, '-j', 'addr', 'show', 'dev', qg]))[0].addr_info as { family: string; local: string; prefixlen: number }[])
+      .filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`).sort();
+    await ensureRouterNamespace(conn, withFloating(floating(0, 300)), OPTS);
+    expect(await held()).toEqual(['172.31.77.2/24', ...floating(0, 300)].sort());
+    // 150 go, 5 come: the rest stays.
+    await ensureRouterNamespace(conn, withFloating([...floating(150, 150), ...floating(1000, 5)]), OPTS);
+    expect(await held()).toEqual(['172.31.77.2/24', ...floating(150, 150), ...floating(1000, 5)].sort());
+    await ensureRouterNamespace(conn, SPEC, OPTS);
+    expect(await held()).toEqual(['172.31.77.2/24']);
+  });
+
   it('carries TCP from the router namespace (TX checksum offload is off on the namespace side)', async () => {
     const server = spawn(
       'ip',
