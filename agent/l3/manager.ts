@@ -83,7 +83,6 @@ export class L3Manager extends EventEmitter<Events> {
   private readonly ops: L3Ops;
   private readonly log: L3Log;
   private readonly retryMs: number;
-  /** Aftermaths waiting for their delay; close() runs them at once. */
   /** Per router: the key (spec + rules text + floating IP table) last applied successfully. */
   private readonly appliedKey = new Map<string, string>();
   /** Per router: the namespace spec last ensured; a change of NAT alone (a remap) skips the ensure. */
