@@ -2,7 +2,7 @@
 // last; and which routers of a pass need nothing but their legs switched (an HA promotion or
 // demotion: the whole gateway's routers at a failover, switched in one batch, legs.ts). PURE.
 import type { RouterPlan } from './manager-plan.ts';
-import type { LegState } from './namespace.ts';
+import type { LegState, RouterSpec } from './namespace.ts';
 import { routerFirewallRules } from './firewall-rules.ts';
 import { floatingNatContents, floatingNatTableLine, type FloatingContents } from './floating-nat.ts';
 import { routerRulesText } from './rules.ts';
@@ -35,6 +35,20 @@ function compileRouterNow(p: RouterPlan): CompiledRouter {
   const floating = floatingNatContents(p.nat);
   const spec = JSON.stringify(p.spec);
   return { spec, rules, table, floating, key: `${spec}\n${rules}\n${table}\n${floating.elements}` };
+}
+
+/**
+ * Whether `next` differs from `prev` in its gateway leg's /32s alone (a floating IP that came or
+ * went): then the namespace needs no more than those. A change of the gateway's own address is a
+ * whole ensure: the kernel drops the default route with the subnet's last address.
+ */
+export function onlyFloatingAddressesDiffer(prev: RouterSpec, next: RouterSpec): boolean {
+  if (!prev.gateway || !next.gateway) return false;
+  const rest = (s: RouterSpec) => {
+    const gateway = s.gateway!;
+    return JSON.stringify({ ...s, gateway: { ...gateway, addresses: gateway.addresses.filter((a) => !a.endsWith('/32')) } });
+  };
+  return rest(prev) === rest(next);
 }
 
 export interface LegSwitch { id: string; plan: RouterPlan; want: LegState }

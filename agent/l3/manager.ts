@@ -35,7 +35,7 @@ import { firewallChangeCleanups, stalePortForwardingCleanups, staleMappingCleanu
 import type { FirewallPortSpec } from './firewall-rules.ts';
 import { applyFloatingTable, type AppliedFloatingTable, type FloatingTableIo } from './floating-nat.ts';
 import type { RouterNat } from './rules.ts';
-import { compileRouter, legsOnlySwitches, type CompiledRouter } from './apply-key.ts';
+import { compileRouter, legsOnlySwitches, onlyFloatingAddressesDiffer, type CompiledRouter } from './apply-key.ts';
 import { RouterLegs } from './legs.ts';
 import type { DeadManSwitch } from './dead-man.ts';
 import { L3StatusBook, type FloatingIpState, type L3Status } from './statuses.ts';
@@ -293,10 +293,16 @@ export class L3Manager extends EventEmitter<Events> {
     const started = performance.now();
     try {
       if (this.appliedSpec.get(id) !== spec) {
+        // Built as last ensured but for floating /32s on the gateway: those alone (a floating IP came or went).
+        const built = this.appliedSpec.has(id) ? this.ensuredSpec.get(id) : undefined;
         this.appliedSpec.delete(id);
-        this.legs.forget(id);
-        await this.ops.ensure(p.spec, legs);
-        this.legs.set(id, legs);
+        if (built && this.ops.setGatewayAddresses && onlyFloatingAddressesDiffer(built, p.spec)) {
+          await this.ops.setGatewayAddresses(p.spec);
+        } else {
+          this.legs.forget(id);
+          await this.ops.ensure(p.spec, legs);
+          this.legs.set(id, legs);
+        }
         this.appliedSpec.set(id, spec);
         if (legs === 'active') {
           for (const { iface, ip } of newLegAddresses(this.ensuredSpec.get(id), p.spec)) {

@@ -237,11 +237,17 @@ async function ensureInterface(ns: string, hostNs: string | undefined, w: Wanted
   if (legs === 'silent' && hostUp) await ip(hostNs, ['link', 'set', 'dev', w.hostName, 'down']);
   if (!inside.flags?.includes('UP')) await ip(ns, ['link', 'set', 'dev', w.name, 'up']);
 
-  // Addresses: exactly the spec's (IPv6 link-local addresses are the kernel's and stay).
-  // A gateway leg carries a /32 per floating IP, thousands on a busy router: one process for all the
-  // removals (-force: one already gone does not stop the others), one for all the additions.
-  const cur = (await ipJson<IpAddr>(ns, ['addr', 'show', 'dev', w.name]))?.[0]?.addr_info ?? [];
-  const wanted = new Set(w.addresses);
+  await syncLegAddresses(ns, w.name, w.addresses);
+}
+
+/**
+ * A leg's addresses, exactly `addresses` (IPv6 link-local addresses are the kernel's and stay). A
+ * gateway leg carries a /32 per floating IP, thousands on a busy router: one process for all the
+ * removals (-force: one already gone does not stop the others), one for all the additions.
+ */
+async function syncLegAddresses(ns: string, iface: string, addresses: readonly string[]): Promise<void> {
+  const cur = (await ipJson<IpAddr>(ns, ['addr', 'show', 'dev', iface]))?.[0]?.addr_info ?? [];
+  const wanted = new Set(addresses);
   const have = new Set<string>();
   const remove: string[] = [];
   for (const a of cur) {
@@ -249,11 +255,21 @@ async function ensureInterface(ns: string, hostNs: string | undefined, w: Wanted
     if (a.family === 'inet6' && a.scope === 'link') continue;
     const cidr = `${a.family === 'inet6' ? a.local.toLowerCase() : a.local}/${a.prefixlen}`;
     if (wanted.has(cidr)) have.add(cidr);
-    else remove.push(`addr del ${cidr} dev ${w.name}`);
+    else remove.push(`addr del ${cidr} dev ${iface}`);
   }
   if (remove.length) await ip(ns, ['-force', '-batch', '-'], { input: `${remove.join('\n')}\n`, allowFail: true });
-  const add = w.addresses.filter((cidr) => !have.has(cidr)).map((cidr) => `addr replace ${cidr} dev ${w.name}${isV6(cidr) ? ' nodad' : ''}`);
+  const add = addresses.filter((cidr) => !have.has(cidr)).map((cidr) => `addr replace ${cidr} dev ${iface}${isV6(cidr) ? ' nodad' : ''}`);
   if (add.length) await ip(ns, ['-batch', '-'], { input: `${add.join('\n')}\n` });
+}
+
+/**
+ * The addresses of a built router's gateway leg, and nothing else: a floating IP that appears or
+ * goes changes only its /32 there, which a whole ensureRouterNamespace (a dozen processes) would redo.
+ */
+export async function setGatewayAddresses(spec: RouterSpec, opts: RouterNamespaceOptions = {}): Promise<void> {
+  if (!spec.gateway) return;
+  const [gateway] = wantedInterfaces({ ...spec, interfaces: [] });
+  await syncLegAddresses(routerNamespaceName(spec.routerId, opts.namespacePrefix), gateway!.name, gateway!.addresses);
 }
 
 /** A stale router port: its OVS port, its host-side veth end (and so the whole pair). */

@@ -10,6 +10,7 @@ import {
   deleteRouterNamespace,
   ensureRouterNamespace,
   listRouterNamespaces,
+  setGatewayAddresses,
   setRouterLegs,
   type LegChange,
   type LegState,
@@ -25,6 +26,8 @@ import { applyRouterRules } from './rules-apply.ts';
 export interface L3Ops {
   /** Builds the namespace; its legs end up `legs` (default 'active'). */
   ensure(spec: RouterSpec, legs?: LegState): Promise<void>;
+  /** A built router's gateway leg gets the spec's addresses, nothing else changes (a floating IP that appears or goes). */
+  setGatewayAddresses?(spec: RouterSpec): Promise<void>;
   /** Brings the legs of built routers up or down (HA: standby/fenced <-> active), nothing else; all at once. */
   setLegs?(changes: readonly LegChange[]): Promise<void>;
   applyRules(netns: string, text: string): Promise<void>;
@@ -60,6 +63,7 @@ export function defaultL3Ops(ovsdb: OvsdbConnection | undefined, nsOpts: RouterN
   const setWriter = new NftSetWriter();
   return {
     ensure: (spec, legs) => ensureRouterNamespace(conn(), spec, nsOpts, legs),
+    setGatewayAddresses: (spec) => setGatewayAddresses(spec, nsOpts),
     setLegs: (changes) => setRouterLegs(changes, nsOpts),
     applyRules: (netns, text) => applyRouterRules(netns, text),
     nft: (netns, line) => nftables.run(netns, line),
@@ -104,8 +108,10 @@ export function withDefaultOps(given: Partial<L3Ops>, defaults: () => L3Ops): L3
     : pick('announceMany');
   // A fake's own nft() sees every nft change: the sets go through it too unless it has its own nftSets.
   const nftSets = given.nftSets || !given.nft ? pick('nftSets') : undefined;
+  // Likewise a fake's own ensure() sees every namespace change, the gateway's addresses too.
+  const setGatewayAddresses = given.setGatewayAddresses || !given.ensure ? pick('setGatewayAddresses') : undefined;
   return {
-    ensure: pick('ensure'), setLegs: pick('setLegs'), applyRules: pick('applyRules'), nft: pick('nft'), nftSets, releaseNft: pick('releaseNft'),
+    ensure: pick('ensure'), setGatewayAddresses, setLegs: pick('setLegs'), applyRules: pick('applyRules'), nft: pick('nft'), nftSets, releaseNft: pick('releaseNft'),
     remove: pick('remove'), list: pick('list'), conntrack: pick('conntrack'), announce: pick('announce'), announceMany: many,
   };
 }

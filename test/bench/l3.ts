@@ -7,11 +7,13 @@ import { floatingNatContents, floatingNatTableLine, floatingSetUpdates, NFT_TABL
 import { NftSetWriter } from '../../agent/l3/nft-set-writer.ts';
 import type { RouterNat } from '../../agent/l3/rules.ts';
 import { createNetns, deleteNetns, execInNetns } from '../../agent/host/netns.ts';
+import { l3NamespaceBench } from './l3-namespace.ts';
 
 // The gateway agent's L3 work for one floating IP remap: with 10 and with 1,000 routers on the host
 // (each with a subnet, a gateway and a floating IP), and with one router carrying 1,000 and 2,000
 // floating IPs; the pass that replans what the change touched, compiles it and hands the floating
-// IP maps to nft (here a no-op: the pure part alone). Then the kernel's part, in a namespace.
+// IP maps to nft (here a no-op: the pure part alone). Then the kernel's part, in a namespace, and
+// the namespace's part of a floating IP created on a built router (l3-namespace.ts).
 
 const HOST = 'gw1';
 const noop = async (): Promise<void> => undefined;
@@ -105,4 +107,5 @@ export async function l3Bench(): Promise<void> {
   await run(1, 1000);
   await run(1, 2000);
   for (const count of [1, 1000, 2000]) await kernelRun(count);
+  await l3NamespaceBench();
 }

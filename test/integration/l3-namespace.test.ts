@@ -17,6 +17,7 @@ import {
   hostVethName,
   listRouterNamespaces,
   routerInterfaceName,
+  setGatewayAddresses,
   routerNamespaceName,
   type RouterNamespaceOptions,
   type RouterSpec,
@@ -166,8 +167,14 @@ describe('router namespace on a userspace-datapath br-int', () => {
     // 150 go, 5 come: the rest stays.
     await ensureRouterNamespace(conn, withFloating([...floating(150, 150), ...floating(1000, 5)]), OPTS);
     expect(await held()).toEqual(['172.31.77.2/24', ...floating(150, 150), ...floating(1000, 5)].sort());
+    // The gateway's addresses alone (a floating IP that came or went on a built router): the same result.
+    await setGatewayAddresses(withFloating(floating(0, 20)), OPTS);
+    expect(await held()).toEqual(['172.31.77.2/24', ...floating(0, 20)].sort());
+    await setGatewayAddresses(withFloating(floating(10, 20)), OPTS);
+    expect(await held()).toEqual(['172.31.77.2/24', ...floating(10, 20)].sort());
     await ensureRouterNamespace(conn, SPEC, OPTS);
     expect(await held()).toEqual(['172.31.77.2/24']);
+    expect(await pingOk(VM, '10.77.0.1')).toBe(true);
   });
 
   it('carries TCP from the router namespace (TX checksum offload is off on the namespace side)', async () => {

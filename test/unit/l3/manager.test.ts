@@ -1,79 +1,9 @@
 // The agent's L3 manager: the pure plan (routerPlan) and the apply loop (L3Manager) with fake ops.
 import { describe, expect, it } from 'vitest';
-import { L3Manager, routerPlan, movedFloatingIps, newLegAddresses, type L3Ops, type L3Status } from '../../../agent/l3/manager.ts';
-import { HostModel } from '../../../agent/model/host-model.ts';
+import { L3Manager, routerPlan, movedFloatingIps, newLegAddresses } from '../../../agent/l3/manager.ts';
 import type { RouterSpec } from '../../../agent/l3/namespace.ts';
 import type { Announcement } from '../../../agent/l3/ops.ts';
-
-const HOST = 'gw1';
-const R = 'r0000000-aaaa-bbbb-cccc-000000000001';
-
-function net(id: string, mtu: number, external = false) {
-  return {
-    id, project_id: 'p', admin_state_up: true, mtu, 'provider:network_type': 'vxlan',
-    'provider:physical_network': null, 'provider:segmentation_id': 100, 'router:external': external,
-  };
-}
-function subnet(id: string, network_id: string, cidr: string, gateway_ip: string | null, ip_version: 4 | 6 = 4) {
-  return { id, network_id, ip_version, cidr, gateway_ip, enable_dhcp: true, dns_nameservers: [], host_routes: [] };
-}
-function port(id: string, network_id: string, owner: string, device_id: string, ips: [string, string][], host = HOST, mac = 'fa:16:3e:00:00:01') {
-  return {
-    id, network_id, admin_state_up: true, mac_address: mac,
-    fixed_ips: ips.map(([subnet_id, ip_address]) => ({ subnet_id, ip_address })),
-    allowed_address_pairs: [], port_security_enabled: false, security_groups: [],
-    device_owner: owner, device_id, 'binding:host_id': host,
-  };
-}
-function router(id: string, over: Record<string, unknown> = {}) {
-  return {
-    id, project_id: 'p', admin_state_up: true,
-    external_gateway_info: { network_id: 'ext', enable_snat: true, external_fixed_ips: [{ subnet_id: 'ext-v4', ip_address: '203.0.113.10' }] },
-    routes: [{ destination: '10.50.0.0/16', nexthop: '10.0.0.254' }],
-    ...over,
-  };
-}
-function fip(id: string, address: string, fixed: string | null, router_id: string | null = R) {
-  return {
-    id, project_id: 'p', floating_network_id: 'ext', floating_ip_address: address,
-    router_id, port_id: fixed ? `vm-${fixed}` : null, fixed_ip_address: fixed,
-  };
-}
-
-function baseDocs() {
-  return {
-    network: [net('ext', 1500, true), net('n1', 1450), net('n2', 1400)],
-    subnet: [
-      subnet('ext-v4', 'ext', '203.0.113.0/24', '203.0.113.1'),
-      subnet('n1-v4', 'n1', '10.0.0.0/24', '10.0.0.1'),
-      subnet('n1-v6', 'n1', 'fd00:1::/64', 'fd00:1::1', 6),
-      subnet('n2-v4', 'n2', '10.0.1.0/24', '10.0.1.1'),
-    ],
-    port: [
-      port('qr1-port-0001', 'n1', 'network:router_interface', R, [['n1-v4', '10.0.0.1'], ['n1-v6', 'fd00:1::1']], HOST, 'fa:16:3e:00:00:11'),
-      port('qr2-port-0002', 'n2', 'network:router_interface', R, [['n2-v4', '10.0.1.1']], HOST, 'fa:16:3e:00:00:12'),
-      port('qg0-port-0003', 'ext', 'network:router_gateway', R, [['ext-v4', '203.0.113.10']], HOST, 'fa:16:3e:00:00:13'),
-      port('vm-port-00004', 'n1', 'compute:nova', 'vm1', [['n1-v4', '10.0.0.5']], 'compute1'),
-    ],
-    router: [router(R)],
-    floatingip: [fip('f1', '203.0.113.50', '10.0.0.5'), fip('f2', '203.0.113.51', null), fip('f3', '203.0.113.52', '10.0.0.6', 'other-router')],
-  };
-}
-
-/** The base documents plus a second router R2 with one leg on this host and no gateway. */
-const R2 = 'r2';
-function twoRouterDocs() {
-  const docs = baseDocs();
-  docs.router.push(router(R2, { external_gateway_info: null, routes: [] }));
-  docs.port.push(port('r2-if-000001', 'n2', 'network:router_interface', R2, [['n2-v4', '10.0.1.2']]));
-  return docs;
-}
-
-function model(docs = baseDocs()): HostModel {
-  const m = new HostModel(HOST);
-  m.replace(1, docs);
-  return m;
-}
+import { FakeOps, HOST, QG, R, R2, baseDocs, fip, manager, model, port, router, twoRouterDocs } from './manager-fixtures.ts';
 
 describe('routerPlan', () => {
   it('maps the port forwardings of unassociated floating IPs into RouterNat', () => {
@@ -187,51 +117,6 @@ describe('newLegAddresses', () => {
     expect(newLegAddresses(after, after)).toEqual([]);
   });
 });
-
-/** The gateway interface of router R in the fixtures. */
-const QG = 'qg-qg0-port-00';
-
-class FakeOps implements L3Ops {
-  calls: string[] = [];
-  namespaces = new Set<string>();
-  failEnsure = new Set<string>();
-  gate: Promise<void> | undefined;
-  async ensure(spec: RouterSpec): Promise<void> {
-    if (this.gate) await this.gate;
-    this.calls.push(`ensure ${spec.routerId}`);
-    if (this.failEnsure.has(spec.routerId)) throw new Error('boom');
-    this.namespaces.add(spec.routerId);
-  }
-  async applyRules(netns: string): Promise<void> {
-    this.calls.push(`rules ${netns}`);
-  }
-  async nft(netns: string, line: string): Promise<void> {
-    this.calls.push(`nft ${netns} ${line.startsWith('add table') ? 'table+maps' : 'maps'}`);
-  }
-  releaseNft(netns: string): void {
-    this.calls.push(`release ${netns}`);
-  }
-  async remove(id: string): Promise<void> {
-    this.calls.push(`remove ${id}`);
-    this.namespaces.delete(id);
-  }
-  async list(): Promise<string[]> {
-    return [...this.namespaces].sort();
-  }
-  async conntrack(netns: string, args: string[]): Promise<void> {
-    this.calls.push(`conntrack ${netns} ${args.join(' ')}`);
-  }
-  async announce(netns: string, iface: string, ip: string): Promise<void> {
-    this.calls.push(`announce ${netns} ${iface} ${ip}`);
-  }
-}
-
-function manager(ops: FakeOps): { l3: L3Manager; events: L3Status[] } {
-  const l3 = new L3Manager({ host: HOST, ops, retryMs: 0, aftermathDelayMs: 0 });
-  const events: L3Status[] = [];
-  l3.on('status', (s) => events.push(s));
-  return { l3, events };
-}
 
 describe('L3Manager', () => {
   it('applies a router once, removes orphans on the first pass, and reports statuses', async () => {
@@ -397,5 +282,67 @@ describe('L3Manager', () => {
     await Promise.all([first, third]);
     await l3.idle();
     expect(ops.calls.filter((c) => c.startsWith('ensure'))).toEqual([`ensure ${R}`, `ensure ${R}`]);
+  });
+});
+
+describe('L3Manager, a floating IP that comes or goes', () => {
+  /** Fake ops that can set a gateway's addresses alone (and fail at it when told). */
+  class AddressOps extends FakeOps {
+    failAddresses = false;
+    async setGatewayAddresses(spec: RouterSpec): Promise<void> {
+      this.calls.push(`addresses ${spec.routerId} ${spec.gateway!.addresses.join(' ')}`);
+      if (this.failAddresses) throw new Error('boom');
+    }
+  }
+  const ns = `qrouter-${R}`;
+
+  it('changes the gateway leg\'s addresses alone, not the whole namespace; any other change rebuilds it', async () => {
+    const ops = new AddressOps();
+    const { l3 } = manager(ops);
+    const m = model();
+    await l3.sync(m);
+    await l3.idle();
+    ops.calls = [];
+    m.apply('floatingip', 'f9', fip('f9', '203.0.113.60', '10.0.0.9'));
+    await l3.sync(m);
+    await l3.idle();
+    expect(ops.calls).toEqual([
+      `addresses ${R} 203.0.113.10/24 203.0.113.50/32 203.0.113.60/32`, `nft ${ns} maps`, `announce ${ns} ${QG} 203.0.113.60`,
+    ]);
+    ops.calls = [];
+    m.apply('floatingip', 'f9', null);
+    await l3.sync(m);
+    expect(ops.calls.filter((c) => !c.startsWith('conntrack'))).toEqual([`addresses ${R} 203.0.113.10/24 203.0.113.50/32`, `nft ${ns} maps`]);
+    ops.calls = [];
+    m.apply('floatingip', 'f9', fip('f9', '203.0.113.60', '10.0.0.9'));
+    m.apply('router', R, router(R, { routes: [] })); // and a route goes: the namespace is ensured
+    await l3.sync(m);
+    expect(ops.calls.filter((c) => c.startsWith('ensure') || c.startsWith('addresses'))).toEqual([`ensure ${R}`]);
+    ops.calls = [];
+    // The gateway's own address changes: the default route goes with the old one, so all is ensured.
+    const moved = { network_id: 'ext', enable_snat: true, external_fixed_ips: [{ subnet_id: 'ext-v4', ip_address: '203.0.113.11' }] };
+    m.apply('router', R, router(R, { routes: [], external_gateway_info: moved }));
+    const qg = baseDocs().port.find((p) => p.device_owner === 'network:router_gateway')!;
+    m.apply('port', qg.id, { ...qg, fixed_ips: [{ subnet_id: 'ext-v4', ip_address: '203.0.113.11' }] });
+    await l3.sync(m);
+    expect(ops.calls.filter((c) => c.startsWith('ensure') || c.startsWith('addresses'))).toEqual([`ensure ${R}`]);
+  });
+
+  it('rebuilds the whole namespace at the retry when setting the addresses failed', async () => {
+    const ops = new AddressOps();
+    const { l3 } = manager(ops);
+    const m = model();
+    await l3.sync(m);
+    ops.failAddresses = true;
+    ops.calls = [];
+    m.apply('floatingip', 'f9', fip('f9', '203.0.113.60', '10.0.0.9'));
+    await l3.sync(m);
+    expect(ops.calls).toEqual([`addresses ${R} 203.0.113.10/24 203.0.113.50/32 203.0.113.60/32`]);
+    expect(l3.statuses().routers).toEqual({ [R]: 'error' });
+    ops.failAddresses = false;
+    ops.calls = [];
+    await l3.sync(m);
+    expect(ops.calls.filter((c) => c.startsWith('ensure') || c.startsWith('addresses'))).toEqual([`ensure ${R}`]);
+    expect(l3.statuses().routers).toEqual({ [R]: 'active' });
   });
 });

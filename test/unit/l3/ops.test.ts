@@ -6,7 +6,7 @@ const defaults = (made: string[]) => (): L3Ops => {
   made.push('defaults');
   const fail = (what: string) => async () => { throw new Error(`default ${what}`); };
   return {
-    ensure: fail('ensure'), applyRules: fail('applyRules'), nft: fail('nft'), nftSets: fail('nftSets'), releaseNft: () => undefined,
+    ensure: fail('ensure'), setGatewayAddresses: fail('setGatewayAddresses'), applyRules: fail('applyRules'), nft: fail('nft'), nftSets: fail('nftSets'), releaseNft: () => undefined,
     remove: fail('remove'), list: async () => [], conntrack: fail('conntrack'), announce: fail('announce'),
   };
 };
@@ -29,5 +29,13 @@ describe('withDefaultOps', () => {
     const bare = withDefaultOps({}, defaults(made));
     await expect(bare.nftSets!('ns', 'weft', [])).rejects.toThrow('default nftSets');
     expect(made).toEqual(['defaults']);
+  });
+
+  it("leaves a gateway's addresses to a fake's own ensure() when the fake cannot set them alone", async () => {
+    const made: string[] = [];
+    const ops = withDefaultOps({ ensure: async () => undefined }, defaults(made));
+    expect(ops.setGatewayAddresses).toBeUndefined();
+    const bare = withDefaultOps({}, defaults(made));
+    await expect(bare.setGatewayAddresses!({ routerId: 'r', interfaces: [], routes: [] })).rejects.toThrow('default setGatewayAddresses');
   });
 });
