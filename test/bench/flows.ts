@@ -1,16 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../agent/host/exec.ts';
-import { startLocalOvs, type LocalOvs } from '../../agent/host/local-ovs.ts';
-import { createNetns, deleteNetns } from '../../agent/host/netns.ts';
+import type { LocalOvs } from '../../agent/host/local-ovs.ts';
 import { OpenFlowConnection } from '../../agent/openflow/connection.ts';
 import { toOfctlText } from '../../agent/openflow/render.ts';
 import { flowKey, type Flow } from '../../agent/pipeline/flow.ts';
 import { addMod, CookieJar } from '../../agent/reconcile/plan.ts';
 import { FlowReconciler, type SyncInfo } from '../../agent/reconcile/reconciler.ts';
 import { FLOWS_PER_PORT, syntheticFlows } from '../helpers/flowsets.ts';
+import { PRIVATE_BRIDGE, withPrivateSwitch } from './private-switch.ts';
 
 // Flow installation figures against a private ovs-vswitchd (userspace datapath, in its own netns):
 // N distinct flows pushed (a) by FlowReconciler.apply as one change set and (b) by
@@ -22,7 +20,7 @@ import { FLOWS_PER_PORT, syntheticFlows } from '../helpers/flowsets.ts';
 
 const SIZES = (process.env.WEFT_BENCH_FLOWS ?? '20000,100000').split(',').map(Number).filter((n) => n > 0);
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
-const BRIDGE = 'br-int';
+const BRIDGE = PRIVATE_BRIDGE;
 
 const rate = (n: number, ms: number) => `${Math.round(n / (ms / 1000)).toLocaleString('en-US')} flows/s`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -37,25 +35,6 @@ async function flowCount(ovs: LocalOvs): Promise<number> {
 async function expectCount(ovs: LocalOvs, n: number, what: string): Promise<void> {
   const got = await flowCount(ovs);
   if (got !== n) throw new Error(`${what}: the switch holds ${got} flows, expected ${n}`);
-}
-
-async function withSwitch<T>(fn: (ovs: LocalOvs, dir: string) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'wfb-'));
-  const ns = `wfb${randomBytes(4).toString('hex')}`;
-  let ovs: LocalOvs | undefined;
-  try {
-    await createNetns(ns);
-    ovs = await startLocalOvs({ runDir: dir, netns: ns });
-    await ovs.vsctl('add-br', BRIDGE, '--', 'set', 'bridge', BRIDGE, 'datapath_type=netdev', 'fail-mode=secure');
-    return await fn(ovs, dir);
-  } finally {
-    try {
-      await ovs?.stop();
-    } finally {
-      await deleteNetns(ns).catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
 }
 
 function reconciler(ovs: LocalOvs, generation: number): FlowReconciler {
@@ -89,7 +68,7 @@ async function timeApply(ovs: LocalOvs, flows: readonly Flow[]): Promise<number>
 }
 
 async function benchSize(n: number): Promise<void> {
-  await withSwitch(async (ovs, dir) => {
+  await withPrivateSwitch('secure', async ({ ovs, dir }) => {
     const flows = syntheticFlows(n);
     const jar = new CookieJar(1);
     const file = join(dir, 'flows.txt');

@@ -1,12 +1,7 @@
 // The namespace's part of a floating IP created (or deleted) on a built router: its /32 on the
 // gateway leg. A whole ensureRouterNamespace (as the agent did it) against the gateway's addresses
 // alone (setGatewayAddresses, as it does it now), on a private Open vSwitch in a namespace of this run.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startLocalOvs, type LocalOvs } from '../../agent/host/local-ovs.ts';
-import { createNetns, deleteNetns } from '../../agent/host/netns.ts';
+import { randomUUID } from 'node:crypto';
 import {
   deleteRouterNamespace,
   ensureRouterNamespace,
@@ -16,6 +11,7 @@ import {
   type RouterSpec,
 } from '../../agent/l3/namespace.ts';
 import { OvsdbConnection } from '../../agent/ovsdb/connection.ts';
+import { withPrivateSwitch } from './private-switch.ts';
 import { percentile } from './stats.ts';
 
 const ROUNDS = 40;
@@ -53,21 +49,13 @@ async function namespaceRun(conn: OvsdbConnection, opts: RouterNamespaceOptions,
 }
 
 export async function l3NamespaceBench(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'wfb-'));
-  const host = `wfb${randomBytes(4).toString('hex')}`;
-  let ovs: LocalOvs | undefined;
-  let conn: OvsdbConnection | undefined;
-  try {
-    await createNetns(host);
-    ovs = await startLocalOvs({ runDir: dir, netns: host });
-    await ovs.vsctl('add-br', 'br-int', '--', 'set', 'bridge', 'br-int', 'datapath_type=netdev', 'fail-mode=standalone');
-    conn = await OvsdbConnection.connect(ovs.dbTarget);
-    const opts: RouterNamespaceOptions = { namespacePrefix: `${host}-qrouter-`, hostNetns: host };
-    for (const floating of [1, 1000]) await namespaceRun(conn, opts, floating);
-  } finally {
-    await conn?.close().catch(() => undefined);
-    await ovs?.stop().catch(() => undefined);
-    await deleteNetns(host).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await withPrivateSwitch('standalone', async ({ ovs, netns }) => {
+    const conn = await OvsdbConnection.connect(ovs.dbTarget);
+    try {
+      const opts: RouterNamespaceOptions = { namespacePrefix: `${netns}-qrouter-`, hostNetns: netns };
+      for (const floating of [1, 1000]) await namespaceRun(conn, opts, floating);
+    } finally {
+      await conn.close().catch(() => undefined);
+    }
+  });
 }
